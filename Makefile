@@ -1,0 +1,34 @@
+# Two commands on a fresh machine:
+#   make reproduce   set up .venv, run the pipeline (params.yaml's profile; quick by default, offline)
+#   make test        set up .venv, run the tests
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(abspath $(VENV))/bin
+export PATH := $(BIN):$(PATH)
+export DVC_NO_ANALYTICS := 1
+PROFILE = $(shell sed -n 's/^profile: *\([a-z]*\).*/\1/p' params.yaml)
+
+.PHONY: reproduce test install clean-runs
+
+$(VENV)/.installed: pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[dev]"
+	@touch $@
+
+install: $(VENV)/.installed
+
+reproduce: $(VENV)/.installed
+	@start=$$(date +%s); \
+	dvc repro && \
+	echo "" && \
+	echo "Pipeline done in $$(( $$(date +%s) - start )) s (profile $(PROFILE))." && \
+	echo "Report:    reports/$(PROFILE)/README.md (tables in reports/$(PROFILE)/tables/, figures in reports/$(PROFILE)/figures/)" && \
+	echo "MLflow UI: $(BIN)/landmarks ui   (then open http://127.0.0.1:5000)"
+
+# pytest exits 5 when it collected no test: that is a failure too
+test: $(VENV)/.installed
+	@$(BIN)/python -m pytest $(PYTEST_ARGS); rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "make test: no tests were collected" >&2; exit 1; fi; exit $$rc
+
+clean-runs:
+	rm -rf models mlflow.db mlartifacts

@@ -1,0 +1,170 @@
+"""The `landmarks` command: a thin layer over the package's functions.
+
+    landmarks list [--profile P]
+    landmarks train LANDMARK [--profile P]        # one DVC train stage
+    landmarks report [--profile P]                # the DVC report stage
+    landmarks run [LANDMARK ...] [--profile P]    # train + report without DVC
+    landmarks ui                                  # MLflow UI on 127.0.0.1
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from landmarks.errors import LandmarksError
+
+
+def _params(args: argparse.Namespace):
+    from landmarks.config import load_params
+
+    return load_params(args.params)
+
+
+def _profile(args: argparse.Namespace) -> str:
+    from landmarks.catalog import PROFILES
+    from landmarks.errors import ConfigError
+
+    profile = args.profile or _params(args).profile
+    if profile not in PROFILES:
+        raise ConfigError(f"--profile: unknown profile {profile!r}; known: {', '.join(PROFILES)}")
+    return profile
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from landmarks.catalog import load_catalog
+
+    catalog = load_catalog(args.catalog)
+    for lm in catalog.values():
+        if args.profile and args.profile not in lm.profiles:
+            continue
+        if args.ids:
+            print(lm.id)
+            continue
+        print(f"{lm.id}: {lm.title}")
+        print(f"  task {lm.task}, dataset {lm.dataset or '(generated)'}, metric {lm.metric}")
+        for name, prof in lm.profiles.items():
+            tag = ", reduced budget" if prof.reduced_budget else ""
+            print(f"  profile {name}: {len(lm.claims_for(name))} claims x {len(prof.seeds)} seeds{tag}")
+        for c in lm.claims:
+            paper = "-" if c.paper is None else f"{c.paper:g}"
+            print(f"    claim {c.name!r}: model {c.model}, paper {paper} ({c.source})")
+        for o in lm.orderings:
+            print(f"    ordering: {' -> '.join(o.claims)} (worst to best)")
+    return 0
+
+
+def _train(landmark_id: str, profile: str, args: argparse.Namespace) -> None:
+    from landmarks.catalog import get_landmark, load_catalog
+    from landmarks.runner import train_landmark
+    from landmarks.tracking import open_tracker
+    from landmarks.train.seeding import resolve_device, set_deterministic
+
+    params = _params(args)
+    lm = get_landmark(load_catalog(args.catalog), landmark_id)
+    lm.profile(profile)  # refuse an unknown profile before anything starts
+    device = resolve_device(args.device or params.train.device)
+    deterministic = args.deterministic or params.train.deterministic
+    set_deterministic(deterministic)
+    tracker = open_tracker(params.tracking.enabled and not args.no_tracking, params.tracking.uri)
+    out = Path(args.models) / profile / lm.id
+    train_landmark(lm, profile, out, device, tracker, Path(params.data.dir), deterministic,
+                   verbose=args.verbose or params.train.verbose)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    _train(args.landmark, _profile(args), args)
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from landmarks.catalog import load_catalog
+    from landmarks.report.build import build_report
+
+    profile = _profile(args)
+    out = build_report(profile, Path(args.models) / profile, Path(args.reports) / profile, load_catalog(args.catalog))
+    print(f"report: {out}")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from landmarks.catalog import load_catalog
+
+    profile = _profile(args)
+    catalog = load_catalog(args.catalog)
+    ids = args.landmarks or [i for i, lm in catalog.items() if profile in lm.profiles]
+    for landmark_id in ids:
+        _train(landmark_id, profile, args)
+    return cmd_report(args)
+
+
+def cmd_ui(args: argparse.Namespace) -> int:
+    from landmarks.tracking import resolve_uri
+
+    uri = resolve_uri(_params(args).tracking.uri)
+    cmd = ["mlflow", "ui", "--backend-store-uri", uri, "--host", "127.0.0.1", "--port", str(args.port)]
+    print(f"MLflow UI for {uri} at http://127.0.0.1:{args.port} (Ctrl-C stops it)")
+    os.execvp(cmd[0], cmd)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="landmarks", description="Landmark deep-learning results, re-run and checked.")
+    p.add_argument("--catalog", default="benchmarks", help="folder of landmark YAML files (default: benchmarks)")
+    p.add_argument("--params", default="params.yaml", help="params file (default: params.yaml)")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    def with_profile(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("--profile", help="quick | classic | paper | imagenet (default: params.yaml's)")
+
+    def with_dirs(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("--models", default="models", help="where runs are written (default: models)")
+        sp.add_argument("--reports", default="reports", help="where reports are written (default: reports)")
+
+    def with_training(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("--device", help="auto | cpu | cuda | cuda:N (default: params.yaml's)")
+        sp.add_argument("--deterministic", action="store_true", help="bit-for-bit repeatable runs")
+        sp.add_argument("--no-tracking", action="store_true", help="do not record runs in MLflow")
+        sp.add_argument("-v", "--verbose", action="store_true", help="one line per epoch")
+
+    sp = sub.add_parser("list", help="list landmarks, claims and profiles")
+    sp.add_argument("--profile", help="only landmarks that have this profile")
+    sp.add_argument("--ids", action="store_true", help="print only the ids")
+    sp.set_defaults(func=cmd_list)
+
+    sp = sub.add_parser("train", help="run every claim and seed of one landmark")
+    sp.add_argument("landmark")
+    with_profile(sp), with_dirs(sp), with_training(sp)
+    sp.set_defaults(func=cmd_train)
+
+    sp = sub.add_parser("report", help="build reports/<profile>/ from the runs")
+    with_profile(sp), with_dirs(sp)
+    sp.set_defaults(func=cmd_report)
+
+    sp = sub.add_parser("run", help="train landmarks (all of the profile by default), then report")
+    sp.add_argument("landmarks", nargs="*")
+    with_profile(sp), with_dirs(sp), with_training(sp)
+    sp.set_defaults(func=cmd_run)
+
+    sp = sub.add_parser("ui", help="open the MLflow UI on 127.0.0.1")
+    sp.add_argument("--port", type=int, default=5000)
+    sp.set_defaults(func=cmd_ui)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except LandmarksError as exc:
+        print(f"landmarks: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("landmarks: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,68 @@
+"""Device-resident data: the whole dataset as tensors on the training device.
+
+Small datasets fit on any GPU many times over, so batches are slices of one tensor: no Dataset,
+no DataLoader workers, no per-sample Python, no host-to-device copy inside the training step.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from landmarks.data import Splits
+
+# the validation split is fixed: the same examples for every seed, so seeds vary only the
+# initialisation and the data order
+VAL_SPLIT_SEED = 12345
+
+
+@dataclass(frozen=True)
+class DeviceData:
+    x_train: torch.Tensor  # float32, (N, C, H, W)
+    y_train: torch.Tensor  # int64
+    x_val: torch.Tensor
+    y_val: torch.Tensor
+    x_test: torch.Tensor
+    y_test: torch.Tensor
+    num_classes: int
+
+    @property
+    def in_shape(self) -> tuple[int, ...]:
+        return tuple(self.x_train.shape[1:])
+
+
+def split_validation(n: int, val_fraction: float) -> tuple[np.ndarray, np.ndarray]:
+    """Indices of the training and validation parts of a training set of size n."""
+    perm = np.random.default_rng(VAL_SPLIT_SEED).permutation(n)
+    n_val = int(round(n * val_fraction))
+    return np.sort(perm[n_val:]), np.sort(perm[:n_val])
+
+
+def to_device(splits: Splits, val_fraction: float, normalize: str, device: torch.device) -> DeviceData:
+    def images(x: np.ndarray) -> torch.Tensor:
+        t = torch.from_numpy(np.ascontiguousarray(x)).to(device)
+        return t.permute(0, 3, 1, 2).float().div_(splits.max_value).contiguous()
+
+    tr, va = split_validation(len(splits.train_y), val_fraction)
+    x_all = images(splits.train_x)
+    y_all = torch.from_numpy(splits.train_y).to(device)
+    x_test = images(splits.test_x)
+    idx_tr = torch.from_numpy(tr).to(device)
+    idx_va = torch.from_numpy(va).to(device)
+    x_train, x_val = x_all[idx_tr], x_all[idx_va]
+    if normalize == "standard":
+        # per-channel statistics of the training part only
+        mean = x_train.mean(dim=(0, 2, 3), keepdim=True)
+        std = x_train.std(dim=(0, 2, 3), keepdim=True).clamp_min(1e-6)
+        x_train, x_val, x_test = ((t - mean) / std for t in (x_train, x_val, x_test))
+    return DeviceData(
+        x_train=x_train,
+        y_train=y_all[idx_tr],
+        x_val=x_val,
+        y_val=y_all[idx_va],
+        x_test=x_test,
+        y_test=torch.from_numpy(splits.test_y).to(device),
+        num_classes=splits.num_classes,
+    )

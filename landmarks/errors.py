@@ -1,0 +1,23 @@
+"""Errors a user can act on. The CLI prints them without a traceback and exits with `exit_code`."""
+
+
+class LandmarksError(Exception):
+    exit_code = 1
+
+
+class ConfigError(LandmarksError):
+    """A catalog file, params.yaml or a command-line value is wrong: names the file and field."""
+
+    exit_code = 2
+
+
+class DataError(LandmarksError):
+    """A dataset could not be fetched, verified or read."""
+
+    exit_code = 3
+
+
+class TrainingError(LandmarksError):
+    """A run failed (for example, its loss became NaN)."""
+
+    exit_code = 4

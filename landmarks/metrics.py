@@ -1,0 +1,59 @@
+"""Metrics: top-k error, and the registry of metric names the catalog may use."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from landmarks.registry import Registry
+
+
+@dataclass(frozen=True)
+class MetricInfo:
+    name: str
+    lower_is_better: bool
+    unit: str  # how values are written in tables: "%" for percentages, "" for plain numbers
+    description: str
+
+
+METRICS: Registry[MetricInfo] = Registry("metric")
+
+
+def _metric(name: str, lower_is_better: bool, unit: str, description: str) -> None:
+    METRICS.register(name)(MetricInfo(name, lower_is_better, unit, description))
+
+
+_metric("top1_error", True, "%", "test error in percent (top-1)")
+_metric("top5_error", True, "%", "test error in percent (top-5)")
+_metric("accuracy", False, "", "fraction of examples classified correctly")
+_metric("solved", False, "", "1 if the run classified every training example correctly, else 0")
+_metric("bound_ratio", True, "", "perceptron mistakes divided by the (R/gamma)^2 bound")
+_metric("epochs_to_threshold", True, "", "epochs until the training error first reaches a threshold")
+
+
+@torch.no_grad()
+def topk_correct(logits: torch.Tensor, targets: torch.Tensor, ks: tuple[int, ...] = (1, 5)) -> dict[int, int]:
+    """Number of examples whose target is among the k highest scores, for each k.
+
+    Ties are broken against the model: a target tied with the k-th score counts as correct only
+    if it wins the tie under a stable sort by class index, so a constant output (all scores
+    equal) is right for exactly the first k classes, never for all of them. A k larger than the
+    number of classes counts every example as correct.
+    """
+    n_classes = logits.shape[1]
+    # stable descending sort: among equal scores, the lower class index ranks first
+    order = torch.sort(logits, dim=1, descending=True, stable=True).indices
+    hits = order == targets.view(-1, 1)
+    out = {}
+    for k in ks:
+        kk = min(k, n_classes)
+        out[k] = int(hits[:, :kk].any(dim=1).sum().item())
+    return out
+
+
+def topk_error(logits: torch.Tensor, targets: torch.Tensor, ks: tuple[int, ...] = (1, 5)) -> dict[int, float]:
+    """Top-k error in percent for each k."""
+    n = targets.numel()
+    correct = topk_correct(logits, targets, ks)
+    return {k: 100.0 * (n - c) / n for k, c in correct.items()}

@@ -1,0 +1,1 @@
+"""Reports: tidy results, paper-vs-reproduced tables, figures."""

@@ -1,0 +1,86 @@
+"""Build reports/<profile>/ from the runs under models/<profile>/.
+
+    landmarks report --profile quick
+
+Writes results.csv (tidy: one row per run), summary.csv (one row per claim), tables/<landmark>.md,
+figures/<landmark>.png and README.md, the page a reader opens first.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Mapping
+
+import pandas as pd
+
+from landmarks.catalog import Landmark
+from landmarks.errors import ConfigError
+from landmarks.report.figures import learning_curves
+from landmarks.report.tables import landmark_table, load_results, summarize
+from landmarks.runner import write_atomic
+
+
+def build_report(profile: str, models_dir: Path, out_dir: Path, catalog: Mapping[str, Landmark]) -> Path:
+    results, docs = load_results(models_dir)
+    if results.empty:
+        raise ConfigError(
+            f"{models_dir}: no runs found (no */metrics.json); train first: "
+            f"`landmarks run --profile {profile}` or `dvc repro`"
+        )
+    summary = summarize(results, catalog)
+    write_atomic(out_dir / "results.csv", results.to_csv(index=False))
+    write_atomic(out_dir / "summary.csv", summary.to_csv(index=False))
+    sections = []
+    index_rows = []
+    for doc in docs:
+        lm = catalog.get(doc["landmark"])
+        if lm is None:
+            continue
+        table = landmark_table(summary, lm)
+        hist_path = models_dir / lm.id / "history.csv"
+        history = pd.read_csv(hist_path) if hist_path.exists() and hist_path.stat().st_size > 1 else pd.DataFrame()
+        figure = learning_curves(history, f"{lm.title} [{profile}]", out_dir / "figures" / f"{lm.id}.png")
+        reduced = " (reduced budget: not the paper's recipe)" if doc["reduced_budget"] else ""
+        prov = doc["provenance"]
+        body = [
+            f"## {lm.title}{reduced}",
+            "",
+            f"{lm.citation.strip()}",
+            "",
+            table,
+            "",
+            f"Metric: `{lm.metric}`. Machine: {doc['runs'][0]['machine']}. "
+            f"Runtime: {doc['seconds']:.1f} s. Commit: `{prov['git_commit'][:12]}`"
+            f"{' (with uncommitted changes)' if prov.get('git_dirty') == 'true' else ''}. "
+            f"torch {prov.get('version.torch')}.",
+        ]
+        if lm.notes:
+            body += ["", lm.notes.strip()]
+        if figure:
+            body += ["", f"![learning curves](figures/{figure.name})"]
+        body.append("")
+        text = f"# {lm.id} [{profile}]\n\n" + "\n".join(body) + "\n"
+        write_atomic(out_dir / "tables" / f"{lm.id}.md", text)
+        sections.append("\n".join(body))
+        verdicts = summary[summary["landmark"] == lm.id]["verdict"].value_counts().to_dict()
+        index_rows.append({
+            "landmark": f"[{lm.id}](tables/{lm.id}.md)",
+            "title": lm.title,
+            "runs": len(doc["runs"]),
+            "verdicts": ", ".join(f"{k}: {v}" for k, v in sorted(verdicts.items())),
+            "runtime (s)": f"{doc['seconds']:.1f}",
+            "machine": doc["runs"][0]["machine"],
+        })
+    readme = [
+        f"# Landmarks: paper vs reproduced, profile `{profile}`",
+        "",
+        "Numbers come only from the runs recorded in `results.csv` (one row per run). "
+        "A profile marked reduced budget does not follow the paper's recipe and is not comparable.",
+        "",
+        pd.DataFrame(index_rows).to_markdown(index=False),
+        "",
+        *sections,
+        "",
+    ]
+    write_atomic(out_dir / "README.md", "\n".join(readme))
+    return out_dir / "README.md"

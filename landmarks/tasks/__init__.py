@@ -1,0 +1,45 @@
+"""Task registry: how a landmark's claims are run and measured.
+
+A task takes one claim, its resolved recipe and a seed, and returns the claim's metric for that
+run (plus history and details). `classify` trains on a dataset and reports test error; the
+classic perceptron and XOR landmarks have tasks of their own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Protocol
+
+import torch
+
+from landmarks.registry import Registry
+
+
+@dataclass
+class RunContext:
+    device: torch.device
+    data_dir: Path = Path("data")
+    verbose: bool = False
+    cache: dict[str, Any] = field(default_factory=dict)  # prepared data, shared by the runs of a stage
+
+
+@dataclass
+class RunResult:
+    metrics: dict[str, float]  # the values claims are checked on
+    history: list[dict] = field(default_factory=list)  # one row per epoch
+    info: dict[str, Any] = field(default_factory=dict)  # parameters, data hash, selected epoch...
+
+
+class Task(Protocol):
+    def __call__(self, landmark: Any, claim: Any, recipe: Any, seed: int, ctx: RunContext) -> RunResult: ...
+
+
+TASKS: Registry[Callable[..., RunResult]] = Registry("task")
+
+
+def register_task(name: str) -> Callable[[Callable[..., RunResult]], Callable[..., RunResult]]:
+    return TASKS.register(name)
+
+
+from landmarks.tasks import classify, convergence, xor  # noqa: E402,F401  (registers)

@@ -1,0 +1,51 @@
+"""Train a model on a dataset and report its test error (top-1, top-5)."""
+
+from __future__ import annotations
+
+from landmarks.catalog import Claim, Landmark, Recipe
+from landmarks.data import Splits, load_splits
+from landmarks.data.loaders import to_device
+from landmarks.models import count_parameters, create_model
+from landmarks.tasks import RunContext, RunResult, register_task
+from landmarks.train.engine import fit
+from landmarks.train.seeding import seed_everything
+
+
+def cached_splits(name: str, ctx: RunContext) -> Splits:
+    key = f"splits:{name}"
+    if key not in ctx.cache:
+        ctx.cache[key] = load_splits(name, ctx.data_dir)
+    return ctx.cache[key]
+
+
+@register_task("classify")
+def classify(lm: Landmark, claim: Claim, recipe: Recipe, seed: int, ctx: RunContext) -> RunResult:
+    splits = cached_splits(lm.dataset, ctx)
+    key = f"device:{lm.dataset}:{recipe.val_fraction}:{recipe.normalize}"
+    if key not in ctx.cache:
+        ctx.cache[key] = to_device(splits, recipe.val_fraction, recipe.normalize, ctx.device)
+    data = ctx.cache[key]
+    generator = seed_everything(seed)
+    model = create_model(claim.model, data.in_shape, data.num_classes, **claim.model_args).to(ctx.device)
+
+    def show(row: dict) -> None:
+        if ctx.verbose:
+            print(
+                f"    epoch {row['epoch']:>3}: train {row['train_error']:.2f}%  "
+                f"val {row['val_error']:.2f}%  test {row['test_error']:.2f}%  ({row['seconds']:.1f} s)",
+                flush=True,
+            )
+
+    result = fit(model, data, recipe, generator, on_epoch=show)
+    return RunResult(
+        metrics={"top1_error": result.test["top1_error"], "top5_error": result.test["top5_error"]},
+        history=result.history,
+        info={
+            "parameters": count_parameters(model),
+            "data_hash": splits.content_hash,
+            "selected_epoch": result.selected_epoch,
+            "epochs_run": len(result.history),
+            "steps": result.steps,
+            "train_seconds": result.seconds,
+        },
+    )

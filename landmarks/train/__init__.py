@@ -1,0 +1,1 @@
+"""Training: the engine (train_one_epoch, evaluate, fit), schedules, seeding."""

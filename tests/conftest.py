@@ -1,0 +1,30 @@
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATASETS = ROOT.parent / "shared" / "datasets"
+
+os.environ.setdefault("DVC_NO_ANALYTICS", "1")
+
+
+@pytest.fixture
+def catalog_dir(tmp_path: Path) -> Path:
+    """A copy of the real catalog that a test may edit."""
+    dst = tmp_path / "benchmarks"
+    shutil.copytree(ROOT / "benchmarks", dst)
+    return dst
+
+
+@pytest.fixture
+def shared_datasets() -> Path:
+    """The offline dataset mirror beside the project; required in CI, skipped elsewhere."""
+    if not SHARED_DATASETS.is_dir():
+        if os.environ.get("CI"):
+            pytest.fail(f"{SHARED_DATASETS} is missing: CI must provide ../shared/datasets")
+        pytest.skip(f"{SHARED_DATASETS} not present")
+    return SHARED_DATASETS

@@ -1,0 +1,91 @@
+"""The training engine on real (bundled) data, on the CPU."""
+
+import math
+
+import torch
+
+from landmarks.catalog import Recipe, Schedule
+from landmarks.data import load_splits
+from landmarks.data.loaders import split_validation, to_device
+from landmarks.errors import TrainingError
+from landmarks.models import create_model
+from landmarks.train.engine import evaluate, fit
+from landmarks.train.schedules import lr_factor
+from landmarks.train.seeding import seed_everything, set_deterministic
+
+
+def digits(val_fraction=0.1):
+    return to_device(load_splits("digits"), val_fraction, "standard", torch.device("cpu"))
+
+
+def train(seed, recipe, model="mlp", **args):
+    data = digits(recipe.val_fraction)
+    gen = seed_everything(seed)
+    net = create_model(model, data.in_shape, data.num_classes, **args)
+    return net, fit(net, data, recipe, gen)
+
+
+def test_mlp_learns_digits():
+    recipe = Recipe(lr=0.05, momentum=0.9, epochs=4, batch_size=32)
+    net, res = train(0, recipe, hidden=[64])
+    assert len(res.history) == 4
+    assert res.history[-1]["train_loss"] < res.history[0]["train_loss"]
+    assert res.test["top1_error"] < 10.0
+    assert res.selected_epoch == 4  # "last": the final epoch is reported
+
+
+def test_same_seed_same_numbers_bit_for_bit():
+    set_deterministic(True)
+    try:
+        recipe = Recipe(lr=0.05, momentum=0.9, epochs=2, batch_size=64)
+        a = train(3, recipe, model="cnn_small")[1]
+        b = train(3, recipe, model="cnn_small")[1]
+        c = train(4, recipe, model="cnn_small")[1]
+    finally:
+        set_deterministic(False)
+    strip = lambda h: [{k: v for k, v in row.items() if k != "seconds"} for row in h]  # noqa: E731
+    assert strip(a.history) == strip(b.history)
+    assert strip(a.history) != strip(c.history)
+
+
+def test_best_val_selection_and_early_stopping():
+    recipe = Recipe(lr=0.05, epochs=30, select="best_val", early_stopping_patience=2)
+    net, res = train(0, recipe, hidden=[32])
+    vals = [h["val_error"] for h in res.history]
+    assert res.selected_epoch == 1 + vals.index(min(vals))
+    assert len(res.history) < 30 or res.selected_epoch >= 28
+    data = digits()
+    assert evaluate(net, data.x_test, data.y_test)["top1_error"] == res.test["top1_error"]
+
+
+def test_perceptron_rule_through_the_engine():
+    net, res = train(0, Recipe(optimizer="perceptron", epochs=5), model="perceptron")
+    assert res.steps == 0 and res.history[0]["lr"] == 1.0
+    assert res.test["top1_error"] < 15.0
+
+
+def test_divergence_is_an_error_naming_the_epoch():
+    try:
+        train(0, Recipe(lr=1e6, epochs=3, loss="mse"), hidden=[32])
+    except TrainingError as exc:
+        assert "epoch" in str(exc) and "learning rate" in str(exc)
+    else:
+        raise AssertionError("a diverging run must fail")
+
+
+def test_schedules():
+    multi = lr_factor(Schedule(kind="multistep", milestones=(2, 4), gamma=0.1), steps_per_epoch=10)
+    assert [multi(s) for s in (0, 19, 20, 39, 40)] == [1.0, 1.0, 0.1, 0.1, 0.1**2]
+    steps = lr_factor(Schedule(kind="multistep", unit="step", milestones=(32000, 48000)), steps_per_epoch=352)
+    assert steps(31999) == 1.0 and math.isclose(steps(32000), 0.1) and math.isclose(steps(48000), 0.01)
+    warm = lr_factor(Schedule(warmup_steps=400, warmup_factor=0.1), steps_per_epoch=10)
+    assert warm(399) == 0.1 and warm(400) == 1.0
+    step = lr_factor(Schedule(kind="step", step_size=30, gamma=0.1), steps_per_epoch=1)
+    assert step(29) == 1.0 and math.isclose(step(30), 0.1)
+
+
+def test_validation_split_is_fixed_and_disjoint():
+    tr, va = split_validation(1000, 0.1)
+    tr2, va2 = split_validation(1000, 0.1)
+    assert (tr == tr2).all() and (va == va2).all()
+    assert len(va) == 100 and not set(tr) & set(va)

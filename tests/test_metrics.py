@@ -1,0 +1,33 @@
+"""Top-k error against hand-computed cases."""
+
+import pytest
+import torch
+
+from landmarks.metrics import topk_correct, topk_error
+
+
+def test_hand_computed_top1_top2():
+    logits = torch.tensor([
+        [0.1, 0.7, 0.2],  # top1 = 1, top2 = {1, 2}
+        [0.5, 0.3, 0.2],  # top1 = 0, top2 = {0, 1}
+        [0.2, 0.2, 0.6],  # top1 = 2, top2 = {2, 0}
+        [0.3, 0.3, 0.4],  # top1 = 2, top2 = {2, 0}
+    ])
+    y = torch.tensor([1, 1, 0, 1])
+    assert topk_correct(logits, y, (1, 2)) == {1: 1, 2: 3}
+    err = topk_error(logits, y, (1, 2))
+    assert err[1] == pytest.approx(75.0)
+    assert err[2] == pytest.approx(25.0)
+
+
+def test_ties_are_not_counted_as_correct_for_every_class():
+    # a constant output ties all classes: it is right for exactly the first k classes
+    logits = torch.zeros(4, 4)
+    y = torch.tensor([0, 1, 2, 3])
+    assert topk_correct(logits, y, (1, 2, 3)) == {1: 1, 2: 2, 3: 3}
+
+
+def test_k_larger_than_number_of_classes_counts_everything():
+    logits = torch.tensor([[0.9, 0.1], [0.9, 0.1]])
+    y = torch.tensor([1, 1])
+    assert topk_error(logits, y, (1, 5)) == {1: 100.0, 5: 0.0}

@@ -1,0 +1,56 @@
+"""Every registered model builds on a tiny CPU input, with the right output shape and no NaN."""
+
+import pytest
+import torch
+from torch import nn
+
+from landmarks.errors import ConfigError
+from landmarks.models import MODELS, count_parameters, create_model, list_models, register_model
+
+# inputs each family is meant for: (in_shape, num_classes, model_args)
+CASES = {
+    "perceptron": [((1, 8, 8), 10, {}), ((2,), 2, {"bias": False})],
+    "mlp": [((1, 8, 8), 10, {"hidden": [16, 8], "activation": "tanh", "dropout": 0.5}),
+            ((2,), 2, {"hidden": [2], "activation": "sigmoid", "single_output": True})],
+    "cnn_small": [((1, 8, 8), 10, {})],
+}
+
+
+def test_every_model_has_a_case():
+    assert set(list_models()) <= set(CASES), "add a test case for each new model"
+
+
+@pytest.mark.parametrize("name", list_models())
+def test_model_builds_and_runs(name):
+    torch.manual_seed(0)
+    for in_shape, classes, args in CASES[name]:
+        model = create_model(name, in_shape, classes, **args)
+        x = torch.randn(3, *in_shape)
+        out = model(x)
+        expected = 1 if args.get("single_output") else classes
+        assert out.shape == (3, expected)
+        assert torch.isfinite(out).all()
+        assert count_parameters(model) > 0
+
+
+def test_duplicate_name_refused():
+    with pytest.raises(ValueError, match="registered twice"):
+        register_model("mlp")(lambda in_shape, num_classes: nn.Identity())
+    assert "mlp" in MODELS
+
+
+def test_unknown_model_and_bad_args():
+    with pytest.raises(ConfigError, match="unknown model 'resnet9000'"):
+        create_model("resnet9000", (1, 8, 8), 10)
+    with pytest.raises(ConfigError, match="bad model_args"):
+        create_model("mlp", (1, 8, 8), 10, widths=[3])
+
+
+def test_perceptron_rule_binary_update():
+    p = create_model("perceptron", (2,), 2, bias=False)
+    x = torch.tensor([1.0, 2.0])
+    assert p.update(x, 1) is True  # zero weights: score 0 is a mistake
+    assert torch.equal(p.linear.weight[0], x)
+    assert p.update(x, 1) is False  # now right
+    assert p.update(x, 0) is True
+    assert torch.equal(p.linear.weight[0], torch.zeros(2))

@@ -1,0 +1,71 @@
+"""The real DVC pipeline, run by `dvc repro` in a scratch copy of the project."""
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+
+
+def sh(cmd: list[str], cwd: Path) -> str:
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "DVC_NO_ANALYTICS": "1"}
+    env.pop("MLFLOW_TRACKING_URI", None)
+    out = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stdout + out.stderr
+    return out.stdout + out.stderr
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    proj = tmp_path / "proj"
+    proj.mkdir()
+    for name in ("dvc.yaml", ".dvcignore", "pyproject.toml"):
+        shutil.copy(ROOT / name, proj / name)
+    shutil.copytree(ROOT / "benchmarks", proj / "benchmarks")
+    shutil.copytree(ROOT / "landmarks", proj / "landmarks", ignore=shutil.ignore_patterns("__pycache__"))
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    params["landmarks"] = ["perceptron-convergence", "xor-backprop"]
+    (proj / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    for lm in params["landmarks"]:  # fewer seeds: this tests the pipeline, not the landmark
+        path = proj / "benchmarks" / f"{lm}.yaml"
+        data = yaml.safe_load(path.read_text())
+        data["profiles"]["quick"]["seeds"] = [0, 1]
+        path.write_text(yaml.safe_dump(data, sort_keys=False))
+    sh(["git", "init", "-q"], proj)
+    sh(["dvc", "init", "-q"], proj)
+    return proj
+
+
+def ran(output: str) -> set[str]:
+    return {line.split("'")[1] for line in output.splitlines() if line.startswith("Running stage '")}
+
+
+@pytest.mark.slow
+def test_repro_then_up_to_date_then_one_landmark(project):
+    first = sh(["dvc", "repro"], project)
+    assert ran(first) == {"train@perceptron-convergence", "train@xor-backprop", "report"}
+    reports = project / "reports" / "quick"
+    assert (reports / "results.csv").exists() and (reports / "README.md").exists()
+    assert {p.name for p in (reports / "tables").glob("*.md")} == {"perceptron-convergence.md", "xor-backprop.md"}
+    assert (project / "mlflow.db").exists() and (project / "dvc.lock").exists()
+
+    second = sh(["dvc", "repro"], project)
+    assert ran(second) == set()
+    assert "Data and pipelines are up to date" in second
+
+    path = project / "benchmarks" / "xor-backprop.yaml"
+    data = yaml.safe_load(path.read_text())
+    data["profiles"]["quick"]["seeds"] = [0, 1, 2]
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    third = sh(["dvc", "repro"], project)
+    assert ran(third) == {"train@xor-backprop", "report"}
+    import pandas as pd
+
+    results = pd.read_csv(reports / "results.csv")
+    assert (results[results.landmark == "xor-backprop"].seed.nunique()) == 3

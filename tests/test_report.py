@@ -1,0 +1,60 @@
+"""Verdicts and the report built from real runs."""
+
+import pandas as pd
+import torch
+import yaml
+
+from landmarks.catalog import load_catalog
+from landmarks.report.build import build_report
+from landmarks.report.verdicts import (NO_CLAIM, NOT_REPRODUCED, REDUCED, REPRODUCED, claim_verdict,
+                                       ordering_verdict)
+from landmarks.runner import train_landmark
+
+
+def test_claim_verdicts():
+    assert claim_verdict("mean_within", 0.95, [1.0, 1.1], 0.2, True, False) == REPRODUCED
+    assert claim_verdict("mean_within", 0.95, [1.3, 1.2], 0.2, True, False) == NOT_REPRODUCED
+    assert claim_verdict("mean_within", 0.95, [0.5], 0.0, True, False) == REPRODUCED  # better counts
+    assert claim_verdict("mean_within", 0.9, [0.85], 0.01, False, False) == NOT_REPRODUCED
+    assert claim_verdict("all_at_most", 1.0, [0.2, 1.01], 0.0, True, False) == NOT_REPRODUCED
+    assert claim_verdict("all_at_most", 0.75, [0.75, 0.5], 0.0, False, False) == REPRODUCED
+    assert claim_verdict("all_at_least", 0.5, [0.6, 0.4], 0.0, False, False) == NOT_REPRODUCED
+    assert claim_verdict("mean_within", 0.95, [0.9], 0.2, True, True) == REDUCED
+    assert claim_verdict("mean_within", None, [0.9], 0.2, True, False) == NO_CLAIM
+
+
+def test_ordering_verdicts():
+    assert ordering_verdict([5.0, 2.0, 1.0], True, False) == REPRODUCED
+    assert ordering_verdict([5.0, 1.0, 2.0], True, False) == NOT_REPRODUCED
+    assert ordering_verdict([0.8, 0.9], False, False) == REPRODUCED
+    assert ordering_verdict([5.0, 1.0], True, True) == REDUCED
+
+
+def test_report_from_real_runs(catalog_dir, tmp_path):
+    path = catalog_dir / "xor-backprop.yaml"
+    data = yaml.safe_load(path.read_text())
+    data["profiles"]["classic"] = {"seeds": [0, 1, 2], "reduced_budget": True, "recipe": {"epochs": 300}}
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    catalog = load_catalog(catalog_dir)
+    models = tmp_path / "models"
+    for profile in ("quick", "classic"):
+        train_landmark(catalog["xor-backprop"], profile, models / profile / "xor-backprop",
+                       torch.device("cpu"), None, log=lambda s: None)
+        build_report(profile, models / profile, tmp_path / "reports" / profile, catalog)
+
+    quick = tmp_path / "reports" / "quick"
+    results = pd.read_csv(quick / "results.csv")
+    assert len(results) == 20 and set(results.seed) == set(range(10))  # tidy: one row per run
+    summary = pd.read_csv(quick / "summary.csv")
+    solved = summary[summary.claim == "2-2-1 net, backpropagation"].iloc[0]
+    runs = results[results.claim == "2-2-1 net, backpropagation"]
+    assert solved["mean"] == runs["value"].mean() and solved["n"] == 10
+    table = (quick / "tables" / "xor-backprop.md").read_text()
+    assert "| claim" in table and "verdict" in table and "0.75" in table
+    assert "xor-backprop" in (quick / "README.md").read_text()
+
+    # a reduced-budget profile is labelled so, in its own folder, without touching the quick one
+    classic = tmp_path / "reports" / "classic"
+    assert "reduced budget" in (classic / "tables" / "xor-backprop.md").read_text()
+    assert set(pd.read_csv(classic / "summary.csv").verdict) == {REDUCED}
+    assert pd.read_csv(quick / "results.csv").equals(results)

@@ -1,0 +1,62 @@
+"""MLflow records of a run, read back through the MLflow client."""
+
+import json
+from pathlib import Path
+
+import torch
+import yaml
+from mlflow.tracking import MlflowClient
+
+from landmarks.catalog import load_catalog
+from landmarks.runner import train_landmark
+from landmarks.tracking import Tracker
+
+
+def small_digits(catalog_dir: Path) -> None:
+    path = catalog_dir / "digits-linear-mlp-cnn.yaml"
+    data = yaml.safe_load(path.read_text())
+    data["profiles"]["quick"] = {"seeds": [0, 1], "claims": ["mlp 64x100"], "recipe": {"epochs": 3}}
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+
+
+def test_run_records_read_back(catalog_dir, tmp_path):
+    small_digits(catalog_dir)
+    lm = load_catalog(catalog_dir)["digits-linear-mlp-cnn"]
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    tracker = Tracker(uri, project=tmp_path)
+    doc = train_landmark(lm, "quick", tmp_path / "out", torch.device("cpu"), tracker, log=lambda s: None)
+
+    client = MlflowClient(tracking_uri=uri)
+    exp = client.get_experiment_by_name("landmarks/digits-linear-mlp-cnn")
+    runs = client.search_runs([exp.experiment_id])
+    parents = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
+    children = [r for r in runs if "mlflow.parentRunId" in r.data.tags]
+    assert len(parents) == 1 and len(children) == 2
+    parent = parents[0]
+    assert parent.info.status == "FINISHED"
+    assert parent.data.metrics["mlp 64x100.n"] == 2
+    values = [r["value"] for r in doc["runs"]]
+    assert abs(parent.data.metrics["mlp 64x100.mean"] - sum(values) / 2) < 1e-9
+
+    for child in children:
+        assert child.data.tags["mlflow.parentRunId"] == parent.info.run_id
+        p, t, m = child.data.params, child.data.tags, child.data.metrics
+        # the resolved recipe, as params
+        assert p["recipe.epochs"] == "3" and p["recipe.lr"] == "0.05" and p["recipe.momentum"] == "0.9"
+        assert p["model"] == "mlp" and p["model_args.hidden"] == "[100]" and p["profile"] == "quick"
+        # provenance, as tags
+        for tag in ("git_commit", "profile", "version.torch", "version.python", "version.landmarks",
+                    "hardware.device", "hardware.cpu", "data_hash", "claim", "seed"):
+            assert t.get(tag), tag
+        assert t["profile"] == "quick" and t["hardware.device"] == "cpu" and len(t["data_hash"]) == 64
+        # per-epoch metrics, with the epoch as step
+        hist = client.get_metric_history(child.info.run_id, "test_error")
+        assert sorted(h.step for h in hist) == [1, 2, 3]
+        assert len(client.get_metric_history(child.info.run_id, "train_loss")) == 3
+        assert "top1_error" in m and "top5_error" in m
+
+    # the stage's files carry the same provenance
+    metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    assert metrics["provenance"]["data_hashes"] == [children[0].data.tags["data_hash"]]
+    assert {r["mlflow_run_id"] for r in metrics["runs"]} == {c.info.run_id for c in children}
+    assert metrics["recipes"]["mlp 64x100"]["epochs"] == 3
