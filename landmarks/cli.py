@@ -4,6 +4,8 @@
     landmarks train LANDMARK [--profile P]        # one DVC train stage
     landmarks report [--profile P]                # the DVC report stage
     landmarks run [LANDMARK ...] [--profile P]    # train + report without DVC
+    landmarks use PROFILE                         # params.yaml lists for `dvc repro`
+    landmarks fetch|prepare|verify [DATASET ...]  # data/raw, data/prepared
     landmarks ui                                  # MLflow UI on 127.0.0.1
 """
 
@@ -70,8 +72,8 @@ def _train(landmark_id: str, profile: str, args: argparse.Namespace) -> None:
     set_deterministic(deterministic)
     tracker = open_tracker(params.tracking.enabled and not args.no_tracking, params.tracking.uri)
     out = Path(args.models) / profile / lm.id
-    train_landmark(lm, profile, out, device, tracker, Path(params.data.dir), deterministic,
-                   verbose=args.verbose or params.train.verbose)
+    train_landmark(lm, profile, out, device, tracker, Path(params.data.dir), params.data.mirror,
+                   deterministic, verbose=args.verbose or params.train.verbose)
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -98,6 +100,69 @@ def cmd_run(args: argparse.Namespace) -> int:
     for landmark_id in ids:
         _train(landmark_id, profile, args)
     return cmd_report(args)
+
+
+def cmd_use(args: argparse.Namespace) -> int:
+    from landmarks.catalog import load_catalog
+    from landmarks.config import use_profile
+
+    lists = use_profile(Path(args.params), load_catalog(args.catalog), args.profile)
+    n = len(lists["landmarks"]) + len(lists["generated"])
+    print(f"{args.params}: profile {args.profile}, {n} landmarks, datasets {', '.join(lists['datasets']) or 'none'}; now run `dvc repro`")
+    return 0
+
+
+def _dataset_names(args: argparse.Namespace) -> list[str]:
+    from landmarks.data import DATASETS
+
+    names = args.datasets or [n for n in DATASETS.names() if DATASETS.get(n).source == "download"]
+    for n in names:
+        DATASETS.get(n)  # an unknown name is refused before any work
+    return names
+
+
+def cmd_fetch(args: argparse.Namespace) -> int:
+    from landmarks.data.fetch import FetchOptions
+    from landmarks.data.prepare import fetch_dataset
+
+    params = _params(args)
+    opts = FetchOptions(timeout=args.timeout, retries=args.retries)
+    for name in _dataset_names(args):
+        print(f"{name}:", file=sys.stderr)
+        fetch_dataset(name, Path(params.data.dir), params.data.mirror, opts)
+    return 0
+
+
+def cmd_prepare(args: argparse.Namespace) -> int:
+    from landmarks.data.prepare import prepare_dataset
+
+    params = _params(args)
+    for name in _dataset_names(args):
+        m = prepare_dataset(name, Path(params.data.dir), params.data.imagenet)
+        if "arrays" in m:
+            shapes = ", ".join(f"{k} {tuple(v['shape'])}" for k, v in m["arrays"].items())
+            print(f"{name}: {shapes}")
+            print(f"  train class counts: {' '.join(map(str, m['class_counts']['train']))}")
+        else:
+            sp = m["splits"]
+            print(f"{name}: {m['num_classes']} classes, train {sp['train']['images']} images, val {sp['val']['images']} images")
+    return 0
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from landmarks.data.prepare import verify_cache
+
+    params = _params(args)
+    data_dir = Path(params.data.dir)
+    from landmarks.data import DATASETS
+
+    names = args.datasets or sorted(p.name for p in (data_dir / "raw").glob("*") if p.is_dir() and p.name in DATASETS)
+    problems = verify_cache(names, data_dir)
+    for line in problems:
+        print(f"  PROBLEM {line}")
+    print(f"verified {', '.join(names) or 'nothing (data/raw is empty)'}: "
+          f"{'all good' if not problems else f'{len(problems)} problem(s)'}")
+    return 1 if problems else 0
 
 
 def cmd_ui(args: argparse.Namespace) -> int:
@@ -147,6 +212,24 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("landmarks", nargs="*")
     with_profile(sp), with_dirs(sp), with_training(sp)
     sp.set_defaults(func=cmd_run)
+
+    sp = sub.add_parser("use", help="point params.yaml (and so `dvc repro`) at a profile")
+    sp.add_argument("profile")
+    sp.set_defaults(func=cmd_use)
+
+    sp = sub.add_parser("fetch", help="download and verify datasets into data/raw/ (all downloadable ones by default)")
+    sp.add_argument("datasets", nargs="*")
+    sp.add_argument("--timeout", type=float, default=20.0, help="seconds to connect and between bytes (default 20)")
+    sp.add_argument("--retries", type=int, default=3, help="tries per URL for transient failures (default 3)")
+    sp.set_defaults(func=cmd_fetch)
+
+    sp = sub.add_parser("prepare", help="decode fetched datasets into data/prepared/")
+    sp.add_argument("datasets", nargs="*")
+    sp.set_defaults(func=cmd_prepare)
+
+    sp = sub.add_parser("verify", help="re-hash the cached datasets and say what is wrong")
+    sp.add_argument("datasets", nargs="*")
+    sp.set_defaults(func=cmd_verify)
 
     sp = sub.add_parser("ui", help="open the MLflow UI on 127.0.0.1")
     sp.add_argument("--port", type=int, default=5000)

@@ -1,7 +1,9 @@
 """params.yaml: one section per stage, read into typed, strict dataclasses.
 
     profile: quick                # quick | classic | paper | imagenet
-    landmarks: [xor-backprop, ...] # what `dvc repro` trains (the stages of dvc.yaml)
+    datasets: [digits]            # the fetch and prepare stages of dvc.yaml
+    landmarks: [{id: digits-linear-mlp-cnn, data: digits}]  # train stages on a dataset
+    generated: [xor-backprop]     # train stages on generated data
     train: {device: auto, deterministic: false}
     data: {mirror: ""}
     tracking: {uri: ""}
@@ -29,6 +31,7 @@ class DataParams:
     # a folder or http(s) URL laid out as <mirror>/<dataset>/<file>; LANDMARKS_DATA_MIRROR wins
     mirror: str = ""
     dir: str = "data"
+    imagenet: str = ""  # root of your ImageNet copy; LANDMARKS_IMAGENET wins
 
 
 @dataclass(frozen=True)
@@ -39,9 +42,17 @@ class TrackingParams:
 
 
 @dataclass(frozen=True)
+class StageItem:
+    id: str  # a landmark trained on a dataset
+    data: str  # its dataset (the train stage depends on data/prepared/<data>)
+
+
+@dataclass(frozen=True)
 class Params:
     profile: str = "quick"
-    landmarks: tuple[str, ...] = ()
+    datasets: tuple[str, ...] = ()  # fetch and prepare stages
+    landmarks: tuple[StageItem, ...] = ()  # train stages on datasets
+    generated: tuple[str, ...] = ()  # train stages on generated data
     train: TrainParams = field(default_factory=TrainParams)
     data: DataParams = field(default_factory=DataParams)
     tracking: TrackingParams = field(default_factory=TrackingParams)
@@ -55,3 +66,45 @@ def load_params(path: Path | str = "params.yaml") -> Params:
     if params.profile not in PROFILES:
         raise ConfigError(f"{path}: field 'profile': unknown profile {params.profile!r}; known: {', '.join(PROFILES)}")
     return params
+
+
+def pipeline_lists(catalog: dict, profile: str) -> dict:
+    """The params.yaml lists that make dvc.yaml run every landmark of `profile`."""
+    chosen = [lm for lm in catalog.values() if profile in lm.profiles]
+    return {
+        "profile": profile,
+        "datasets": sorted({lm.dataset for lm in chosen if lm.dataset}),
+        "landmarks": [{"id": lm.id, "data": lm.dataset} for lm in chosen if lm.dataset],
+        "generated": [lm.id for lm in chosen if not lm.dataset],
+    }
+
+
+def use_profile(path: Path, catalog: dict, profile: str) -> dict:
+    """Rewrite params.yaml's pipeline lists for `profile`, keeping every other setting."""
+    import os
+
+    import yaml
+
+    if profile not in PROFILES:
+        raise ConfigError(f"unknown profile {profile!r}; known: {', '.join(PROFILES)}")
+    load_params(path)  # refuse to rewrite a file that is already wrong
+    lists = pipeline_lists(catalog, profile)
+    text = path.read_text(encoding="utf-8") if path.exists() else ""
+    # drop the old blocks of these top-level keys (the key line and its indented or list lines),
+    # keep every other line, comments included
+    kept, skipping = [], False
+    for line in text.splitlines():
+        top = line[:1] not in (" ", "-", "#", "") and ":" in line
+        if top:
+            skipping = line.split(":", 1)[0].strip() in lists
+        elif line.startswith("#") or not line.strip():
+            skipping = False if not line.strip() else skipping
+        if not skipping:
+            kept.append(line)
+    head = [ln for ln in kept if ln.startswith("#")]
+    body = [ln for ln in kept[len(head):]] if kept[: len(head)] == head else kept
+    new_text = "\n".join(head) + ("\n" if head else "") + yaml.safe_dump(lists, sort_keys=False) + "\n".join(body).lstrip("\n") + "\n"
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(new_text, encoding="utf-8")
+    os.replace(tmp, path)
+    return lists

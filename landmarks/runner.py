@@ -40,13 +40,14 @@ def train_landmark(
     device: torch.device,
     tracker: Tracker | None = None,
     data_dir: Path = Path("data"),
+    mirror: str = "",
     deterministic: bool = False,
     verbose: bool = False,
     log: Callable[[str], None] = print,
 ) -> dict:
     prof = lm.profile(profile)
     claims = lm.claims_for(profile)
-    ctx = RunContext(device=device, data_dir=data_dir, verbose=verbose)
+    ctx = RunContext(device=device, data_dir=data_dir, mirror=mirror, verbose=verbose)
     task = TASKS.get(lm.task)
     common_tags = {
         "landmark": lm.id,

@@ -2,6 +2,7 @@
 
 import math
 
+import pytest
 import torch
 
 from landmarks.catalog import Recipe, Schedule
@@ -14,8 +15,14 @@ from landmarks.train.schedules import lr_factor
 from landmarks.train.seeding import seed_everything, set_deterministic
 
 
+@pytest.fixture(autouse=True, scope="module")
+def data_dir(tmp_path_factory):
+    global DATA
+    DATA = tmp_path_factory.mktemp("data")
+
+
 def digits(val_fraction=0.1):
-    return to_device(load_splits("digits"), val_fraction, "standard", torch.device("cpu"))
+    return to_device(load_splits("digits", DATA), val_fraction, "standard", torch.device("cpu"))
 
 
 def train(seed, recipe, model="mlp", **args):

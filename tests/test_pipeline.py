@@ -30,9 +30,11 @@ def project(tmp_path: Path) -> Path:
     shutil.copytree(ROOT / "benchmarks", proj / "benchmarks")
     shutil.copytree(ROOT / "landmarks", proj / "landmarks", ignore=shutil.ignore_patterns("__pycache__"))
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
-    params["landmarks"] = ["perceptron-convergence", "xor-backprop"]
+    params["generated"] = ["perceptron-convergence", "xor-backprop"]
+    params["landmarks"] = []
+    params["datasets"] = ["digits"]
     (proj / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    for lm in params["landmarks"]:  # fewer seeds: this tests the pipeline, not the landmark
+    for lm in params["generated"]:  # fewer seeds: this tests the pipeline, not the landmark
         path = proj / "benchmarks" / f"{lm}.yaml"
         data = yaml.safe_load(path.read_text())
         data["profiles"]["quick"]["seeds"] = [0, 1]
@@ -49,7 +51,9 @@ def ran(output: str) -> set[str]:
 @pytest.mark.slow
 def test_repro_then_up_to_date_then_one_landmark(project):
     first = sh(["dvc", "repro"], project)
-    assert ran(first) == {"train@perceptron-convergence", "train@xor-backprop", "report"}
+    assert ran(first) == {"fetch@digits", "prepare@digits", "train-generated@perceptron-convergence",
+                          "train-generated@xor-backprop", "report"}
+    assert (project / "data" / "prepared" / "digits" / "manifest.json").exists()
     reports = project / "reports" / "quick"
     assert (reports / "results.csv").exists() and (reports / "README.md").exists()
     assert {p.name for p in (reports / "tables").glob("*.md")} == {"perceptron-convergence.md", "xor-backprop.md"}
@@ -64,7 +68,7 @@ def test_repro_then_up_to_date_then_one_landmark(project):
     data["profiles"]["quick"]["seeds"] = [0, 1, 2]
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     third = sh(["dvc", "repro"], project)
-    assert ran(third) == {"train@xor-backprop", "report"}
+    assert ran(third) == {"train-generated@xor-backprop", "report"}
     import pandas as pd
 
     results = pd.read_csv(reports / "results.csv")

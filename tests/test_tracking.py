@@ -24,7 +24,8 @@ def test_run_records_read_back(catalog_dir, tmp_path):
     lm = load_catalog(catalog_dir)["digits-linear-mlp-cnn"]
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     tracker = Tracker(uri, project=tmp_path)
-    doc = train_landmark(lm, "quick", tmp_path / "out", torch.device("cpu"), tracker, log=lambda s: None)
+    doc = train_landmark(lm, "quick", tmp_path / "out", torch.device("cpu"), tracker,
+                         data_dir=tmp_path / "data", log=lambda s: None)
 
     client = MlflowClient(tracking_uri=uri)
     exp = client.get_experiment_by_name("landmarks/digits-linear-mlp-cnn")

@@ -1,7 +1,8 @@
-"""Dataset registry: names map to specs that say how to get and read each dataset.
+"""Dataset registry: names map to specs that say where each dataset comes from and how to read it.
 
-Prepared data is a fixed format, uint8 images (N, H, W, C) and int64 labels per split; training
-only reads it (see `landmarks.data.loaders`).
+Prepared data is a fixed format, written once by `landmarks prepare` and only read by training:
+uint8 images (N, H, W, C) and int64 labels per split, as .npy files loaded without pickle, with a
+manifest of content hashes (see `landmarks.data.prepare`).
 """
 
 from __future__ import annotations
@@ -9,10 +10,11 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Literal
 
 import numpy as np
 
+from landmarks.data.fetch import RemoteFile
 from landmarks.registry import Registry
 
 
@@ -33,6 +35,9 @@ class Splits:
         return (c, h, w)
 
 
+Arrays = dict[str, np.ndarray]  # train_x, train_y, test_x, test_y
+
+
 def arrays_hash(*arrays: np.ndarray) -> str:
     h = hashlib.sha256()
     for a in arrays:
@@ -45,7 +50,14 @@ def arrays_hash(*arrays: np.ndarray) -> str:
 class DatasetSpec:
     name: str
     description: str
-    load: Callable[[Path], Splits]  # reads the prepared data under the data folder
+    num_classes: int
+    max_value: int
+    # download: files fetched from URLs and mirrors; bundled: shipped with a package;
+    # user: supplied by the user (ImageNet), never downloaded
+    source: Literal["download", "bundled", "user"]
+    files: tuple[RemoteFile, ...]
+    # reads the verified raw files ({publisher's file name: local path}) into Arrays
+    decode: Callable[[dict[str, Path]], Arrays] | None
 
 
 DATASETS: Registry[DatasetSpec] = Registry("dataset")
@@ -57,7 +69,10 @@ def register_dataset(spec: DatasetSpec) -> DatasetSpec:
 
 
 def load_splits(name: str, data_dir: Path | str = "data") -> Splits:
-    return DATASETS.get(name).load(Path(data_dir))
+    """The prepared splits of a dataset, fetching and preparing it first if needed."""
+    from landmarks.data.prepare import ensure_prepared
+
+    return ensure_prepared(name, Path(data_dir))
 
 
-from landmarks.data import digits  # noqa: E402,F401  (registers)
+from landmarks.data import cifar10, digits, imagenet, mnist  # noqa: E402,F401  (registers)

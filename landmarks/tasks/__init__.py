@@ -20,6 +20,7 @@ from landmarks.registry import Registry
 class RunContext:
     device: torch.device
     data_dir: Path = Path("data")
+    mirror: str = ""  # params.yaml's data.mirror (LANDMARKS_DATA_MIRROR wins)
     verbose: bool = False
     cache: dict[str, Any] = field(default_factory=dict)  # prepared data, shared by the runs of a stage
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from landmarks.catalog import Claim, Landmark, Recipe
-from landmarks.data import Splits, load_splits
+from landmarks.data import Splits
+from landmarks.data.prepare import ensure_prepared
 from landmarks.data.loaders import to_device
 from landmarks.models import count_parameters, create_model
 from landmarks.tasks import RunContext, RunResult, register_task
@@ -14,7 +15,7 @@ from landmarks.train.seeding import seed_everything
 def cached_splits(name: str, ctx: RunContext) -> Splits:
     key = f"splits:{name}"
     if key not in ctx.cache:
-        ctx.cache[key] = load_splits(name, ctx.data_dir)
+        ctx.cache[key] = ensure_prepared(name, ctx.data_dir, ctx.mirror)
     return ctx.cache[key]
 
 

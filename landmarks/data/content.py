@@ -1,0 +1,163 @@
+"""What a downloaded file holds: its container (by magic bytes, not by name), the sha256 of its
+content after decompression, and archive members that are safe to read or extract.
+
+Content hashes, not container hashes, decide whether a file is right, so a mirror's re-packed
+copy (xz instead of gzip) is accepted when what it holds is byte-identical to the release.
+"""
+
+from __future__ import annotations
+
+import bz2
+import contextlib
+import gzip
+import hashlib
+import lzma
+import tarfile
+import zlib
+from pathlib import Path, PurePosixPath
+from typing import IO, Iterator
+
+from landmarks.errors import DataError
+
+CHUNK = 1 << 20
+
+
+def container(path: Path) -> str:
+    """'gzip', 'xz', 'bz2', 'tar', 'html' or 'raw', from the first bytes of the file."""
+    with open(path, "rb") as f:
+        head = f.read(1024)
+    if head[:2] == b"\x1f\x8b":
+        return "gzip"
+    if head[:6] == b"\xfd7zXZ\x00":
+        return "xz"
+    if head[:3] == b"BZh":
+        return "bz2"
+    if len(head) > 262 and head[257:262] == b"ustar":
+        return "tar"
+    start = head.lstrip().lower()
+    if start.startswith((b"<!doctype html", b"<html", b"<?xml")) or b"<html" in start[:200]:
+        return "html"
+    return "raw"
+
+
+def _refuse_html(path: Path, kind: str) -> None:
+    if kind == "html":
+        raise DataError(
+            f"{path}: the server sent an HTML page instead of the file (an error, login or "
+            "rate-limit page). Nothing was kept; try another mirror or set LANDMARKS_DATA_MIRROR."
+        )
+
+
+def open_decompressed(path: Path) -> IO[bytes]:
+    kind = container(path)
+    _refuse_html(path, kind)
+    if kind == "gzip":
+        return gzip.open(path, "rb")
+    if kind == "xz":
+        return lzma.open(path, "rb")
+    if kind == "bz2":
+        return bz2.open(path, "rb")
+    return open(path, "rb")
+
+
+@contextlib.contextmanager
+def _stream_errors(path: Path) -> Iterator[None]:
+    """Turn the decompressors' errors into DataErrors that say what to do."""
+    try:
+        yield
+    except DataError:
+        raise
+    except EOFError:
+        raise DataError(
+            f"{path}: the compressed file is truncated (it ends before its end marker); "
+            "the download was cut off. Delete it and fetch again."
+        ) from None
+    except (OSError, zlib.error, lzma.LZMAError, tarfile.TarError) as exc:
+        raise DataError(f"{path}: corrupt or unreadable file ({exc}). Delete it and fetch again.") from None
+
+
+def is_archive(path: Path) -> bool:
+    """True for a tar archive, compressed or not."""
+    kind = container(path)
+    if kind == "tar":
+        return True
+    if kind in ("gzip", "xz", "bz2"):
+        with _stream_errors(path), open_decompressed(path) as f:
+            head = f.read(512)
+        return len(head) > 262 and head[257:262] == b"ustar"
+    return False
+
+
+def check_member(member: tarfile.TarInfo, archive: Path) -> None:
+    """Refuse absolute paths, '..', links that point outside, and device files."""
+    name = PurePosixPath(member.name)
+    where = f"{archive}: archive member {member.name!r}"
+    if name.is_absolute() or member.name.startswith(("/", "\\")) or ":" in name.parts[0]:
+        raise DataError(f"{where} has an absolute path; refusing the archive (it may be malicious)")
+    if ".." in name.parts:
+        raise DataError(f"{where} climbs out with '..'; refusing the archive (it may be malicious)")
+    if member.issym() or member.islnk():
+        target = PurePosixPath(member.linkname)
+        base = name.parent if member.issym() else PurePosixPath()
+        if target.is_absolute() or ".." in (base / target).parts:
+            raise DataError(f"{where} is a link to {member.linkname!r}, outside the archive; refusing the archive")
+    if member.isdev() or member.isfifo():
+        raise DataError(f"{where} is a device or pipe; refusing the archive")
+
+
+def iter_members(path: Path) -> Iterator[tuple[tarfile.TarInfo, IO[bytes] | None]]:
+    """Every member of a tar archive (any compression), checked for safety, in archive order."""
+    with _stream_errors(path), open_decompressed(path) as raw, tarfile.open(fileobj=raw, mode="r|") as tar:
+        for member in tar:
+            check_member(member, path)
+            yield member, (tar.extractfile(member) if member.isfile() else None)
+
+
+def _sha256(stream: IO[bytes]) -> str:
+    h = hashlib.sha256()
+    for chunk in iter(lambda: stream.read(CHUNK), b""):
+        h.update(chunk)
+    return h.hexdigest()
+
+
+def content_hashes(path: Path, archive: bool, wanted: set[str] | None = None) -> dict[str, str]:
+    """sha256 of the decompressed content: {"": digest} for a single file, {member: digest} for
+    the regular members of an archive (only those in `wanted`, when given)."""
+    if not archive:
+        with _stream_errors(path), open_decompressed(path) as f:
+            return {"": _sha256(f)}
+    out = {}
+    with _stream_errors(path):
+        for member, stream in iter_members(path):
+            if stream is not None and (wanted is None or member.name in wanted):
+                out[member.name] = _sha256(stream)
+    return out
+
+
+def read_content(path: Path, member: str | None = None) -> bytes:
+    """The decompressed bytes of a single-file download, or of one archive member."""
+    if member is None:
+        with _stream_errors(path), open_decompressed(path) as f:
+            return f.read()
+    with _stream_errors(path):
+        for m, stream in iter_members(path):
+            if m.name == member and stream is not None:
+                return stream.read()
+    raise DataError(f"{path}: no member {member!r} in the archive")
+
+
+def safe_extract(path: Path, dest: Path) -> list[Path]:
+    """Extract a tar archive under `dest`, refusing unsafe members before anything is written."""
+    members = [m for m, _ in iter_members(path)]  # a first pass checks every member
+    dest.mkdir(parents=True, exist_ok=True)
+    with _stream_errors(path), open_decompressed(path) as raw, tarfile.open(fileobj=raw, mode="r|") as tar:
+        tar.extractall(dest, filter="data")
+    return [dest / m.name for m in members if m.isfile()]
+
+
+def file_md5(path: Path) -> str:
+    h = hashlib.md5()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(CHUNK), b""):
+            h.update(chunk)
+    return h.hexdigest()

@@ -1,0 +1,196 @@
+"""Fetch, prepare, load and verify datasets under data/.
+
+    data/raw/<dataset>/<file>               verified downloads (content sha256)
+    data/prepared/<dataset>/{train_x,train_y,test_x,test_y}.npy + manifest.json
+
+    landmarks fetch mnist && landmarks prepare mnist && landmarks verify
+
+Prepared arrays are written to a temporary folder that replaces the old one only when complete,
+and are read with `allow_pickle=False` and memory-mapped.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from landmarks.data import DATASETS, Arrays, DatasetSpec, Splits, arrays_hash
+from landmarks.data.content import safe_extract
+from landmarks.data.fetch import FetchOptions, cached_file, fetch_file, mirrors, verify
+from landmarks.data.imagenet import check_layout, imagenet_root
+from landmarks.errors import DataError
+
+ARRAYS = ("train_x", "train_y", "test_x", "test_y")
+MANIFEST = "manifest.json"
+
+
+def _log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def raw_dir(data_dir: Path, name: str) -> Path:
+    return data_dir / "raw" / name
+
+
+def prepared_dir(data_dir: Path, name: str) -> Path:
+    return data_dir / "prepared" / name
+
+
+def fetch_dataset(name: str, data_dir: Path, mirror_setting: str = "", opts: FetchOptions | None = None) -> dict[str, Path]:
+    """Every file of a dataset, verified, in data/raw/<name>/ ({publisher's name: local path})."""
+    spec = DATASETS.get(name)
+    opts = opts or FetchOptions()
+    if spec.source != "download":
+        # nothing to download; the raw folder records where the data comes from instead
+        folder = raw_dir(data_dir, name)
+        folder.mkdir(parents=True, exist_ok=True)
+        source = "bundled with scikit-learn " + _version("scikit-learn") if spec.source == "bundled" else "supplied by you"
+        (folder / "SOURCE.txt").write_text(f"{name}: {spec.description}\nsource: {source}\n")
+        opts.log(f"  {name}: nothing to fetch ({source})")
+        return {}
+    mirror_list = mirrors(mirror_setting)
+    return {rf.name: fetch_file(name, rf, raw_dir(data_dir, name), mirror_list, opts) for rf in spec.files}
+
+
+def _version(package: str) -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(package)
+    except PackageNotFoundError:
+        return "(not installed)"
+
+
+def _verified_files(spec: DatasetSpec, data_dir: Path) -> dict[str, Path]:
+    files = {}
+    for rf in spec.files:
+        path = cached_file(raw_dir(data_dir, spec.name), rf)
+        if path is None:
+            raise DataError(f"{raw_dir(data_dir, spec.name)}: {rf.name} not fetched; run `landmarks fetch {spec.name}` first")
+        verify(path, rf)
+        files[rf.name] = path
+    return files
+
+
+def _check_arrays(spec: DatasetSpec, arrays: Arrays) -> None:
+    for split in ("train", "test"):
+        x, y = arrays[f"{split}_x"], arrays[f"{split}_y"]
+        if x.dtype != np.uint8 or x.ndim != 4 or y.dtype != np.int64 or len(x) != len(y):
+            raise DataError(f"{spec.name}: decoded {split} split has the wrong form ({x.dtype} {x.shape}, {y.dtype} {y.shape})")
+        if y.min() < 0 or y.max() >= spec.num_classes:
+            raise DataError(f"{spec.name}: {split} labels outside 0..{spec.num_classes - 1}")
+
+
+def _replace_dir(tmp: Path, final: Path) -> None:
+    old = final.with_name(final.name + ".old")
+    if final.exists():
+        os.replace(final, old)
+    os.replace(tmp, final)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def prepare_dataset(name: str, data_dir: Path, configured_imagenet: str = "", log: Callable[[str], None] = _log) -> dict:
+    """Decode a fetched dataset into the prepared format; returns the manifest."""
+    spec = DATASETS.get(name)
+    t0 = time.perf_counter()
+    final = prepared_dir(data_dir, name)
+    tmp = final.with_name(f".{name}.tmp-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    try:
+        if spec.decode is None:
+            manifest = _prepare_image_folders(spec, data_dir, configured_imagenet)
+        else:
+            files = _verified_files(spec, data_dir)
+            arrays = spec.decode(files)
+            _check_arrays(spec, arrays)
+            for key in ARRAYS:
+                np.save(tmp / f"{key}.npy", np.ascontiguousarray(arrays[key]), allow_pickle=False)
+            manifest = {
+                "dataset": name,
+                "format": "npy: uint8 images (N, H, W, C), int64 labels",
+                "num_classes": spec.num_classes,
+                "max_value": spec.max_value,
+                "content_hash": arrays_hash(*(arrays[k] for k in ARRAYS)),
+                "arrays": {k: {"shape": list(arrays[k].shape), "dtype": str(arrays[k].dtype),
+                               "sha256": arrays_hash(arrays[k])} for k in ARRAYS},
+                "class_counts": {s: np.bincount(arrays[f"{s}_y"], minlength=spec.num_classes).tolist()
+                                 for s in ("train", "test")},
+                "raw": {rf.name: {"file": files[rf.name].name, "content_sha256": dict(rf.content)} for rf in spec.files},
+            }
+        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n")
+        _replace_dir(tmp, final)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    log(f"  {name}: prepared in {time.perf_counter() - t0:.1f} s -> {final}")
+    return manifest
+
+
+def _prepare_image_folders(spec: DatasetSpec, data_dir: Path, configured_imagenet: str) -> dict:
+    if spec.source == "user":
+        root = imagenet_root(configured_imagenet)
+    else:
+        (archive,) = _verified_files(spec, data_dir).values()
+        extracted = raw_dir(data_dir, spec.name) / "extracted"
+        if not extracted.exists():
+            tmp = extracted.with_name(".extracted.tmp")
+            shutil.rmtree(tmp, ignore_errors=True)
+            safe_extract(archive, tmp)
+            os.replace(tmp, extracted)
+        tops = [p for p in extracted.iterdir() if p.is_dir()]
+        root = tops[0] if len(tops) == 1 and not (extracted / "train").exists() else extracted
+    index = check_layout(root, official=True)
+    return {"dataset": spec.name, "format": "image folders", "num_classes": len(index["splits"]["train"]["classes"]), **index}
+
+
+def load_prepared(name: str, data_dir: Path) -> Splits:
+    folder = prepared_dir(data_dir, name)
+    manifest_path = folder / MANIFEST
+    if not manifest_path.exists():
+        raise DataError(f"{folder}: {name} is not prepared; run `landmarks fetch {name} && landmarks prepare {name}`")
+    manifest = json.loads(manifest_path.read_text())
+    if manifest.get("format", "").startswith("image folders"):
+        raise DataError(f"{name} is an image-folder dataset; it is read by the image-folder loader, not as arrays")
+    arrays = {k: np.load(folder / f"{k}.npy", mmap_mode="r", allow_pickle=False) for k in ARRAYS}
+    return Splits(name=name, num_classes=manifest["num_classes"], max_value=manifest["max_value"],
+                  content_hash=manifest["content_hash"], **arrays)
+
+
+def ensure_prepared(name: str, data_dir: Path, mirror_setting: str = "", log: Callable[[str], None] = _log) -> Splits:
+    """Load the prepared dataset, fetching and preparing it first when it is not there yet."""
+    if not (prepared_dir(data_dir, name) / MANIFEST).exists():
+        log(f"{name}: not prepared yet under {data_dir}; fetching and preparing")
+        fetch_dataset(name, data_dir, mirror_setting, FetchOptions(log=log))
+        prepare_dataset(name, data_dir, log=log)
+    return load_prepared(name, data_dir)
+
+
+def verify_cache(names: list[str], data_dir: Path) -> list[str]:
+    """Re-hash every cached file (and prepared arrays) of the datasets; one line per problem."""
+    problems = []
+    for name in names:
+        spec = DATASETS.get(name)
+        for rf in spec.files:
+            path = cached_file(raw_dir(data_dir, name), rf)
+            if path is None:
+                problems.append(f"{name}/{rf.name}: not fetched (run `landmarks fetch {name}`)")
+                continue
+            try:
+                verify(path, rf)
+            except DataError as exc:
+                problems.append(f"{name}/{path.name}: {exc} (delete it and run `landmarks fetch {name}`)")
+        manifest_path = prepared_dir(data_dir, name) / MANIFEST
+        if manifest_path.exists():
+            manifest = json.loads(manifest_path.read_text())
+            for key, meta in manifest.get("arrays", {}).items():
+                arr = np.load(prepared_dir(data_dir, name) / f"{key}.npy", mmap_mode="r", allow_pickle=False)
+                if arrays_hash(arr) != meta["sha256"]:
+                    problems.append(f"{name}: prepared {key}.npy does not match its manifest (run `landmarks prepare {name}`)")
+    return problems
