@@ -2,7 +2,7 @@
 
     profile: quick                # quick | classic | paper | imagenet
     datasets: [digits]            # the fetch and prepare stages of dvc.yaml
-    landmarks: [{id: digits-linear-mlp-cnn, data: digits}]  # train stages on a dataset
+    landmarks: {digits-linear-mlp-cnn: {data: digits}}  # train stages on a dataset
     generated: [xor-backprop]     # train stages on generated data
     train: {device: auto, deterministic: false}
     data: {mirror: ""}
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Mapping
 
 from landmarks.catalog import PROFILES
 from landmarks.errors import ConfigError
@@ -43,15 +44,14 @@ class TrackingParams:
 
 @dataclass(frozen=True)
 class StageItem:
-    id: str  # a landmark trained on a dataset
-    data: str  # its dataset (the train stage depends on data/prepared/<data>)
+    data: str  # the landmark's dataset: its train stage depends on data/prepared/<data>
 
 
 @dataclass(frozen=True)
 class Params:
     profile: str = "quick"
     datasets: tuple[str, ...] = ()  # fetch and prepare stages
-    landmarks: tuple[StageItem, ...] = ()  # train stages on datasets
+    landmarks: Mapping[str, StageItem] = field(default_factory=dict)  # train stages on datasets, by id
     generated: tuple[str, ...] = ()  # train stages on generated data
     train: TrainParams = field(default_factory=TrainParams)
     data: DataParams = field(default_factory=DataParams)
@@ -74,7 +74,7 @@ def pipeline_lists(catalog: dict, profile: str) -> dict:
     return {
         "profile": profile,
         "datasets": sorted({lm.dataset for lm in chosen if lm.dataset}),
-        "landmarks": [{"id": lm.id, "data": lm.dataset} for lm in chosen if lm.dataset],
+        "landmarks": {lm.id: {"data": lm.dataset} for lm in chosen if lm.dataset},
         "generated": [lm.id for lm in chosen if not lm.dataset],
     }
 

@@ -31,7 +31,7 @@ def project(tmp_path: Path) -> Path:
     shutil.copytree(ROOT / "landmarks", proj / "landmarks", ignore=shutil.ignore_patterns("__pycache__"))
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
     params["generated"] = ["perceptron-convergence", "xor-backprop"]
-    params["landmarks"] = []
+    params["landmarks"] = {}
     params["datasets"] = ["digits"]
     (proj / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     for lm in params["generated"]:  # fewer seeds: this tests the pipeline, not the landmark
