@@ -6,6 +6,7 @@
     landmarks run [LANDMARK ...] [--profile P]    # train + report without DVC
     landmarks use PROFILE                         # params.yaml lists for `dvc repro`
     landmarks fetch|prepare|verify [DATASET ...]  # data/raw, data/prepared
+    landmarks sync [JOURNAL ...]                  # send records kept while MLflow was down
     landmarks ui                                  # MLflow UI on 127.0.0.1
 """
 
@@ -60,7 +61,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 def _train(landmark_id: str, profile: str, args: argparse.Namespace) -> None:
     from landmarks.catalog import get_landmark, load_catalog
-    from landmarks.runner import train_landmark
+    from landmarks.runner import CheckpointPolicy, train_landmark
     from landmarks.tracking import open_tracker
     from landmarks.train.seeding import resolve_device, set_deterministic
 
@@ -72,8 +73,11 @@ def _train(landmark_id: str, profile: str, args: argparse.Namespace) -> None:
     set_deterministic(deterministic)
     tracker = open_tracker(params.tracking.enabled and not args.no_tracking, params.tracking.uri)
     out = Path(args.models) / profile / lm.id
+    ck = params.train.checkpoint
+    resume = "always" if args.resume else "never" if args.restart else ck.resume
+    policy = CheckpointPolicy(Path(ck.dir), args.checkpoint_every_steps or ck.every_steps, ck.every_seconds, resume)
     train_landmark(lm, profile, out, device, tracker, Path(params.data.dir), params.data.mirror,
-                   deterministic, verbose=args.verbose or params.train.verbose)
+                   deterministic, verbose=args.verbose or params.train.verbose, checkpoints=policy)
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -165,6 +169,18 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return 1 if problems else 0
 
 
+def cmd_sync(args: argparse.Namespace) -> int:
+    from landmarks.tracking import sync
+
+    journals = args.journals or sorted(str(p) for p in Path("tracking-pending").glob("*.jsonl"))
+    if not journals:
+        print("nothing to sync: no journals in tracking-pending/")
+        return 0
+    for j in journals:
+        sync(Path(j), args.uri)
+    return 0
+
+
 def cmd_ui(args: argparse.Namespace) -> int:
     from landmarks.tracking import resolve_uri
 
@@ -193,6 +209,12 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--deterministic", action="store_true", help="bit-for-bit repeatable runs")
         sp.add_argument("--no-tracking", action="store_true", help="do not record runs in MLflow")
         sp.add_argument("-v", "--verbose", action="store_true", help="one line per epoch")
+        group = sp.add_mutually_exclusive_group()
+        group.add_argument("--resume", action="store_true",
+                           help="continue from the checkpoints; refuse if the recipe, model or data changed")
+        group.add_argument("--restart", action="store_true", help="ignore checkpoints and start over")
+        sp.add_argument("--checkpoint-every-steps", type=int, default=0, metavar="N",
+                        help="checkpoint every N optimizer steps (default: params.yaml's, by time)")
 
     sp = sub.add_parser("list", help="list landmarks, claims and profiles")
     sp.add_argument("--profile", help="only landmarks that have this profile")
@@ -230,6 +252,11 @@ def build_parser() -> argparse.ArgumentParser:
     sp = sub.add_parser("verify", help="re-hash the cached datasets and say what is wrong")
     sp.add_argument("datasets", nargs="*")
     sp.set_defaults(func=cmd_verify)
+
+    sp = sub.add_parser("sync", help="send tracking records kept while MLflow was unreachable")
+    sp.add_argument("journals", nargs="*", help="journal files (default: all in tracking-pending/)")
+    sp.add_argument("--uri", help="tracking URI to send to (default: the one the journal was meant for)")
+    sp.set_defaults(func=cmd_sync)
 
     sp = sub.add_parser("ui", help="open the MLflow UI on 127.0.0.1")
     sp.add_argument("--port", type=int, default=5000)

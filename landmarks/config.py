@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping
+from typing import Literal, Mapping
 
 from landmarks.catalog import PROFILES
 from landmarks.errors import ConfigError
@@ -21,10 +21,21 @@ from landmarks.strict import build, read_yaml
 
 
 @dataclass(frozen=True)
+class CheckpointParams:
+    dir: str = "checkpoints"
+    every_steps: int = 0  # 0: by time only
+    every_seconds: float = 300.0
+    # auto: resume a matching checkpoint, start over when the recipe changed;
+    # always: refuse to start over (what --resume asks); never: ignore checkpoints (--restart)
+    resume: Literal["auto", "always", "never"] = "auto"
+
+
+@dataclass(frozen=True)
 class TrainParams:
     device: str = "auto"  # auto: CUDA when there is one, else the CPU
     deterministic: bool = False  # bit-for-bit repeatable runs (slower on GPUs)
     verbose: bool = False  # one line per epoch
+    checkpoint: CheckpointParams = field(default_factory=CheckpointParams)
 
 
 @dataclass(frozen=True)

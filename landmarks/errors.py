@@ -18,6 +18,10 @@ class DataError(LandmarksError):
 
 
 class TrainingError(LandmarksError):
-    """A run failed (for example, its loss became NaN)."""
+    """A run failed (for example, its loss became NaN at `step`)."""
 
     exit_code = 4
+
+    def __init__(self, msg: str, step: int | None = None) -> None:
+        super().__init__(msg)
+        self.step = step

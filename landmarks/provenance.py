@@ -35,7 +35,7 @@ def versions() -> dict[str, str]:
     return {
         "version.landmarks": landmarks.__version__,
         "version.python": platform.python_version(),
-        "version.torch": torch.__version__,
+        "version.torch": str(torch.__version__),
         "version.numpy": numpy.__version__,
         "version.cuda": torch.version.cuda or "none",
     }

@@ -2,27 +2,48 @@
 
     landmarks train xor-backprop --profile quick
 
-Writes `<out>/metrics.json` (one row per run, with provenance and the resolved recipes) and
-`<out>/history.csv` (one row per run and epoch), and records everything in MLflow.
+Writes `<out>/metrics.json` (one row per run, with provenance and the resolved recipes),
+`<out>/history.csv` (one row per run and epoch) and `<out>/weights/<run>.pt` (final weights),
+and records everything in MLflow.
+
+Runs survive interruption: each run checkpoints under `checkpoints/<profile>/<landmark>/`, a
+finished run leaves its result there, and running the same command again skips finished runs and
+resumes the interrupted one, in the same MLflow run. The folder is removed once the landmark is
+complete.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
+import shutil
 import statistics
 import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Literal
 
 import pandas as pd
 import torch
 
-from landmarks.catalog import Landmark, resolve_recipe
+from landmarks.catalog import Claim, Landmark, resolve_recipe
+from landmarks.errors import TrainingError
 from landmarks.provenance import git_state, hardware, machine_label, versions
 from landmarks.strict import to_plain
-from landmarks.tasks import TASKS, RunContext
-from landmarks.tracking import Tracker
+from landmarks.tasks import TASKS, RunContext, RunResult
+from landmarks.tracking import Tracker, flatten
+from landmarks.train.checkpoint import Checkpointer, Interrupted, StopFlag
+
+
+@dataclass(frozen=True)
+class CheckpointPolicy:
+    dir: Path = Path("checkpoints")
+    every_steps: int = 0  # 0: by time only
+    every_seconds: float = 300.0
+    # auto: resume a matching checkpoint, start over (setting the old one aside) when the recipe
+    # changed; always: refuse to start over; never: ignore checkpoints
+    resume: Literal["auto", "always", "never"] = "auto"
 
 
 def write_atomic(path: Path, text: str) -> None:
@@ -31,6 +52,19 @@ def write_atomic(path: Path, text: str) -> None:
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, path)
+
+
+def run_key(claim: Claim, seed: int) -> str:
+    return f"{re.sub(r'[^A-Za-z0-9._-]+', '_', claim.name).strip('_')}-seed{seed}"
+
+
+def data_hash_of(lm: Landmark, ctx: RunContext) -> str:
+    """The content hash of the prepared data the landmark trains on ('' for generated data)."""
+    if not lm.dataset:
+        return ""
+    from landmarks.tasks.classify import cached_splits
+
+    return cached_splits(lm.dataset, ctx).content_hash
 
 
 def train_landmark(
@@ -44,6 +78,7 @@ def train_landmark(
     deterministic: bool = False,
     verbose: bool = False,
     log: Callable[[str], None] = print,
+    checkpoints: CheckpointPolicy = CheckpointPolicy(),
 ) -> dict:
     prof = lm.profile(profile)
     claims = lm.claims_for(profile)
@@ -58,72 +93,48 @@ def train_landmark(
         **versions(),
         **hardware(device),
     }
-    exp_id = parent = None
-    if tracker:
-        exp_id = tracker.experiment(lm.id)
-        parent = tracker.start(exp_id, f"{lm.id} [{profile}]", common_tags)
+    ckpt_dir = checkpoints.dir / profile / lm.id
     total = len(claims) * len(prof.seeds)
     label = " (reduced budget)" if prof.reduced_budget else ""
     log(f"[{lm.id}] profile {profile}{label}: {len(claims)} claims x {len(prof.seeds)} seeds on {machine_label(device)}")
+    data_hash = data_hash_of(lm, ctx)
+    exp_id = parent = None
+    parent_file = ckpt_dir / "parent.json"
+    if tracker:
+        exp_id = tracker.experiment(lm.id)
+        if parent_file.exists():  # an interrupted landmark: its parent run goes on
+            parent = json.loads(parent_file.read_text())["mlflow_run_id"]
+            tracker.resume(parent)
+        else:
+            parent = tracker.start(exp_id, f"{lm.id} [{profile}]", common_tags)
+            write_atomic(parent_file, json.dumps({"mlflow_run_id": parent}))
     rows, histories, recipes = [], [], {}
     status = "FAILED"
     t_start = time.perf_counter()
     try:
-        for claim in claims:
-            recipe = resolve_recipe(lm, claim, profile)
-            recipes[claim.name] = to_plain(recipe)
-            metric = lm.metric_of(claim)
-            for seed in prof.seeds:
-                run_id = None
-                if tracker:
-                    tags = {**common_tags, "claim": claim.name, "model": claim.model, "seed": seed}
-                    run_id = tracker.start(exp_id, f"{claim.name} seed {seed}", tags, parent=parent)
-                    tracker.log_params(
-                        run_id,
-                        {"claim": claim.name, "model": claim.model, "seed": seed, "profile": profile,
-                         "recipe": to_plain(recipe), "model_args": to_plain(claim.model_args),
-                         "data_args": to_plain(claim.data_args)},
-                    )
-                t0 = time.perf_counter()
-                try:
-                    result = task(lm, claim, recipe, seed, ctx)
-                except BaseException as exc:
-                    if tracker and run_id:
-                        tracker.end(run_id, "KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED")
-                    raise
-                seconds = time.perf_counter() - t0
-                row = {
-                    "landmark": lm.id,
-                    "profile": profile,
-                    "reduced_budget": prof.reduced_budget,
-                    "claim": claim.name,
-                    "model": claim.model,
-                    "seed": seed,
-                    "metric": metric,
-                    "value": result.metrics[metric],
-                    **{f"metric.{k}": v for k, v in result.metrics.items()},
-                    **{f"info.{k}": v for k, v in result.info.items()},
-                    "seconds": seconds,
-                    "device": str(device),
-                    "machine": machine_label(device),
-                    "git_commit": common_tags["git_commit"],
-                    "mlflow_run_id": run_id,
-                }
-                rows.append(row)
-                histories += [{"claim": claim.name, "seed": seed, **h} for h in result.history]
-                if tracker and run_id:
-                    tracker.log_history(run_id, result.history)
-                    tracker.log_metrics(run_id, [(k, v, 0) for k, v in result.metrics.items()]
-                                        + [("seconds", seconds, 0)])
-                    tracker.client.set_tag(run_id, "data_hash", result.info.get("data_hash", ""))
-                    tracker.end(run_id)
-                log(f"  [{len(rows)}/{total}] {claim.name}, seed {seed}: {metric} = {row['value']:.4g} ({seconds:.1f} s)")
+        with StopFlag() as stop:
+            ctx.stop = stop
+            for claim in claims:
+                recipe = resolve_recipe(lm, claim, profile)
+                recipes[claim.name] = to_plain(recipe)
+                for seed in prof.seeds:
+                    row, history = _one_run(lm, claim, recipe, seed, profile, ctx, task, tracker, exp_id, parent,
+                                            common_tags, data_hash, ckpt_dir, checkpoints, out_dir, log)
+                    rows.append(row)
+                    histories += [{"claim": claim.name, "seed": seed, **h} for h in history]
+                    log(f"  [{len(rows)}/{total}] {claim.name}, seed {seed}: {row['metric']} = {row['value']:.4g} "
+                        f"({row['seconds']:.1f} s{', resumed' if row.get('resumed') else ''})")
         status = "FINISHED"
+    except Interrupted:
+        status = "KILLED"
+        raise
     finally:
         if tracker and parent:
-            if rows:
+            if status == "FINISHED":
                 tracker.log_metrics(parent, _aggregate(rows))
-            tracker.end(parent, status)
+            if status != "KILLED":  # a killed landmark's parent run resumes with it
+                tracker.end(parent, status)
+            tracker.close()
     doc = {
         "landmark": lm.id,
         "profile": profile,
@@ -136,8 +147,102 @@ def train_landmark(
     }
     write_atomic(out_dir / "metrics.json", json.dumps(doc, indent=1, default=str) + "\n")
     write_atomic(out_dir / "history.csv", pd.DataFrame(histories).to_csv(index=False))
+    shutil.rmtree(ckpt_dir, ignore_errors=True)  # everything is in out_dir now
     log(f"[{lm.id}] done in {doc['seconds']:.1f} s -> {out_dir}")
     return doc
+
+
+def _one_run(lm, claim, recipe, seed, profile, ctx, task, tracker, exp_id, parent, common_tags, data_hash,
+             ckpt_dir, policy, out_dir, log) -> tuple[dict, list[dict]]:
+    key = run_key(claim, seed)
+    identity = flatten({
+        "landmark": lm.id, "claim": claim.name, "model": claim.model, "seed": seed, "profile": profile,
+        "model_args": to_plain(claim.model_args), "data_args": to_plain(claim.data_args),
+        "recipe": to_plain(recipe), "data_hash": data_hash, "git_commit": common_tags["git_commit"],
+        "version.torch": common_tags["version.torch"], "device": common_tags["hardware.device"],
+    })
+    checkpoint = Checkpointer(ckpt_dir / f"{key}.pt", identity, policy.every_steps, policy.every_seconds)
+    result_file = ckpt_dir / f"{key}.result.json"
+    weights_file = ckpt_dir / f"{key}.weights.pt"
+    if policy.resume != "never" and result_file.exists():
+        done = json.loads(result_file.read_text())
+        if done["identity"] == identity:  # finished before the interruption: keep its result
+            _copy_weights(weights_file, out_dir, key)
+            return {**done["row"], "resumed": True}, done["history"]
+    payload = checkpoint.load(strict=policy.resume == "always") if policy.resume != "never" else None
+    run_id = payload["extra"].get("mlflow_run_id") if payload else None
+    if tracker:
+        if run_id:
+            tracker.resume(run_id)
+        else:
+            tags = {**common_tags, "claim": claim.name, "model": claim.model, "seed": seed, "run_key": key}
+            run_id = tracker.start(exp_id, f"{claim.name} seed {seed}", tags, parent=parent)
+            tracker.log_params(run_id, {"claim": claim.name, "model": claim.model, "seed": seed, "profile": profile,
+                                        "recipe": to_plain(recipe), "model_args": to_plain(claim.model_args),
+                                        "data_args": to_plain(claim.data_args)})
+            tracker.set_tag(run_id, "data_hash", data_hash)
+    checkpoint.extra = {"mlflow_run_id": run_id}
+    logged: set[int] = set()
+
+    def on_epoch(row: dict) -> None:
+        if tracker and run_id:
+            tracker.log_epoch(run_id, row)
+        logged.add(row["epoch"])
+
+    ctx.checkpoint, ctx.resume, ctx.on_epoch = checkpoint, payload, on_epoch
+    if payload:
+        log(f"  {claim.name}, seed {seed}: resuming from step {payload['state']['step']} ({checkpoint.path})")
+    t0 = time.perf_counter()
+    try:
+        result: RunResult = task(lm, claim, recipe, seed, ctx)
+    except TrainingError as exc:
+        if tracker and run_id:
+            tracker.set_tag(run_id, "failure", str(exc))
+            if exc.step is not None:
+                tracker.set_tag(run_id, "failed_at_step", exc.step)
+            tracker.end(run_id, "FAILED")
+        checkpoint.path.unlink(missing_ok=True)
+        raise
+    except Interrupted:
+        if tracker and run_id:
+            tracker.end(run_id, "KILLED")
+        raise
+    except BaseException:
+        if tracker and run_id:
+            tracker.end(run_id, "FAILED")
+        raise
+    finally:
+        ctx.checkpoint = ctx.resume = ctx.on_epoch = None
+    seconds = time.perf_counter() - t0  # of this process; a resumed run's earlier part is not counted
+    metric = lm.metric_of(claim)
+    row = {
+        "landmark": lm.id, "profile": profile, "reduced_budget": lm.profile(profile).reduced_budget,
+        "claim": claim.name, "model": claim.model, "seed": seed, "metric": metric,
+        "value": result.metrics[metric],
+        **{f"metric.{k}": v for k, v in result.metrics.items()},
+        **{f"info.{k}": v for k, v in result.info.items()},
+        "seconds": seconds, "device": str(ctx.device), "machine": machine_label(ctx.device),
+        "git_commit": common_tags["git_commit"], "mlflow_run_id": run_id,
+    }
+    if tracker and run_id:
+        tracker.log_history(run_id, [h for h in result.history if h["epoch"] not in logged])
+        tracker.log_metrics(run_id, [(k, v, 0) for k, v in result.metrics.items()] + [("seconds", seconds, 0)])
+        tracker.end(run_id)
+    if result.model is not None:
+        ckpt_dir.mkdir(parents=True, exist_ok=True)
+        tmp = weights_file.with_name(weights_file.name + ".tmp")
+        torch.save(result.model.state_dict(), tmp)
+        os.replace(tmp, weights_file)
+        _copy_weights(weights_file, out_dir, key)
+    write_atomic(result_file, json.dumps({"identity": identity, "row": row, "history": result.history}, default=str))
+    checkpoint.path.unlink(missing_ok=True)
+    return row, result.history
+
+
+def _copy_weights(weights_file: Path, out_dir: Path, key: str) -> None:
+    if weights_file.exists():
+        (out_dir / "weights").mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(weights_file, out_dir / "weights" / f"{key}.pt")
 
 
 def _aggregate(rows: list[dict]) -> list[tuple[str, float, int]]:

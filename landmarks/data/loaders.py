@@ -42,12 +42,12 @@ def split_validation(n: int, val_fraction: float) -> tuple[np.ndarray, np.ndarra
 
 def to_device(splits: Splits, val_fraction: float, normalize: str, device: torch.device) -> DeviceData:
     def images(x: np.ndarray) -> torch.Tensor:
-        t = torch.from_numpy(np.ascontiguousarray(x)).to(device)
+        t = torch.from_numpy(np.array(x)).to(device)  # a copy: the prepared arrays are read-only memory maps
         return t.permute(0, 3, 1, 2).float().div_(splits.max_value).contiguous()
 
     tr, va = split_validation(len(splits.train_y), val_fraction)
     x_all = images(splits.train_x)
-    y_all = torch.from_numpy(splits.train_y).to(device)
+    y_all = torch.from_numpy(np.array(splits.train_y)).to(device)
     x_test = images(splits.test_x)
     idx_tr = torch.from_numpy(tr).to(device)
     idx_va = torch.from_numpy(va).to(device)
@@ -63,6 +63,6 @@ def to_device(splits: Splits, val_fraction: float, normalize: str, device: torch
         x_val=x_val,
         y_val=y_all[idx_va],
         x_test=x_test,
-        y_test=torch.from_numpy(splits.test_y).to(device),
+        y_test=torch.from_numpy(np.array(splits.test_y)).to(device),
         num_classes=splits.num_classes,
     )

@@ -23,6 +23,12 @@ class RunContext:
     mirror: str = ""  # params.yaml's data.mirror (LANDMARKS_DATA_MIRROR wins)
     verbose: bool = False
     cache: dict[str, Any] = field(default_factory=dict)  # prepared data, shared by the runs of a stage
+    # set by the runner for each run: where to checkpoint, what to resume, when to stop, and a
+    # hook for each finished epoch (live tracking); tasks that train in epochs pass them to fit
+    checkpoint: Any = None
+    resume: dict | None = None
+    stop: Any = None
+    on_epoch: Callable[[dict], None] | None = None
 
 
 @dataclass
@@ -30,6 +36,7 @@ class RunResult:
     metrics: dict[str, float]  # the values claims are checked on
     history: list[dict] = field(default_factory=list)  # one row per epoch
     info: dict[str, Any] = field(default_factory=dict)  # parameters, data hash, selected epoch...
+    model: Any = None  # the trained torch module, when there is one worth keeping
 
 
 class Task(Protocol):

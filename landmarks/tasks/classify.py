@@ -30,6 +30,8 @@ def classify(lm: Landmark, claim: Claim, recipe: Recipe, seed: int, ctx: RunCont
     model = create_model(claim.model, data.in_shape, data.num_classes, **claim.model_args).to(ctx.device)
 
     def show(row: dict) -> None:
+        if ctx.on_epoch:
+            ctx.on_epoch(row)
         if ctx.verbose:
             print(
                 f"    epoch {row['epoch']:>3}: train {row['train_error']:.2f}%  "
@@ -37,7 +39,8 @@ def classify(lm: Landmark, claim: Claim, recipe: Recipe, seed: int, ctx: RunCont
                 flush=True,
             )
 
-    result = fit(model, data, recipe, generator, on_epoch=show)
+    result = fit(model, data, recipe, generator, on_epoch=show, checkpoint=ctx.checkpoint,
+                 resume=ctx.resume, stop=ctx.stop)
     return RunResult(
         metrics={"top1_error": result.test["top1_error"], "top5_error": result.test["top5_error"]},
         history=result.history,
@@ -49,4 +52,5 @@ def classify(lm: Landmark, claim: Claim, recipe: Recipe, seed: int, ctx: RunCont
             "steps": result.steps,
             "train_seconds": result.seconds,
         },
+        model=model,
     )

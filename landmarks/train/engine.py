@@ -1,15 +1,20 @@
 """The training engine: `train_one_epoch`, `evaluate`, `fit`.
 
 Inside a step the order is fixed: learning rate, forward, backward, step, constraints. Losses and
-error counts are summed on the device and read once per epoch, so the step has no host sync.
-The device comes in with the data (no global device), so data-parallel training can wrap it.
+error counts stay on the device and are read once per epoch, so the step has no host sync. The
+device comes in with the data (no global device), so data-parallel training can wrap it.
+
+`fit` keeps its whole state in a `TrainState`; with a `Checkpointer` it saves that state every
+so many steps or seconds and at the end of each due epoch, and `resume` continues from a saved
+state to the same numbers an uninterrupted run gives (same data order, same RNG draws).
 """
 
 from __future__ import annotations
 
 import copy
+import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Callable
 
 import torch
@@ -20,9 +25,26 @@ from landmarks.catalog import Recipe
 from landmarks.data.loaders import DeviceData
 from landmarks.errors import TrainingError
 from landmarks.metrics import topk_correct
+from landmarks.train.checkpoint import Checkpointer, Interrupted, StopFlag, rng_state, set_rng_state
 from landmarks.train.schedules import lr_factor
 
 EVAL_BATCH = 2048
+
+
+@dataclass
+class TrainState:
+    epoch: int = 0  # completed epochs
+    step: int = 0  # optimizer steps taken
+    batch: int = 0  # batches done inside the current epoch (a checkpoint may fall mid-epoch)
+    epoch_order_state: torch.Tensor | None = None  # data-order generator state at the epoch's start
+    loss_sum: float = 0.0  # sums over the current epoch's batches so far
+    wrong: int = 0
+    history: list = field(default_factory=list)
+    best_val: float = math.inf
+    stale: int = 0
+    selected_epoch: int = 0
+    done: bool = False
+    first_bad_batch: int = -1  # the batch of the current epoch whose loss was first NaN or infinite
 
 
 @dataclass
@@ -55,37 +77,7 @@ def apply_max_norm(model: nn.Module, max_norm: float) -> None:
     """Srivastava et al. 2014: each unit's incoming weight vector kept within a ball of radius c."""
     for m in model.modules():
         if isinstance(m, nn.Linear):
-            m.weight.data = torch.renorm(m.weight.data, p=2, dim=0, maxnorm=max_norm)
-
-
-def train_one_epoch(
-    model: nn.Module,
-    x: torch.Tensor,
-    y: torch.Tensor,
-    optimizer: torch.optim.Optimizer,
-    scheduler: torch.optim.lr_scheduler.LRScheduler,
-    recipe: Recipe,
-    generator: torch.Generator,
-) -> dict:
-    model.train()
-    n = len(y)
-    order = torch.randperm(n, generator=generator).to(x.device)
-    loss_sum = torch.zeros((), device=x.device)
-    wrong = torch.zeros((), device=x.device, dtype=torch.long)
-    for start in range(0, n, recipe.batch_size):
-        idx = order[start : start + recipe.batch_size]
-        xb, yb = x[idx], y[idx]
-        logits = model(xb)
-        loss = compute_loss(logits, yb, recipe.loss)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        scheduler.step()
-        if recipe.max_norm > 0:
-            apply_max_norm(model, recipe.max_norm)
-        loss_sum += loss.detach() * len(yb)
-        wrong += (logits.detach().argmax(1) != yb).sum()
-    return {"train_loss": float(loss_sum) / n, "train_error": 100.0 * float(wrong) / n}
+            m.weight.copy_(torch.renorm(m.weight, p=2, dim=0, maxnorm=max_norm))
 
 
 @torch.no_grad()
@@ -101,12 +93,121 @@ def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, ks: tuple[int, 
     return {f"top{k}_error": 100.0 * (n - correct[k]) / n for k in ks}
 
 
-def perceptron_epoch(model: nn.Module, x: torch.Tensor, y: torch.Tensor, generator: torch.Generator) -> dict:
-    """One pass of Rosenblatt's rule over the training set, one example at a time."""
-    order = torch.randperm(len(y), generator=generator)
-    xs, ys = x.flatten(1).cpu(), y.cpu().tolist()
-    mistakes = sum(model.update(xs[i], ys[i]) for i in order.tolist())
-    return {"train_loss": float(mistakes), "train_error": 100.0 * mistakes / len(ys)}
+class _Loop:
+    """The pieces one run's epochs share; `fit` builds it, `train_one_epoch` drives it."""
+
+    def __init__(self, model, data, recipe, generator, checkpoint, stop):
+        self.model, self.data, self.recipe, self.generator = model, data, recipe, generator
+        self.checkpoint, self.stop = checkpoint, stop
+        self.perceptron_rule = recipe.optimizer == "perceptron"
+        self.steps_per_epoch = -(-len(data.y_train) // recipe.batch_size)
+        self.optimizer = self.scheduler = None
+        if not self.perceptron_rule:
+            self.optimizer = make_optimizer(model, recipe)
+            self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, lr_factor(recipe.schedule, self.steps_per_epoch))
+        self.scaler = None  # fp16 would need a GradScaler; the fast path uses bf16, which does not
+        self.best_state: dict | None = None
+
+    def payload(self, state: TrainState) -> dict:
+        return {
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict() if self.optimizer else None,
+            "scheduler": self.scheduler.state_dict() if self.scheduler else None,
+            "scaler": self.scaler.state_dict() if self.scaler else None,
+            "rng": rng_state(self.generator),
+            "state": asdict(state),
+            "best_state": self.best_state,
+        }
+
+    def restore(self, payload: dict) -> TrainState:
+        self.model.load_state_dict(payload["model"])
+        if self.optimizer:
+            self.optimizer.load_state_dict(payload["optimizer"])
+            self.scheduler.load_state_dict(payload["scheduler"])
+        set_rng_state(payload["rng"], self.generator)
+        self.best_state = payload["best_state"]
+        return TrainState(**payload["state"])
+
+    def save(self, state: TrainState) -> None:
+        if self.checkpoint:
+            self.checkpoint.save(self.payload(state), state.step)
+
+    def maybe_stop(self, state: TrainState) -> None:
+        if self.stop is not None and self.stop.requested:
+            self.save(state)
+            where = f"; checkpoint saved to {self.checkpoint.path}" if self.checkpoint else " (no checkpoint: checkpointing is off)"
+            raise Interrupted(f"stopped by signal {self.stop.signum} at step {state.step}{where}; run the same command again to resume", self.stop.signum)
+
+
+def train_one_epoch(loop: _Loop, state: TrainState) -> dict:
+    """One pass over the training data, from `state.batch` on (0 unless resuming mid-epoch)."""
+    model, recipe, data = loop.model, loop.recipe, loop.data
+    x, y = data.x_train, data.y_train
+    n = len(y)
+    if state.batch == 0:
+        state.epoch_order_state = loop.generator.get_state()
+        state.loss_sum, state.wrong = 0.0, 0
+    else:
+        loop.generator.set_state(state.epoch_order_state)  # the same order as before the stop
+    order = torch.randperm(n, generator=loop.generator).to(x.device)
+    if loop.perceptron_rule:
+        xs, ys = x.flatten(1).cpu(), y.cpu().tolist()
+        mistakes = sum(model.update(xs[i], ys[i]) for i in order.cpu().tolist())
+        return {"train_loss": float(mistakes), "train_error": 100.0 * mistakes / n}
+    model.train()
+    steps = loop.steps_per_epoch
+    losses = torch.zeros(steps, device=x.device)  # per-step losses: NaNs are found without a sync per step
+    wrong = torch.zeros((), device=x.device, dtype=torch.long)
+    for b in range(state.batch, steps):
+        idx = order[b * recipe.batch_size : (b + 1) * recipe.batch_size]
+        xb, yb = x[idx], y[idx]
+        logits = model(xb)
+        loss = compute_loss(logits, yb, recipe.loss)
+        loop.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        loop.optimizer.step()
+        loop.scheduler.step()
+        if recipe.max_norm > 0:
+            apply_max_norm(model, recipe.max_norm)
+        losses[b] = loss.detach() * len(yb)
+        wrong += (logits.detach().argmax(1) != yb).sum()
+        state.batch, state.step = b + 1, state.step + 1
+        if (loop.checkpoint and loop.checkpoint.due(state.step)) or (loop.stop and loop.stop.requested):
+            _fold(state, losses, wrong, b + 1)
+            losses.zero_()
+            wrong.zero_()
+            _check_finite(state, loop)
+            if loop.checkpoint and loop.checkpoint.due(state.step):
+                loop.save(state)
+            loop.maybe_stop(state)
+    _fold(state, losses, wrong, steps)
+    _check_finite(state, loop)
+    return {"train_loss": state.loss_sum / n, "train_error": 100.0 * state.wrong / n}
+
+
+def _fold(state: TrainState, losses: torch.Tensor, wrong: torch.Tensor, upto: int) -> None:
+    """Move the device-side sums into the state (one host sync)."""
+    part = losses[:upto]
+    bad = (~torch.isfinite(part)).nonzero()
+    if len(bad):
+        state.loss_sum = math.nan
+        if state.first_bad_batch < 0:
+            state.first_bad_batch = int(bad[0])
+        return
+    if not math.isnan(state.loss_sum):
+        state.loss_sum += float(part.sum())
+    state.wrong += int(wrong)
+
+
+def _check_finite(state: TrainState, loop: _Loop) -> None:
+    if math.isnan(state.loss_sum) or math.isinf(state.loss_sum):
+        batch = state.first_bad_batch if state.first_bad_batch >= 0 else state.batch - 1
+        step = state.epoch * loop.steps_per_epoch + batch + 1
+        raise TrainingError(
+            f"loss became NaN or infinite at step {step} (epoch {state.epoch + 1}); the run is stopped. "
+            f"Lower the learning rate (now {loop.recipe.lr:g}) or train in fp32.",
+            step=step,
+        )
 
 
 def fit(
@@ -115,60 +216,50 @@ def fit(
     recipe: Recipe,
     generator: torch.Generator,
     on_epoch: Callable[[dict], None] | None = None,
+    checkpoint: Checkpointer | None = None,
+    resume: dict | None = None,
+    stop: StopFlag | None = None,
 ) -> FitResult:
     """Train for `recipe.epochs` epochs, select the reported epoch, evaluate it on the test set."""
-    result = FitResult()
     t0 = time.perf_counter()
-    steps_per_epoch = -(-len(data.y_train) // recipe.batch_size)
-    perceptron_rule = recipe.optimizer == "perceptron"
-    if not perceptron_rule:
-        optimizer = make_optimizer(model, recipe)
-        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor(recipe.schedule, steps_per_epoch))
+    loop = _Loop(model, data, recipe, generator, checkpoint, stop)
+    state = loop.restore(resume) if resume else TrainState()
     has_val = len(data.y_val) > 0
-    best_val, best_state, stale = float("inf"), None, 0
-    for epoch in range(1, recipe.epochs + 1):
+    while not state.done and state.epoch < recipe.epochs:
         t_epoch = time.perf_counter()
-        if perceptron_rule:
-            row = perceptron_epoch(model, data.x_train, data.y_train, generator)
-            lr = 1.0
-        else:
-            lr = optimizer.param_groups[0]["lr"]
-            row = train_one_epoch(model, data.x_train, data.y_train, optimizer, scheduler, recipe, generator)
-            result.steps += steps_per_epoch
-            if not torch.isfinite(torch.tensor(row["train_loss"])):
-                raise TrainingError(
-                    f"loss became {row['train_loss']} in epoch {epoch} (step <= {result.steps}); "
-                    f"lower the learning rate (now {recipe.lr}) or use fp32"
-                )
-        val = evaluate(model, data.x_val, data.y_val, ks=(1,)) if has_val else {"top1_error": float("nan")}
+        lr = loop.optimizer.param_groups[0]["lr"] if loop.optimizer else 1.0
+        row = train_one_epoch(loop, state)
+        state.epoch += 1
+        state.batch = 0
+        val = evaluate(model, data.x_val, data.y_val, ks=(1,)) if has_val else {"top1_error": math.nan}
         test = evaluate(model, data.x_test, data.y_test)
-        row = {
-            "epoch": epoch,
-            "lr": lr,
-            **row,
-            "val_error": val["top1_error"],
-            "test_error": test["top1_error"],
-            "test_top5_error": test["top5_error"],
-            "seconds": time.perf_counter() - t_epoch,
-        }
-        result.history.append(row)
+        row = {"epoch": state.epoch, "lr": lr, **row, "val_error": val["top1_error"],
+               "test_error": test["top1_error"], "test_top5_error": test["top5_error"],
+               "seconds": time.perf_counter() - t_epoch}
+        state.history.append(row)
+        if has_val and val["top1_error"] < state.best_val:
+            state.best_val, state.stale, state.selected_epoch = val["top1_error"], 0, state.epoch
+            if recipe.select == "best_val":
+                loop.best_state = copy.deepcopy(model.state_dict())
+        else:
+            state.stale += 1
+        if recipe.early_stopping_patience and has_val and state.stale >= recipe.early_stopping_patience:
+            state.done = True
+        if loop.perceptron_rule and row["train_loss"] == 0:
+            state.done = True  # converged: the rule makes no more changes
         if on_epoch:
             on_epoch(row)
-        if has_val and val["top1_error"] < best_val:
-            best_val, stale = val["top1_error"], 0
-            result.selected_epoch = epoch
-            if recipe.select == "best_val":
-                best_state = copy.deepcopy(model.state_dict())
-        else:
-            stale += 1
-        if recipe.early_stopping_patience and has_val and stale >= recipe.early_stopping_patience:
-            break
-        if perceptron_rule and row["train_loss"] == 0:
-            break  # converged: the rule makes no more changes
-    if recipe.select == "best_val" and best_state is not None:
-        model.load_state_dict(best_state)
+        if checkpoint and (checkpoint.due(state.step) or loop.perceptron_rule and checkpoint.every_steps):
+            loop.save(state)
+        loop.maybe_stop(state)
+    if recipe.select == "best_val" and loop.best_state is not None:
+        model.load_state_dict(loop.best_state)
     else:
-        result.selected_epoch = len(result.history)
-    result.test = evaluate(model, data.x_test, data.y_test)
-    result.seconds = time.perf_counter() - t0
-    return result
+        state.selected_epoch = len(state.history)
+    return FitResult(
+        history=state.history,
+        selected_epoch=state.selected_epoch,
+        test=evaluate(model, data.x_test, data.y_test),
+        steps=state.step,
+        seconds=time.perf_counter() - t0,
+    )

@@ -1,0 +1,144 @@
+"""Checkpoints that survive: full training state, written atomically, loaded without pickle.
+
+A checkpoint holds the model, optimizer, LR scheduler, AMP scaler, every RNG state (Python,
+NumPy, torch CPU and CUDA, the data-order generator), the step, the epoch and the position inside
+it, the history so far, and the identity of the run (resolved recipe, model, seed, data hash,
+code version). It is written to a temporary name, flushed to disk and renamed, so the previous
+checkpoint stays valid if the process dies mid-write; it is read with
+`torch.load(weights_only=True)`, which runs no pickled code.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from landmarks.errors import ConfigError, LandmarksError
+
+FORMAT = 1
+
+
+class Interrupted(LandmarksError):
+    """Stopped by SIGINT or SIGTERM after writing a checkpoint."""
+
+    def __init__(self, msg: str, signum: int) -> None:
+        super().__init__(msg)
+        self.exit_code = 128 + signum
+
+
+class StopFlag:
+    """Set by SIGINT / SIGTERM; the training loop checks it after every step."""
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+        self._previous: dict[int, Any] = {}
+
+    @property
+    def requested(self) -> bool:
+        return self.signum is not None
+
+    def _handler(self, signum: int, frame: Any) -> None:
+        if self.signum is not None:  # a second Ctrl-C: stop at once
+            raise KeyboardInterrupt
+        self.signum = signum
+
+    def __enter__(self) -> "StopFlag":
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                self._previous[sig] = signal.signal(sig, self._handler)
+            except ValueError:  # not the main thread: leave signals alone
+                pass
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+
+
+def rng_state(generator: torch.Generator) -> dict:
+    kind, keys, pos, has_gauss, gauss = np.random.get_state()
+    return {
+        "python": random.getstate(),
+        "numpy": (kind, torch.from_numpy(np.asarray(keys, dtype=np.int64)), int(pos), int(has_gauss), float(gauss)),
+        "torch": torch.get_rng_state(),
+        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+        "data_order": generator.get_state(),
+    }
+
+
+def set_rng_state(state: dict, generator: torch.Generator) -> None:
+    random.setstate(_tuples(state["python"]))
+    kind, keys, pos, has_gauss, gauss = state["numpy"]
+    np.random.set_state((kind, keys.numpy().astype(np.uint32), pos, has_gauss, gauss))
+    torch.set_rng_state(state["torch"])
+    if state["cuda"] and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+    generator.set_state(state["data_order"])
+
+
+def _tuples(x: Any) -> Any:
+    # random.setstate wants tuples all the way down; a round trip may give lists
+    return tuple(_tuples(v) for v in x) if isinstance(x, (list, tuple)) else x
+
+
+def first_difference(saved: dict, current: dict) -> str | None:
+    for key in sorted(set(saved) | set(current)):
+        if saved.get(key) != current.get(key):
+            return f"{key}: checkpoint has {saved.get(key)!r}, this run has {current.get(key)!r}"
+    return None
+
+
+class Checkpointer:
+    """Where one run's checkpoint lives and when the next one is due."""
+
+    def __init__(self, path: Path, identity: dict, every_steps: int = 0, every_seconds: float = 0.0) -> None:
+        self.path = path
+        self.identity = identity  # flat {field: value}; compared on resume
+        self.every_steps = every_steps
+        self.every_seconds = every_seconds
+        self.extra: dict = {}  # the runner's own fields (MLflow run id)
+        self._last_step = 0
+        self._last_time = time.monotonic()
+        self.saves = 0
+
+    def due(self, step: int) -> bool:
+        if self.every_steps and step - self._last_step >= self.every_steps:
+            return True
+        return bool(self.every_seconds) and time.monotonic() - self._last_time >= self.every_seconds
+
+    def save(self, payload: dict, step: int) -> None:
+        payload = {"format": FORMAT, "identity": self.identity, "extra": self.extra, **payload}
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_name(f".{self.path.name}.tmp-{os.getpid()}")
+        with open(tmp, "wb") as f:
+            torch.save(payload, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, self.path)
+        self._last_step, self._last_time = step, time.monotonic()
+        self.saves += 1
+
+    def load(self, strict: bool) -> dict | None:
+        """The saved payload, or None when there is none (or, unless strict, when it belongs to
+        another recipe: it is then set aside and the run starts over)."""
+        if not self.path.exists():
+            return None
+        payload = torch.load(self.path, map_location="cpu", weights_only=True)
+        diff = first_difference(payload.get("identity", {}), self.identity)
+        if diff is None and payload.get("format") == FORMAT:
+            self._last_step = payload["state"]["step"]
+            return payload
+        why = diff or f"checkpoint format {payload.get('format')}, expected {FORMAT}"
+        if strict:
+            raise ConfigError(f"{self.path}: cannot resume, the run differs ({why}); delete the checkpoint to start over")
+        stale = self.path.with_name(self.path.name + ".stale")
+        os.replace(self.path, stale)
+        print(f"  checkpoint {self.path.name} is from another run ({why}); moved to {stale.name}, starting over", flush=True)
+        return None

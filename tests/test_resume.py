@@ -1,0 +1,192 @@
+"""Runs that survive: SIGKILL and resume, atomic checkpoints, refusals, divergence."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+from landmarks.catalog import load_catalog, resolve_recipe
+from landmarks.cli import main
+from landmarks.data import load_splits
+from landmarks.data.loaders import to_device
+from landmarks.models import create_model
+from landmarks.train.checkpoint import Checkpointer
+from landmarks.train.engine import compute_loss, make_optimizer
+from landmarks.train.seeding import seed_everything
+
+BIN = Path(sys.executable).parent
+LANDMARK = "digits-linear-mlp-cnn"
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory) -> Path:
+    d = tmp_path_factory.mktemp("data")
+    load_splits("digits", d)  # prepared once for every process of this module
+    return d
+
+
+def workspace(tmp: Path, data_dir: Path, catalog_src: Path, lr: float = 0.05) -> Path:
+    """A project folder: one claim (an MLP with dropout, so RNG state matters), one seed."""
+    ws = tmp
+    ws.mkdir(parents=True, exist_ok=True)
+    (ws / "benchmarks").mkdir(exist_ok=True)
+    data = yaml.safe_load((catalog_src / f"{LANDMARK}.yaml").read_text())
+    data["recipe"]["lr"] = lr
+    data["claims"][1]["model_args"] = {"hidden": [100], "dropout": 0.3}
+    data["profiles"]["quick"] = {"seeds": [7], "claims": ["mlp 64x100"], "recipe": {"epochs": 150}}
+    (ws / "benchmarks" / f"{LANDMARK}.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
+    (ws / "params.yaml").write_text(yaml.safe_dump({"data": {"dir": str(data_dir)}, "train": {"deterministic": True}}))
+    return ws
+
+
+def train_cmd(*extra: str) -> list[str]:
+    return [str(BIN / "landmarks"), "train", LANDMARK, "--no-tracking", "--checkpoint-every-steps", "9", *extra]
+
+
+def run(ws: Path, *extra: str) -> subprocess.CompletedProcess:
+    return subprocess.run(train_cmd(*extra), cwd=ws, capture_output=True, text=True, timeout=300)
+
+
+def outcome(ws: Path) -> tuple[list, list, dict]:
+    doc = json.loads((ws / "models" / "quick" / LANDMARK / "metrics.json").read_text())
+    runs = [(r["claim"], r["seed"], r["value"], r["metric.top5_error"]) for r in doc["runs"]]
+    history = (ws / "models" / "quick" / LANDMARK / "history.csv").read_text().splitlines()
+    strip = [",".join(c for i, c in enumerate(line.split(",")) if i != len(line.split(",")) - 1) for line in history]
+    weights = torch.load(ws / "models" / "quick" / LANDMARK / "weights" / "mlp_64x100-seed7.pt", weights_only=True)
+    return runs, strip, weights
+
+
+def kill_when_checkpointed(ws: Path, delay: float, sig: int = signal.SIGKILL) -> str:
+    proc = subprocess.Popen(train_cmd(), cwd=ws, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    ckpt = ws / "checkpoints" / "quick" / LANDMARK / "mlp_64x100-seed7.pt"
+    deadline = time.time() + 120
+    while not ckpt.exists() and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.01)
+    time.sleep(delay)
+    proc.send_signal(sig)
+    _, err = proc.communicate()
+    expected = -sig if sig == signal.SIGKILL else 128 + sig  # SIGTERM: a clean exit after a checkpoint
+    assert proc.returncode == expected, f"the run finished before it could be killed: {err}"
+    assert ckpt.exists()
+    return err
+
+
+@pytest.mark.slow
+def test_sigkill_then_resume_matches_uninterrupted_run(tmp_path, data_dir, catalog_dir):
+    base = workspace(tmp_path / "base", data_dir, catalog_dir)
+    assert run(base).returncode == 0
+    expected = outcome(base)
+    rng = random.Random(1234)
+    for trial in range(3):
+        ws = workspace(tmp_path / f"killed{trial}", data_dir, catalog_dir)
+        kill_when_checkpointed(ws, delay=rng.uniform(0.0, 1.5))
+        resumed = run(ws)
+        assert resumed.returncode == 0, resumed.stderr
+        assert "resuming from step" in resumed.stdout
+        runs, history, weights = outcome(ws)
+        assert runs == expected[0]
+        assert history == expected[1]  # every epoch's losses and errors, bit for bit
+        assert weights.keys() == expected[2].keys()
+        assert all(torch.equal(weights[k], expected[2][k]) for k in weights)
+        assert not (ws / "checkpoints" / "quick" / LANDMARK).exists()  # cleaned up once complete
+
+    # SIGTERM (a cluster's preemption notice) writes a checkpoint at once and exits 143
+    ws = workspace(tmp_path / "terminated", data_dir, catalog_dir)
+    err = kill_when_checkpointed(ws, delay=0.5, sig=signal.SIGTERM)
+    assert "stopped by signal 15" in err and "checkpoint saved" in err
+    assert run(ws).returncode == 0
+    assert outcome(ws)[:2] == expected[:2]
+
+
+def test_half_written_checkpoint_leaves_the_previous_one_usable(tmp_path):
+    path = tmp_path / "run.pt"
+    script = textwrap.dedent(f"""
+        import torch, sys
+        from landmarks.train.checkpoint import Checkpointer
+        c = Checkpointer(__import__("pathlib").Path({str(path)!r}), {{"recipe.lr": 0.1}})
+        c.save({{"state": {{"step": 1}}, "model": {{"w": torch.ones(3)}}}}, step=1)
+        print("first", flush=True)
+        c.save({{"state": {{"step": 2}}, "model": {{"w": torch.zeros(400_000_000, dtype=torch.uint8)}}}}, step=2)
+        print("second", flush=True)
+    """)
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "first"
+    deadline = time.time() + 60
+    while not list(tmp_path.glob(".run.pt.tmp-*")) and time.time() < deadline:
+        time.sleep(0.001)
+    proc.send_signal(signal.SIGKILL)  # killed while the second checkpoint is being written
+    proc.wait()
+    assert list(tmp_path.glob(".run.pt.tmp-*")), "the kill must land during the write"
+    payload = Checkpointer(path, {"recipe.lr": 0.1}).load(strict=True)
+    assert payload["state"]["step"] == 1 and torch.equal(payload["model"]["w"], torch.ones(3))
+
+
+@pytest.mark.slow
+def test_resume_against_changed_recipe_is_refused_naming_the_field(tmp_path, data_dir, catalog_dir):
+    ws = workspace(tmp_path / "ws", data_dir, catalog_dir, lr=0.05)
+    kill_when_checkpointed(ws, delay=0.0)
+    workspace(ws, data_dir, catalog_dir, lr=0.01)  # the recipe changes under the checkpoint
+    refused = run(ws, "--resume")
+    assert refused.returncode == 2
+    assert "recipe.lr" in refused.stderr and "0.05" in refused.stderr and "0.01" in refused.stderr
+    started_over = run(ws)  # the default (auto) sets the old checkpoint aside and starts over
+    assert started_over.returncode == 0
+    assert "starting over" in started_over.stdout and "recipe.lr" in started_over.stdout
+
+
+def reference_first_nan_step(recipe, data, seed: int, model_args: dict) -> int:
+    """A plain training loop, independent of the engine: the step whose loss is first NaN/inf."""
+    gen = seed_everything(seed)
+    model = create_model("mlp", data.in_shape, data.num_classes, **model_args)
+    opt = make_optimizer(model, recipe)
+    step = 0
+    for _ in range(recipe.epochs):
+        order = torch.randperm(len(data.y_train), generator=gen)
+        for start in range(0, len(order), recipe.batch_size):
+            idx = order[start : start + recipe.batch_size]
+            loss = compute_loss(model(data.x_train[idx]), data.y_train[idx], recipe.loss)
+            step += 1
+            if not torch.isfinite(loss):
+                return step
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    raise AssertionError("the reference run never diverged")
+
+
+def test_divergence_ends_failed_with_the_first_nan_step(tmp_path, data_dir, catalog_dir, capsys):
+    ws = workspace(tmp_path / "ws", data_dir, catalog_dir, lr=1e5)
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    (ws / "params.yaml").write_text(yaml.safe_dump({"data": {"dir": str(data_dir)}, "tracking": {"uri": uri}}))
+    os.chdir(ws)
+    code = main(["train", LANDMARK])
+    err = capsys.readouterr().err
+    assert code == 4 and "NaN or infinite at step" in err and "learning rate" in err
+
+    lm = load_catalog(ws / "benchmarks")[LANDMARK]
+    claim = lm.claim("mlp 64x100")
+    recipe = resolve_recipe(lm, claim, "quick")
+    data = to_device(load_splits("digits", data_dir), recipe.val_fraction, recipe.normalize, torch.device("cpu"))
+    expected = reference_first_nan_step(recipe, data, seed=7, model_args=dict(claim.model_args))
+
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(uri)
+    exp = client.get_experiment_by_name(f"landmarks/{LANDMARK}")
+    runs = client.search_runs([exp.experiment_id])
+    child = next(r for r in runs if "mlflow.parentRunId" in r.data.tags)
+    parent = next(r for r in runs if "mlflow.parentRunId" not in r.data.tags)
+    assert child.info.status == "FAILED" and parent.info.status == "FAILED"
+    assert int(child.data.tags["failed_at_step"]) == expected
+    assert f"at step {expected}" in err and "learning rate" in child.data.tags["failure"]
