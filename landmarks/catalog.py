@@ -60,6 +60,9 @@ class Recipe:
     normalize: Literal["unit", "standard"] = "unit"
     # max-norm constraint on each unit's incoming weights (Srivastava et al. 2014); 0 = off
     max_norm: float = 0.0
+    # on-device augmentation of each training batch, in order: crop, flip, affine
+    augment: tuple[Literal["crop", "flip", "affine"], ...] = ()
+    crop_pad: int = 4  # pixels of zero padding before the random crop
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@
     landmarks use PROFILE                         # params.yaml lists for `dvc repro`
     landmarks fetch|prepare|verify [DATASET ...]  # data/raw, data/prepared
     landmarks sync [JOURNAL ...]                  # send records kept while MLflow was down
+    landmarks bench epoch|step                    # speed beside a baseline
     landmarks ui                                  # MLflow UI on 127.0.0.1
 """
 
@@ -257,6 +258,10 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("journals", nargs="*", help="journal files (default: all in tracking-pending/)")
     sp.add_argument("--uri", help="tracking URI to send to (default: the one the journal was meant for)")
     sp.set_defaults(func=cmd_sync)
+
+    from landmarks.bench.cli import add_parser as add_bench
+
+    add_bench(sub)
 
     sp = sub.add_parser("ui", help="open the MLflow UI on 127.0.0.1")
     sp.add_argument("--port", type=int, default=5000)

@@ -102,12 +102,13 @@ def train_landmark(
     parent_file = ckpt_dir / "parent.json"
     if tracker:
         exp_id = tracker.experiment(lm.id)
-        if parent_file.exists():  # an interrupted landmark: its parent run goes on
-            parent = json.loads(parent_file.read_text())["mlflow_run_id"]
+        saved = json.loads(parent_file.read_text()) if parent_file.exists() else {}
+        if saved.get("uri") == tracker.uri:  # an interrupted landmark: its parent run goes on
+            parent = saved["mlflow_run_id"]
             tracker.resume(parent)
         else:
             parent = tracker.start(exp_id, f"{lm.id} [{profile}]", common_tags)
-            write_atomic(parent_file, json.dumps({"mlflow_run_id": parent}))
+            write_atomic(parent_file, json.dumps({"mlflow_run_id": parent, "uri": tracker.uri}))
     rows, histories, recipes = [], [], {}
     status = "FAILED"
     t_start = time.perf_counter()
@@ -134,6 +135,7 @@ def train_landmark(
                 tracker.log_metrics(parent, _aggregate(rows))
             if status != "KILLED":  # a killed landmark's parent run resumes with it
                 tracker.end(parent, status)
+                parent_file.unlink(missing_ok=True)
             tracker.close()
     doc = {
         "landmark": lm.id,

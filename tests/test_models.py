@@ -13,7 +13,30 @@ CASES = {
     "mlp": [((1, 8, 8), 10, {"hidden": [16, 8], "activation": "tanh", "dropout": 0.5}),
             ((2,), 2, {"hidden": [2], "activation": "sigmoid", "single_output": True})],
     "cnn_small": [((1, 8, 8), 10, {})],
+    "linear": [((1, 28, 28), 10, {})],
+    "lenet1": [((1, 28, 28), 10, {}), ((1, 28, 28), 10, {"activation": "tanh", "pool": "max"})],
+    "lenet4": [((1, 28, 28), 10, {})],
+    "lenet5": [((1, 28, 28), 10, {}), ((1, 28, 28), 10, {"activation": "tanh", "pool": "avg"})],
 }
+
+# parameter counts of the documented variants (LeNet-5: its usual modern form)
+PARAMS = {
+    ("lenet5", (1, 28, 28)): 61_706,
+    ("lenet4", (1, 28, 28)): 51_050,
+    ("lenet1", (1, 28, 28)): 3_246,
+    ("linear", (1, 28, 28)): 7_850,
+}
+
+
+@pytest.mark.parametrize("name,in_shape", list(PARAMS))
+def test_parameter_counts(name, in_shape):
+    assert count_parameters(create_model(name, in_shape, 10)) == PARAMS[(name, in_shape)]
+
+
+def test_mlp_parameter_counts_of_the_1998_and_2003_nets():
+    sizes = {(300,): 238_510, (1000,): 795_010, (300, 100): 266_610, (500, 150): 469_160, (800,): 636_010}
+    for hidden, n in sizes.items():
+        assert count_parameters(create_model("mlp", (1, 28, 28), 10, hidden=list(hidden))) == n
 
 
 def test_every_model_has_a_case():

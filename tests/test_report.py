@@ -8,7 +8,7 @@ from landmarks.catalog import load_catalog
 from landmarks.report.build import build_report
 from landmarks.report.verdicts import (NO_CLAIM, NOT_REPRODUCED, REDUCED, REPRODUCED, claim_verdict,
                                        ordering_verdict)
-from landmarks.runner import train_landmark
+from landmarks.runner import CheckpointPolicy, train_landmark
 
 
 def test_claim_verdicts():
@@ -39,7 +39,8 @@ def test_report_from_real_runs(catalog_dir, tmp_path):
     models = tmp_path / "models"
     for profile in ("quick", "classic"):
         train_landmark(catalog["xor-backprop"], profile, models / profile / "xor-backprop",
-                       torch.device("cpu"), None, log=lambda s: None)
+                       torch.device("cpu"), None, log=lambda s: None,
+                       checkpoints=CheckpointPolicy(dir=tmp_path / "checkpoints"))
         build_report(profile, models / profile, tmp_path / "reports" / profile, catalog)
 
     quick = tmp_path / "reports" / "quick"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import random
 import signal
 import subprocess
@@ -36,7 +35,7 @@ def data_dir(tmp_path_factory) -> Path:
     return d
 
 
-def workspace(tmp: Path, data_dir: Path, catalog_src: Path, lr: float = 0.05) -> Path:
+def workspace(tmp: Path, data_dir: Path, catalog_src: Path, lr: float = 0.05, epochs: int = 150) -> Path:
     """A project folder: one claim (an MLP with dropout, so RNG state matters), one seed."""
     ws = tmp
     ws.mkdir(parents=True, exist_ok=True)
@@ -44,7 +43,7 @@ def workspace(tmp: Path, data_dir: Path, catalog_src: Path, lr: float = 0.05) ->
     data = yaml.safe_load((catalog_src / f"{LANDMARK}.yaml").read_text())
     data["recipe"]["lr"] = lr
     data["claims"][1]["model_args"] = {"hidden": [100], "dropout": 0.3}
-    data["profiles"]["quick"] = {"seeds": [7], "claims": ["mlp 64x100"], "recipe": {"epochs": 150}}
+    data["profiles"]["quick"] = {"seeds": [7], "claims": ["mlp 64x100"], "recipe": {"epochs": epochs}}
     (ws / "benchmarks" / f"{LANDMARK}.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
     (ws / "params.yaml").write_text(yaml.safe_dump({"data": {"dir": str(data_dir)}, "train": {"deterministic": True}}))
     return ws
@@ -165,11 +164,11 @@ def reference_first_nan_step(recipe, data, seed: int, model_args: dict) -> int:
     raise AssertionError("the reference run never diverged")
 
 
-def test_divergence_ends_failed_with_the_first_nan_step(tmp_path, data_dir, catalog_dir, capsys):
+def test_divergence_ends_failed_with_the_first_nan_step(tmp_path, data_dir, catalog_dir, capsys, monkeypatch):
     ws = workspace(tmp_path / "ws", data_dir, catalog_dir, lr=1e5)
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     (ws / "params.yaml").write_text(yaml.safe_dump({"data": {"dir": str(data_dir)}, "tracking": {"uri": uri}}))
-    os.chdir(ws)
+    monkeypatch.chdir(ws)
     code = main(["train", LANDMARK])
     err = capsys.readouterr().err
     assert code == 4 and "NaN or infinite at step" in err and "learning rate" in err

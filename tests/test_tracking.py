@@ -8,7 +8,7 @@ import yaml
 from mlflow.tracking import MlflowClient
 
 from landmarks.catalog import load_catalog
-from landmarks.runner import train_landmark
+from landmarks.runner import CheckpointPolicy, train_landmark
 from landmarks.tracking import Tracker
 
 
@@ -25,7 +25,8 @@ def test_run_records_read_back(catalog_dir, tmp_path):
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     tracker = Tracker(uri, project=tmp_path)
     doc = train_landmark(lm, "quick", tmp_path / "out", torch.device("cpu"), tracker,
-                         data_dir=tmp_path / "data", log=lambda s: None)
+                         data_dir=tmp_path / "data", log=lambda s: None,
+                         checkpoints=CheckpointPolicy(dir=tmp_path / "checkpoints"))
 
     client = MlflowClient(tracking_uri=uri)
     exp = client.get_experiment_by_name("landmarks/digits-linear-mlp-cnn")

@@ -25,6 +25,7 @@ from landmarks.catalog import Recipe
 from landmarks.data.loaders import DeviceData
 from landmarks.errors import TrainingError
 from landmarks.metrics import topk_correct
+from landmarks.train.augment import augment
 from landmarks.train.checkpoint import Checkpointer, Interrupted, StopFlag, rng_state, set_rng_state
 from landmarks.train.schedules import lr_factor
 
@@ -161,6 +162,8 @@ def train_one_epoch(loop: _Loop, state: TrainState) -> dict:
     for b in range(state.batch, steps):
         idx = order[b * recipe.batch_size : (b + 1) * recipe.batch_size]
         xb, yb = x[idx], y[idx]
+        if recipe.augment:
+            xb = augment(xb, recipe)
         logits = model(xb)
         loss = compute_loss(logits, yb, recipe.loss)
         loop.optimizer.zero_grad(set_to_none=True)

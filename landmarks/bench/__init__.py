@@ -1,0 +1,1 @@
+"""Benchmarks: measured side by side with their baseline in one run (`landmarks bench`)."""

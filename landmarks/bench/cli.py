@@ -1,0 +1,74 @@
+"""`landmarks bench`: measured figures beside their baseline, saved under reports/bench/."""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import re
+from pathlib import Path
+
+import pandas as pd
+import torch
+
+from landmarks.provenance import git_state, machine_label
+from landmarks.runner import write_atomic
+from landmarks.train.seeding import resolve_device
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+
+
+def save(kind: str, table: pd.DataFrame, device: torch.device, out_dir: Path, notes: str = "") -> Path:
+    machine = machine_label(device)
+    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    name = f"{kind}-{_slug(machine)}"
+    header = (f"# `landmarks bench {kind}` on {machine}\n\n"
+              f"Measured {stamp}; torch {torch.__version__}; commit `{git_state()['git_commit'][:12]}`.\n\n")
+    write_atomic(out_dir / f"{name}.md", header + table.to_markdown(index=False) + "\n" + (f"\n{notes}\n" if notes else ""))
+    write_atomic(out_dir / f"{name}.csv", table.assign(machine=machine, measured=stamp).to_csv(index=False))
+    return out_dir / f"{name}.md"
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from landmarks.config import load_params
+
+    params = load_params(args.params)
+    device = resolve_device(args.device or params.train.device)
+    print(f"bench {args.kind} on {machine_label(device)}", flush=True)
+    if args.kind == "epoch":
+        from landmarks.bench import epoch
+        from landmarks.data.prepare import ensure_prepared
+
+        splits = ensure_prepared("mnist", Path(params.data.dir), params.data.mirror)
+        names = args.models.split(",") if args.models else list(epoch.MODELS)
+        rows = epoch.run(splits, names, device, args.workers)
+        table = pd.DataFrame([{"model": r.model, "batch": r.batch, "engine s/epoch": round(r.engine_s, 3),
+                               "tutorial loop s/epoch": round(r.tutorial_s, 3), "speed-up": round(r.speedup, 2)}
+                              for r in rows])
+        notes = (f"One epoch of MNIST (60,000 images) after a warm-up. Tutorial loop: PIL images, ToTensor, "
+                 f"Normalize, DataLoader(shuffle=True, num_workers={args.workers}).")
+    else:
+        from landmarks.bench import step
+
+        names = args.models.split(",") if args.models else list(step.MODELS)
+        rows = step.run(names, device, args.steps, args.warmup)
+        table = pd.DataFrame(rows)
+        notes = step.NOTES
+    print(table.to_markdown(index=False))
+    path = save(args.kind, table, device, Path(args.out), notes)
+    print(f"saved {path}")
+    return 0
+
+
+def add_parser(sub) -> None:
+    sp = sub.add_parser("bench", help="speed: the engine beside a baseline, in one run")
+    sp.add_argument("kind", choices=["epoch", "step"], help="epoch: engine vs tutorial loop on MNIST; "
+                    "step: ms per training step, eager fp32 vs the fast path")
+    sp.add_argument("--models", help="comma-separated (default: all of the kind)")
+    sp.add_argument("--device", help="auto | cpu | cuda (default: params.yaml's)")
+    sp.add_argument("--workers", type=int, default=2, help="DataLoader workers of the tutorial loop (default 2)")
+    sp.add_argument("--steps", type=int, default=50, help="timed steps per path (step bench)")
+    sp.add_argument("--warmup", type=int, default=10, help="untimed steps first (step bench)")
+    sp.add_argument("--out", default="reports/bench", help="where results are saved")
+    sp.set_defaults(func=cmd_bench)
