@@ -47,6 +47,10 @@ class Recipe:
     weight_decay: float = 0.0
     batch_size: int = 32
     epochs: int = 10
+    # stop after this many optimizer steps, mid-epoch if need be (He et al. 2016 stop at 64k
+    # iterations); 0: run all epochs
+    max_steps: int = 0
+    drop_last: bool = False  # skip the last, smaller batch of each epoch (fixed shapes for CUDA graphs)
     loss: Literal["cross_entropy", "mse"] = "cross_entropy"
     schedule: Schedule = field(default_factory=Schedule)
     # share of the training set held out for validation (fixed split, same for every seed)
@@ -63,6 +67,11 @@ class Recipe:
     # on-device augmentation of each training batch, in order: crop, flip, affine
     augment: tuple[Literal["crop", "flip", "affine"], ...] = ()
     crop_pad: int = 4  # pixels of zero padding before the random crop
+    # the CUDA fast path (device-resident uint8 data, bf16, channels_last, whole-step CUDA
+    # graphs); used only on CUDA devices, the eager path is the reference everywhere else
+    fast: bool = False
+    # epochs_to_threshold: the first epoch whose training error (%) is at most this
+    threshold: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -88,7 +97,10 @@ class Ordering:
 
     claims: tuple[str, ...]
     source: str = ""
-    metric: str | None = None
+    metric: str | None = None  # defaults to the landmark's metric
+    # the paper's ratio of the first claim's value to the last one's (AlexNet Fig. 1: about 6);
+    # the table then shows the measured ratio of the means beside it
+    ratio: float | None = None
 
 
 @dataclass(frozen=True)
@@ -188,6 +200,8 @@ def _validate(lm: Landmark, path: Path) -> None:
         if c.metric is not None and c.metric not in METRICS:
             raise fail(f"claims[{i}].metric", f"unknown metric {c.metric!r}; known: {', '.join(METRICS.names())}")
     for i, o in enumerate(lm.orderings):
+        if o.metric is not None and o.metric not in METRICS:
+            raise fail(f"orderings[{i}].metric", f"unknown metric {o.metric!r}; known: {', '.join(METRICS.names())}")
         for j, n in enumerate(o.claims):
             if n not in names:
                 raise fail(f"orderings[{i}].claims[{j}]", f"no claim named {n!r}")

@@ -77,8 +77,11 @@ def _train(landmark_id: str, profile: str, args: argparse.Namespace) -> None:
     ck = params.train.checkpoint
     resume = "always" if args.resume else "never" if args.restart else ck.resume
     policy = CheckpointPolicy(Path(ck.dir), args.checkpoint_every_steps or ck.every_steps, ck.every_seconds, resume)
+    claims = tuple(c.strip() for c in (getattr(args, "claims", None) or "").split(",") if c.strip())
+    seeds = tuple(int(s) for s in (getattr(args, "seeds", None) or "").split(",") if s.strip())
     train_landmark(lm, profile, out, device, tracker, Path(params.data.dir), params.data.mirror,
-                   deterministic, verbose=args.verbose or params.train.verbose, checkpoints=policy)
+                   deterministic, verbose=args.verbose or params.train.verbose, checkpoints=policy,
+                   only_claims=claims, only_seeds=seeds)
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -224,6 +227,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     sp = sub.add_parser("train", help="run every claim and seed of one landmark")
     sp.add_argument("landmark")
+    sp.add_argument("--claims", help="only these claims (comma-separated names); the run is marked a subset")
+    sp.add_argument("--seeds", help="only these seeds (comma-separated); the run is marked a subset")
     with_profile(sp), with_dirs(sp), with_training(sp)
     sp.set_defaults(func=cmd_train)
 

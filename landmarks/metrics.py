@@ -26,6 +26,7 @@ def _metric(name: str, lower_is_better: bool, unit: str, description: str) -> No
 
 _metric("top1_error", True, "%", "test error in percent (top-1)")
 _metric("top5_error", True, "%", "test error in percent (top-5)")
+_metric("train_error", True, "%", "training error in percent over the last epoch")
 _metric("accuracy", False, "", "fraction of examples classified correctly")
 _metric("solved", False, "", "1 if the run classified every training example correctly, else 0")
 _metric("bound_ratio", True, "", "perceptron mistakes divided by the (R/gamma)^2 bound")

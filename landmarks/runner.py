@@ -79,9 +79,19 @@ def train_landmark(
     verbose: bool = False,
     log: Callable[[str], None] = print,
     checkpoints: CheckpointPolicy = CheckpointPolicy(),
+    only_claims: tuple[str, ...] = (),
+    only_seeds: tuple[int, ...] = (),
 ) -> dict:
+    """Every claim x seed of the profile, or the subset named by `only_claims` / `only_seeds`
+    (a subset is marked so in metrics.json)."""
     prof = lm.profile(profile)
     claims = lm.claims_for(profile)
+    if only_claims:
+        claims = tuple(lm.claim(n) for n in only_claims)
+    if only_seeds:
+        from dataclasses import replace
+
+        prof = replace(prof, seeds=tuple(only_seeds))
     ctx = RunContext(device=device, data_dir=data_dir, mirror=mirror, verbose=verbose)
     task = TASKS.get(lm.task)
     common_tags = {
@@ -141,6 +151,7 @@ def train_landmark(
         "landmark": lm.id,
         "profile": profile,
         "reduced_budget": prof.reduced_budget,
+        "subset": bool(only_claims or only_seeds),
         "seconds": time.perf_counter() - t_start,
         "provenance": {**common_tags, "data_hashes": sorted({str(r.get("info.data_hash")) for r in rows})},
         "recipes": recipes,

@@ -41,12 +41,16 @@ def cmd_bench(args: argparse.Namespace) -> int:
         from landmarks.data.prepare import ensure_prepared
 
         splits = ensure_prepared("mnist", Path(params.data.dir), params.data.mirror)
+        if args.images:
+            from dataclasses import replace
+
+            splits = replace(splits, train_x=splits.train_x[: args.images], train_y=splits.train_y[: args.images])
         names = args.models.split(",") if args.models else list(epoch.MODELS)
         rows = epoch.run(splits, names, device, args.workers)
         table = pd.DataFrame([{"model": r.model, "batch": r.batch, "engine s/epoch": round(r.engine_s, 3),
                                "tutorial loop s/epoch": round(r.tutorial_s, 3), "speed-up": round(r.speedup, 2)}
                               for r in rows])
-        notes = (f"One epoch of MNIST (60,000 images) after a warm-up. Tutorial loop: PIL images, ToTensor, "
+        notes = (f"One epoch of MNIST ({len(splits.train_y):,} images) after a warm-up. Tutorial loop: PIL images, ToTensor, "
                  f"Normalize, DataLoader(shuffle=True, num_workers={args.workers}).")
     else:
         from landmarks.bench import step
@@ -68,6 +72,7 @@ def add_parser(sub) -> None:
     sp.add_argument("--models", help="comma-separated (default: all of the kind)")
     sp.add_argument("--device", help="auto | cpu | cuda (default: params.yaml's)")
     sp.add_argument("--workers", type=int, default=2, help="DataLoader workers of the tutorial loop (default 2)")
+    sp.add_argument("--images", type=int, default=0, help="epoch bench: only the first N training images")
     sp.add_argument("--steps", type=int, default=50, help="timed steps per path (step bench)")
     sp.add_argument("--warmup", type=int, default=10, help="untimed steps first (step bench)")
     sp.add_argument("--out", default="reports/bench", help="where results are saved")

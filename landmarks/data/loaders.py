@@ -2,6 +2,7 @@
 
 Small datasets fit on any GPU many times over, so batches are slices of one tensor: no Dataset,
 no DataLoader workers, no per-sample Python, no host-to-device copy inside the training step.
+The training images are kept as uint8 too, for the fast path, which normalises inside its step.
 """
 
 from __future__ import annotations
@@ -20,17 +21,21 @@ VAL_SPLIT_SEED = 12345
 
 @dataclass(frozen=True)
 class DeviceData:
-    x_train: torch.Tensor  # float32, (N, C, H, W)
+    x_train: torch.Tensor | None  # float32, (N, C, H, W), normalised; None when only uint8 is kept
     y_train: torch.Tensor  # int64
     x_val: torch.Tensor
     y_val: torch.Tensor
     x_test: torch.Tensor
     y_test: torch.Tensor
     num_classes: int
+    x_train_u8: torch.Tensor  # uint8, (N, C, H, W): what the fast path indexes
+    max_value: float
+    mean: torch.Tensor | None = None  # (1, C, 1, 1) when normalize is "standard"
+    std: torch.Tensor | None = None
 
     @property
     def in_shape(self) -> tuple[int, ...]:
-        return tuple(self.x_train.shape[1:])
+        return tuple(self.x_train_u8.shape[1:])
 
 
 def split_validation(n: int, val_fraction: float) -> tuple[np.ndarray, np.ndarray]:
@@ -40,29 +45,38 @@ def split_validation(n: int, val_fraction: float) -> tuple[np.ndarray, np.ndarra
     return np.sort(perm[n_val:]), np.sort(perm[:n_val])
 
 
-def to_device(splits: Splits, val_fraction: float, normalize: str, device: torch.device) -> DeviceData:
-    def images(x: np.ndarray) -> torch.Tensor:
-        t = torch.from_numpy(np.array(x)).to(device)  # a copy: the prepared arrays are read-only memory maps
-        return t.permute(0, 3, 1, 2).float().div_(splits.max_value).contiguous()
+def to_device(splits: Splits, val_fraction: float, normalize: str, device: torch.device,
+              float_train: bool = True) -> DeviceData:
+    def u8(x: np.ndarray) -> torch.Tensor:
+        # a copy: prepared arrays are read-only memory maps
+        return torch.from_numpy(np.array(x)).to(device).permute(0, 3, 1, 2).contiguous()
 
     tr, va = split_validation(len(splits.train_y), val_fraction)
-    x_all = images(splits.train_x)
+    all_u8 = u8(splits.train_x)
     y_all = torch.from_numpy(np.array(splits.train_y)).to(device)
-    x_test = images(splits.test_x)
     idx_tr = torch.from_numpy(tr).to(device)
     idx_va = torch.from_numpy(va).to(device)
-    x_train, x_val = x_all[idx_tr], x_all[idx_va]
+    train_u8 = all_u8[idx_tr]
+    scale = float(splits.max_value)
+    x_train = train_u8.float().div_(scale)
+    x_val = all_u8[idx_va].float().div_(scale)
+    x_test = u8(splits.test_x).float().div_(scale)
+    mean = std = None
     if normalize == "standard":
         # per-channel statistics of the training part only
         mean = x_train.mean(dim=(0, 2, 3), keepdim=True)
         std = x_train.std(dim=(0, 2, 3), keepdim=True).clamp_min(1e-6)
         x_train, x_val, x_test = ((t - mean) / std for t in (x_train, x_val, x_test))
     return DeviceData(
-        x_train=x_train,
+        x_train=x_train if float_train else None,
         y_train=y_all[idx_tr],
         x_val=x_val,
         y_val=y_all[idx_va],
         x_test=x_test,
         y_test=torch.from_numpy(np.array(splits.test_y)).to(device),
         num_classes=splits.num_classes,
+        x_train_u8=train_u8,
+        max_value=scale,
+        mean=mean,
+        std=std,
     )

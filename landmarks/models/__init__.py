@@ -39,4 +39,4 @@ def count_parameters(model: nn.Module) -> int:
 
 
 # importing the families registers their builders
-from landmarks.models import cnn_small, lenet, linear, mlp, perceptron  # noqa: E402,F401
+from landmarks.models import cnn_small, convnet_cifar, lenet, linear, mlp, perceptron, resnet_cifar  # noqa: E402,F401

@@ -80,19 +80,24 @@ def summarize(results: pd.DataFrame, catalog: Mapping[str, Landmark]) -> pd.Data
             metric = order.metric or lm.metric
             lower = METRICS.get(metric).lower_is_better
             sign = " > " if lower else " < "
+            column = "value" if metric == lm.metric else f"metric.{metric}"
+            if column not in runs:
+                continue
+            order_means = [float(runs[runs["claim"] == n][column].mean()) for n in order.claims]
+            ratio = order_means[0] / order_means[-1] if order.ratio is not None and order_means[-1] else None
             out.append({
                 "landmark": lm_id,
-                "claim": "ordering: " + sign.join(order.claims),
+                "claim": f"ordering of {metric}: " + sign.join(order.claims) + (" (ratio)" if ratio is not None else ""),
                 "model": "",
                 "metric": metric,
-                "paper": None,
-                "mean": None,
+                "paper": order.ratio,
+                "mean": ratio,
                 "std": None,
                 "n": None,
                 "ci95_low": None,
                 "ci95_high": None,
                 "difference": None,
-                "verdict": ordering_verdict([means[n] for n in order.claims], lower, reduced),
+                "verdict": ordering_verdict(order_means, lower, reduced),
                 "reduced_budget": reduced,
                 "source": order.source,
             })
@@ -111,7 +116,9 @@ def landmark_table(summary: pd.DataFrame, lm: Landmark) -> str:
     for r in summary[summary["landmark"] == lm.id].to_dict("records"):
         unit = METRICS.get(r["metric"]).unit
         if r["n"] is None or (isinstance(r["n"], float) and math.isnan(r["n"])):
-            reproduced, ci = "see the rows above", ""
+            ratio = r["mean"] is not None and not (isinstance(r["mean"], float) and math.isnan(r["mean"]))
+            reproduced, ci = (f"ratio of means {r['mean']:.2f}" if ratio else "from the rows above"), ""
+            unit = ""
         else:
             reproduced = f"{_fmt(r['mean'], unit)} +- {_fmt(r['std'], unit)} ({int(r['n'])})"
             ci = f"[{_fmt(r['ci95_low'], unit)}, {_fmt(r['ci95_high'], unit)}]" if r["n"] > 1 else ""

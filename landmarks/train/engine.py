@@ -23,7 +23,7 @@ from torch import nn
 
 from landmarks.catalog import Recipe
 from landmarks.data.loaders import DeviceData
-from landmarks.errors import TrainingError
+from landmarks.errors import ConfigError, TrainingError
 from landmarks.metrics import topk_correct
 from landmarks.train.augment import augment
 from landmarks.train.checkpoint import Checkpointer, Interrupted, StopFlag, rng_state, set_rng_state
@@ -97,22 +97,52 @@ def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, ks: tuple[int, 
 class _Loop:
     """The pieces one run's epochs share; `fit` builds it, `train_one_epoch` drives it."""
 
-    def __init__(self, model, data, recipe, generator, checkpoint, stop):
+    def __init__(self, model, data, recipe, generator, checkpoint, stop, fast: bool | None = None):
         self.model, self.data, self.recipe, self.generator = model, data, recipe, generator
         self.checkpoint, self.stop = checkpoint, stop
         self.perceptron_rule = recipe.optimizer == "perceptron"
-        self.steps_per_epoch = -(-len(data.y_train) // recipe.batch_size)
-        self.optimizer = self.scheduler = None
-        if not self.perceptron_rule:
-            self.optimizer = make_optimizer(model, recipe)
-            self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, lr_factor(recipe.schedule, self.steps_per_epoch))
+        n, bs = len(data.y_train), recipe.batch_size
+        self.steps_per_epoch = n // bs if recipe.drop_last else -(-n // bs)
+        self.factor = lr_factor(recipe.schedule, self.steps_per_epoch)
+        self.optimizer = self.scheduler = self.fast = None
         self.scaler = None  # fp16 would need a GradScaler; the fast path uses bf16, which does not
         self.best_state: dict | None = None
+        on_cuda = data.y_train.device.type == "cuda"
+        if fast if fast is not None else (recipe.fast and on_cuda):
+            if not recipe.drop_last:
+                raise ConfigError("recipe.fast needs recipe.drop_last: true (a CUDA graph has fixed batch shapes)")
+            from landmarks.train.fast import FastStep
+
+            self.fast = FastStep(model, data.x_train_u8, data.y_train, data.max_value, data.mean, data.std, recipe,
+                                 self.steps_per_epoch, graph=on_cuda, bf16=on_cuda, channels_last=on_cuda)
+        elif not self.perceptron_rule:
+            self.optimizer = make_optimizer(model, recipe)
+            self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, self.factor)
+
+    def eager_step(self, idx: torch.Tensor, b: int, losses: torch.Tensor, wrong: torch.Tensor) -> None:
+        model, recipe = self.model, self.recipe
+        xb, yb = self.data.x_train[idx], self.data.y_train[idx]
+        if recipe.augment:
+            xb = augment(xb, recipe)
+        logits = model(xb)
+        loss = compute_loss(logits, yb, recipe.loss)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        self.scheduler.step()
+        if recipe.max_norm > 0:
+            apply_max_norm(model, recipe.max_norm)
+        losses[b] = loss.detach() * len(yb)
+        wrong += (logits.detach().argmax(1) != yb).sum()
+
+    def lr_now(self, step: int) -> float:
+        return self.recipe.lr * self.factor(step)
 
     def payload(self, state: TrainState) -> dict:
         return {
             "model": self.model.state_dict(),
-            "optimizer": self.optimizer.state_dict() if self.optimizer else None,
+            "optimizer": self.optimizer.state_dict() if self.optimizer else
+            ({"fast_momentum": self.fast.momentum} if self.fast else None),
             "scheduler": self.scheduler.state_dict() if self.scheduler else None,
             "scaler": self.scaler.state_dict() if self.scaler else None,
             "rng": rng_state(self.generator),
@@ -125,6 +155,10 @@ class _Loop:
         if self.optimizer:
             self.optimizer.load_state_dict(payload["optimizer"])
             self.scheduler.load_state_dict(payload["scheduler"])
+        if self.fast:
+            with torch.no_grad():
+                for m, saved in zip(self.fast.momentum, payload["optimizer"]["fast_momentum"]):
+                    m.copy_(saved)
         set_rng_state(payload["rng"], self.generator)
         self.best_state = payload["best_state"]
         return TrainState(**payload["state"])
@@ -150,30 +184,28 @@ def train_one_epoch(loop: _Loop, state: TrainState) -> dict:
         state.loss_sum, state.wrong = 0.0, 0
     else:
         loop.generator.set_state(state.epoch_order_state)  # the same order as before the stop
-    order = torch.randperm(n, generator=loop.generator).to(x.device)
+    order = torch.randperm(n, generator=loop.generator).to(y.device)
     if loop.perceptron_rule:
         xs, ys = x.flatten(1).cpu(), y.cpu().tolist()
         mistakes = sum(model.update(xs[i], ys[i]) for i in order.cpu().tolist())
         return {"train_loss": float(mistakes), "train_error": 100.0 * mistakes / n}
     model.train()
     steps = loop.steps_per_epoch
-    losses = torch.zeros(steps, device=x.device)  # per-step losses: NaNs are found without a sync per step
-    wrong = torch.zeros((), device=x.device, dtype=torch.long)
+    if loop.fast:  # the step writes into buffers that live with its CUDA graph
+        losses, wrong = loop.fast.losses, loop.fast.wrong
+        losses.zero_()
+        wrong.zero_()
+    else:
+        losses = torch.zeros(steps, device=y.device)  # per-step losses: NaNs found without a sync per step
+        wrong = torch.zeros((), device=y.device, dtype=torch.long)
     for b in range(state.batch, steps):
+        if recipe.max_steps and state.step >= recipe.max_steps:
+            break
         idx = order[b * recipe.batch_size : (b + 1) * recipe.batch_size]
-        xb, yb = x[idx], y[idx]
-        if recipe.augment:
-            xb = augment(xb, recipe)
-        logits = model(xb)
-        loss = compute_loss(logits, yb, recipe.loss)
-        loop.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        loop.optimizer.step()
-        loop.scheduler.step()
-        if recipe.max_norm > 0:
-            apply_max_norm(model, recipe.max_norm)
-        losses[b] = loss.detach() * len(yb)
-        wrong += (logits.detach().argmax(1) != yb).sum()
+        if loop.fast:
+            loop.fast.run(idx, b, loop.lr_now(state.step))
+        else:
+            loop.eager_step(idx, b, losses, wrong)
         state.batch, state.step = b + 1, state.step + 1
         if (loop.checkpoint and loop.checkpoint.due(state.step)) or (loop.stop and loop.stop.requested):
             _fold(state, losses, wrong, b + 1)
@@ -185,7 +217,8 @@ def train_one_epoch(loop: _Loop, state: TrainState) -> dict:
             loop.maybe_stop(state)
     _fold(state, losses, wrong, steps)
     _check_finite(state, loop)
-    return {"train_loss": state.loss_sum / n, "train_error": 100.0 * state.wrong / n}
+    seen = min(n, state.batch * recipe.batch_size)  # examples trained on this epoch
+    return {"train_loss": state.loss_sum / seen, "train_error": 100.0 * state.wrong / seen}
 
 
 def _fold(state: TrainState, losses: torch.Tensor, wrong: torch.Tensor, upto: int) -> None:
@@ -228,9 +261,9 @@ def fit(
     loop = _Loop(model, data, recipe, generator, checkpoint, stop)
     state = loop.restore(resume) if resume else TrainState()
     has_val = len(data.y_val) > 0
-    while not state.done and state.epoch < recipe.epochs:
+    while not state.done and state.epoch < recipe.epochs and not (recipe.max_steps and state.step >= recipe.max_steps):
         t_epoch = time.perf_counter()
-        lr = loop.optimizer.param_groups[0]["lr"] if loop.optimizer else 1.0
+        lr = 1.0 if loop.perceptron_rule else loop.lr_now(state.step)
         row = train_one_epoch(loop, state)
         state.epoch += 1
         state.batch = 0

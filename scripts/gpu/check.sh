@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# The GPU check, in one command on a machine with CUDA (and no network):
+#   1. reassemble CIFAR-10 from .device-data/cifar-10.part-* and MNIST from .device-data/mnist,
+#      verify both against the registry's content hashes, prepare them;
+#   2. the GPU tests (CUDA-graph fast path against eager, bf16, channels_last);
+#   3. `landmarks bench step` (eager fp32 vs fast path: LeNet-5 bs64, ResNet-20/56/110 bs128)
+#      and `landmarks bench epoch` (engine vs tutorial loop on MNIST);
+#   4. one full-recipe ResNet-20 run (64k steps, paper profile, seed 0), its wall time and error.
+# Results go to $OUT (or ./gpu-out): logs, reports/bench/*.md|csv, the run's metrics.json.
+# Needs torch, pandas, pyyaml, tabulate, scipy, scikit-learn, matplotlib; not mlflow or dvc.
+set -euo pipefail
+OUT=${OUT:-gpu-out}
+mkdir -p "$OUT"
+export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH} PYTHONUNBUFFERED=1 LANDMARKS_DATA_MIRROR=$PWD/.device-data/mirror
+PY=${PY:-python3}
+step=${1:-all}
+
+if [ -d .device-data ]; then
+  mkdir -p .device-data/mirror/cifar-10 .device-data/mirror/mnist
+  if ls .device-data/cifar-10.part-* >/dev/null 2>&1; then
+    cat .device-data/cifar-10.part-* > .device-data/mirror/cifar-10/cifar-10-binary.tar.xz
+  fi
+  cp -f .device-data/mnist/*.gz .device-data/mirror/mnist/ 2>/dev/null || true
+fi
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee "$OUT/gpu.txt"
+$PY -m landmarks fetch mnist cifar-10 2>&1 | tee "$OUT/fetch.log"
+$PY -m landmarks prepare mnist cifar-10 2>&1 | tee "$OUT/prepare.log"
+
+if [ "$step" = all ] || [ "$step" = tests ]; then
+  $PY -m pytest -q -m gpu tests/test_gpu.py 2>&1 | tee "$OUT/gpu-tests.log"
+fi
+if [ "$step" = all ] || [ "$step" = bench ]; then
+  $PY -m landmarks bench step --device cuda --steps 200 --warmup 20 --out "$OUT/bench" 2>&1 | tee "$OUT/bench-step.log"
+  $PY -m landmarks bench epoch --device cuda --out "$OUT/bench" 2>&1 | tee "$OUT/bench-epoch.log"
+fi
+if [ "$step" = all ] || [ "$step" = resnet20 ]; then
+  /usr/bin/time -v $PY -m landmarks train he2016-resnet-cifar10 --profile paper --claims ResNet-20 --seeds 0 \
+    --no-tracking --device cuda --models "$OUT/models" 2>&1 | tee "$OUT/resnet20.log"
+fi
+echo "done: $(ls "$OUT")"
