@@ -53,16 +53,18 @@ def test_few_steps_on_generated_cifar_binary(tmp_path, monkeypatch):
     object.__setattr__(lm, "dataset", name)
     from dataclasses import replace
 
-    short = replace(lm.profiles["classic"], recipe={"max_steps": 4, "epochs": 2, "batch_size": 16,
-                                                    "schedule": {"kind": "multistep", "unit": "step", "milestones": [2]}})
-    object.__setattr__(lm, "profiles", {**lm.profiles, "classic": short})
-    recipe = resolve_recipe(lm, lm.claim("ResNet-20"), "classic")
+    short = replace(lm.profiles["paper"], reduced_budget=True,
+                    recipe={"max_steps": 4, "epochs": 2, "batch_size": 16,
+                            "schedule": {"kind": "multistep", "unit": "step", "milestones": [2]}})
+    object.__setattr__(lm, "profiles", {**lm.profiles, "quick": short})
+    recipe = resolve_recipe(lm, lm.claim("ResNet-20"), "quick")
     assert recipe.augment == ("crop", "flip") and recipe.drop_last and recipe.max_steps == 4
     with Server() as server:
         server.routes[f"/m/{name}/cifar-10-binary.tar.xz"] = Route(xz)
         monkeypatch.setenv("LANDMARKS_DATA_MIRROR", f"{server.url}/m")
-        doc = train_landmark(lm, "classic", tmp_path / "out", torch.device("cpu"), None, data_dir=tmp_path / "data",
-                             log=lambda m: None, checkpoints=CheckpointPolicy(dir=tmp_path / "ck"), only_seeds=(0,))
+        doc = train_landmark(lm, "quick", tmp_path / "out", torch.device("cpu"), None, data_dir=tmp_path / "data",
+                             log=lambda m: None, checkpoints=CheckpointPolicy(dir=tmp_path / "ck"), only_seeds=(0,),
+                             only_claims=("ResNet-20",))
     (run,) = doc["runs"]
     assert run["info.steps"] == 4 and run["reduced_budget"] and doc["subset"]
     assert 0 <= run["value"] <= 100 and run["info.parameters"] == 269_722

@@ -57,3 +57,28 @@ def test_cifar10_real_copy_every_bin_verified(params, tmp_path, capsys):
     s = load_prepared("cifar-10", tmp_path / "data")
     assert s.train_x.shape == (50000, 32, 32, 3) and s.test_x.shape == (10000, 32, 32, 3)
     assert np.bincount(s.train_y).tolist() == [5000] * 10 and np.bincount(s.test_y).tolist() == [1000] * 10
+
+
+def test_short_lenet5_training_on_a_slice_of_mnist(params, tmp_path):
+    from dataclasses import replace
+
+    import torch
+
+    from landmarks.catalog import load_catalog, resolve_recipe
+    from landmarks.data.loaders import to_device
+    from landmarks.models import count_parameters, create_model
+    from landmarks.train.engine import fit
+    from landmarks.train.seeding import seed_everything
+
+    assert main(["--params", str(params), "fetch", "mnist"]) == 0
+    assert main(["--params", str(params), "prepare", "mnist"]) == 0
+    s = load_prepared("mnist", tmp_path / "data")
+    s = replace(s, train_x=s.train_x[:3000], train_y=s.train_y[:3000], test_x=s.test_x[:1000], test_y=s.test_y[:1000])
+    lm = load_catalog()["lecun1998-mnist"]
+    recipe = replace(resolve_recipe(lm, lm.claim("LeNet-5"), "classic"), epochs=2)
+    data = to_device(s, recipe.val_fraction, recipe.normalize, torch.device("cpu"))
+    model = create_model("lenet5", data.in_shape, 10)
+    assert count_parameters(model) == 61_706
+    res = fit(model, data, recipe, seed_everything(0))
+    assert res.history[1]["train_loss"] < res.history[0]["train_loss"]
+    assert res.test["top1_error"] < 20.0  # 3,000 images, 2 epochs: far from 0.95%, far from chance

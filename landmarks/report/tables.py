@@ -15,7 +15,7 @@ from landmarks.metrics import METRICS
 from landmarks.report.verdicts import claim_verdict, ordering_verdict
 
 SUMMARY_COLUMNS = [
-    "landmark", "claim", "model", "metric", "paper", "mean", "std", "n", "ci95_low", "ci95_high",
+    "landmark", "claim", "model", "parameters", "metric", "paper", "mean", "std", "n", "ci95_low", "ci95_high",
     "difference", "verdict", "reduced_budget", "source",
 ]
 
@@ -57,10 +57,12 @@ def summarize(results: pd.DataFrame, catalog: Mapping[str, Landmark]) -> pd.Data
             mean = sum(values) / len(values)
             means[claim.name] = mean
             low, high = _ci95(values)
+            params = sel["info.parameters"].iloc[0] if "info.parameters" in sel and sel["info.parameters"].notna().any() else None
             out.append({
                 "landmark": lm_id,
                 "claim": claim.name,
                 "model": claim.model,
+                "parameters": params,
                 "metric": metric,
                 "paper": claim.paper,
                 "mean": mean,
@@ -89,6 +91,7 @@ def summarize(results: pd.DataFrame, catalog: Mapping[str, Landmark]) -> pd.Data
                 "landmark": lm_id,
                 "claim": f"ordering of {metric}: " + sign.join(order.claims) + (" (ratio)" if ratio is not None else ""),
                 "model": "",
+                "parameters": None,
                 "metric": metric,
                 "paper": order.ratio,
                 "mean": ratio,
@@ -110,6 +113,10 @@ def _fmt(value: object, unit: str) -> str:
     return f"{value:.2f}{unit}" if unit == "%" else f"{value:.3g}"
 
 
+def _params(n: float) -> str:
+    return f"{n / 1e6:.2f}M" if n >= 1e5 else f"{int(n):,}"
+
+
 def landmark_table(summary: pd.DataFrame, lm: Landmark) -> str:
     """Markdown shaped like a lecture's table: claim | paper | reproduced | difference | verdict."""
     rows = []
@@ -123,8 +130,10 @@ def landmark_table(summary: pd.DataFrame, lm: Landmark) -> str:
             reproduced = f"{_fmt(r['mean'], unit)} +- {_fmt(r['std'], unit)} ({int(r['n'])})"
             ci = f"[{_fmt(r['ci95_low'], unit)}, {_fmt(r['ci95_high'], unit)}]" if r["n"] > 1 else ""
         diff = r["difference"]
+        params = r.get("parameters")
         rows.append({
             "claim": r["claim"],
+            "params": "" if params is None or (isinstance(params, float) and math.isnan(params)) else _params(params),
             "paper": _fmt(r["paper"], unit),
             "reproduced mean +- std (n)": reproduced,
             "95% CI": ci,
@@ -132,4 +141,7 @@ def landmark_table(summary: pd.DataFrame, lm: Landmark) -> str:
             "verdict": r["verdict"],
             "source": r["source"],
         })
-    return pd.DataFrame(rows).to_markdown(index=False)
+    table = pd.DataFrame(rows)
+    if not table["params"].any():
+        table = table.drop(columns="params")
+    return table.to_markdown(index=False)

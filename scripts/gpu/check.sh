@@ -9,10 +9,15 @@
 # Results go to $OUT (or ./gpu-out): logs, reports/bench/*.md|csv, the run's metrics.json.
 # Needs torch, pandas, pyyaml, tabulate, scipy, scikit-learn, matplotlib; not mlflow or dvc.
 set -euo pipefail
+cd "$(dirname "$0")/../.."
 OUT=${OUT:-gpu-out}
 mkdir -p "$OUT"
 export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH} PYTHONUNBUFFERED=1 LANDMARKS_DATA_MIRROR=$PWD/.device-data/mirror
 PY=${PY:-python3}
+DEVICE=${DEVICE:-cuda}          # DEVICE=cpu STEPS=2 WARMUP=1 IMAGES=2000 dry-runs the script on a CPU
+STEPS=${STEPS:-200}
+WARMUP=${WARMUP:-20}
+IMAGES=${IMAGES:-0}
 step=${1:-all}
 
 if [ -d .device-data ]; then
@@ -22,7 +27,7 @@ if [ -d .device-data ]; then
   fi
   cp -f .device-data/mnist/*.gz .device-data/mirror/mnist/ 2>/dev/null || true
 fi
-nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee "$OUT/gpu.txt"
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv 2>&1 | tee "$OUT/gpu.txt" || true
 $PY -m landmarks fetch mnist cifar-10 2>&1 | tee "$OUT/fetch.log"
 $PY -m landmarks prepare mnist cifar-10 2>&1 | tee "$OUT/prepare.log"
 
@@ -30,11 +35,13 @@ if [ "$step" = all ] || [ "$step" = tests ]; then
   $PY -m pytest -q -m gpu tests/test_gpu.py 2>&1 | tee "$OUT/gpu-tests.log"
 fi
 if [ "$step" = all ] || [ "$step" = bench ]; then
-  $PY -m landmarks bench step --device cuda --steps 200 --warmup 20 --out "$OUT/bench" 2>&1 | tee "$OUT/bench-step.log"
-  $PY -m landmarks bench epoch --device cuda --out "$OUT/bench" 2>&1 | tee "$OUT/bench-epoch.log"
+  $PY -m landmarks bench step --device "$DEVICE" --steps "$STEPS" --warmup "$WARMUP" --out "$OUT/bench" 2>&1 | tee "$OUT/bench-step.log"
+  $PY -m landmarks bench epoch --device "$DEVICE" --images "$IMAGES" --out "$OUT/bench" 2>&1 | tee "$OUT/bench-epoch.log"
 fi
 if [ "$step" = all ] || [ "$step" = resnet20 ]; then
-  /usr/bin/time -v $PY -m landmarks train he2016-resnet-cifar10 --profile paper --claims ResNet-20 --seeds 0 \
-    --no-tracking --device cuda --models "$OUT/models" 2>&1 | tee "$OUT/resnet20.log"
+  start=$(date +%s)
+  $PY -m landmarks train he2016-resnet-cifar10 --profile paper --claims ResNet-20 --seeds 0 \
+    --no-tracking --device "$DEVICE" --models "$OUT/models" 2>&1 | tee "$OUT/resnet20.log"
+  echo "ResNet-20, 64k steps: $(( $(date +%s) - start )) s wall, including data loading" | tee -a "$OUT/resnet20.log"
 fi
 echo "done: $(ls "$OUT")"
