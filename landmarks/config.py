@@ -100,21 +100,17 @@ def use_profile(path: Path, catalog: dict, profile: str) -> dict:
         raise ConfigError(f"unknown profile {profile!r}; known: {', '.join(PROFILES)}")
     load_params(path)  # refuse to rewrite a file that is already wrong
     lists = pipeline_lists(catalog, profile)
-    text = path.read_text(encoding="utf-8") if path.exists() else ""
-    # drop the old blocks of these top-level keys (the key line and its indented or list lines),
-    # keep every other line, comments included
+    lines = (path.read_text(encoding="utf-8") if path.exists() else "").splitlines()
+    n_head = next((i for i, ln in enumerate(lines) if not ln.startswith("#")), len(lines))
+    # keep the leading comment and every other setting; drop the old blocks of these keys (a
+    # top-level key line and the indented, list or comment lines under it)
     kept, skipping = [], False
-    for line in text.splitlines():
-        top = line[:1] not in (" ", "-", "#", "") and ":" in line
-        if top:
+    for line in lines[n_head:]:
+        if line[:1] not in (" ", "-", "#", "") and ":" in line:
             skipping = line.split(":", 1)[0].strip() in lists
-        elif line.startswith("#") or not line.strip():
-            skipping = False if not line.strip() else skipping
         if not skipping:
             kept.append(line)
-    head = [ln for ln in kept if ln.startswith("#")]
-    body = [ln for ln in kept[len(head):]] if kept[: len(head)] == head else kept
-    new_text = "\n".join(head) + ("\n" if head else "") + yaml.safe_dump(lists, sort_keys=False) + "\n".join(body).lstrip("\n") + "\n"
+    new_text = "\n".join(lines[:n_head] + [yaml.safe_dump(lists, sort_keys=False).rstrip("\n")] + kept) + "\n"
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(new_text, encoding="utf-8")
     os.replace(tmp, path)

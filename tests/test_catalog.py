@@ -79,3 +79,20 @@ def test_list_prints_claims_profiles_datasets(capsys):
     out = capsys.readouterr().out
     assert "digits-linear-mlp-cnn" in out and "dataset digits" in out
     assert "profile quick" in out and "claim 'small cnn'" in out
+
+
+def test_use_rewrites_the_pipeline_lists_and_keeps_the_rest(tmp_path, capsys):
+    from landmarks.config import load_params
+
+    root = Path(__file__).resolve().parents[1]
+    params = tmp_path / "params.yaml"
+    original = (root / "params.yaml").read_text()
+    params.write_text(original)
+    assert main(["--catalog", str(root / "benchmarks"), "--params", str(params), "use", "classic"]) == 0
+    p = load_params(params)
+    assert p.profile == "classic" and p.landmarks["lecun1998-mnist"].data == "mnist"
+    assert "mnist" in p.datasets and "xor-backprop" in p.generated
+    assert "he2016-resnet-cifar10" not in p.landmarks  # no classic profile: not in the classic pipeline
+    assert "# auto: CUDA when there is one" in params.read_text()  # comments and settings survive
+    assert main(["--catalog", str(root / "benchmarks"), "--params", str(params), "use", "quick"]) == 0
+    assert params.read_text() == original
