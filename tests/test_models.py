@@ -17,6 +17,9 @@ CASES = {
     "lenet1": [((1, 28, 28), 10, {}), ((1, 28, 28), 10, {"activation": "tanh", "pool": "max"})],
     "lenet4": [((1, 28, 28), 10, {})],
     "lenet5": [((1, 28, 28), 10, {}), ((1, 28, 28), 10, {"activation": "tanh", "pool": "avg"})],
+    "layers18pct": [((3, 32, 32), 10, {})],
+    "cnn4": [((3, 32, 32), 10, {"activation": "relu"}), ((3, 32, 32), 10, {"activation": "tanh"})],
+    **{f"{kind}{depth}": [((3, 32, 32), 10, {})] for kind in ("resnet", "plain") for depth in (20, 32, 44, 56, 110, 1202)},
 }
 
 # parameter counts of the documented variants (LeNet-5: its usual modern form)

@@ -38,7 +38,9 @@ class TrainState:
     step: int = 0  # optimizer steps taken
     batch: int = 0  # batches done inside the current epoch (a checkpoint may fall mid-epoch)
     epoch_order_state: torch.Tensor | None = None  # data-order generator state at the epoch's start
-    loss_sum: float = 0.0  # sums over the current epoch's batches so far
+    # the current epoch's per-step losses (x batch size) and misclassified count so far; summed
+    # once at the epoch's end, so where a checkpoint fell never changes the float rounding
+    epoch_losses: torch.Tensor | None = None
     wrong: int = 0
     history: list = field(default_factory=list)
     best_val: float = math.inf
@@ -181,7 +183,7 @@ def train_one_epoch(loop: _Loop, state: TrainState) -> dict:
     n = len(y)
     if state.batch == 0:
         state.epoch_order_state = loop.generator.get_state()
-        state.loss_sum, state.wrong = 0.0, 0
+        state.epoch_losses, state.wrong = None, 0
     else:
         loop.generator.set_state(state.epoch_order_state)  # the same order as before the stop
     order = torch.randperm(n, generator=loop.generator).to(y.device)
@@ -193,11 +195,13 @@ def train_one_epoch(loop: _Loop, state: TrainState) -> dict:
     steps = loop.steps_per_epoch
     if loop.fast:  # the step writes into buffers that live with its CUDA graph
         losses, wrong = loop.fast.losses, loop.fast.wrong
-        losses.zero_()
-        wrong.zero_()
     else:
         losses = torch.zeros(steps, device=y.device)  # per-step losses: NaNs found without a sync per step
         wrong = torch.zeros((), device=y.device, dtype=torch.long)
+    losses.zero_()
+    wrong.fill_(state.wrong)
+    if state.epoch_losses is not None:  # resuming mid-epoch: the steps already taken
+        losses.copy_(state.epoch_losses.to(losses.device))
     for b in range(state.batch, steps):
         if recipe.max_steps and state.step >= recipe.max_steps:
             break
@@ -209,8 +213,6 @@ def train_one_epoch(loop: _Loop, state: TrainState) -> dict:
         state.batch, state.step = b + 1, state.step + 1
         if (loop.checkpoint and loop.checkpoint.due(state.step)) or (loop.stop and loop.stop.requested):
             _fold(state, losses, wrong, b + 1)
-            losses.zero_()
-            wrong.zero_()
             _check_finite(state, loop)
             if loop.checkpoint and loop.checkpoint.due(state.step):
                 loop.save(state)
@@ -218,26 +220,21 @@ def train_one_epoch(loop: _Loop, state: TrainState) -> dict:
     _fold(state, losses, wrong, steps)
     _check_finite(state, loop)
     seen = min(n, state.batch * recipe.batch_size)  # examples trained on this epoch
-    return {"train_loss": state.loss_sum / seen, "train_error": 100.0 * state.wrong / seen}
+    return {"train_loss": float(losses.sum()) / seen, "train_error": 100.0 * state.wrong / seen}
 
 
 def _fold(state: TrainState, losses: torch.Tensor, wrong: torch.Tensor, upto: int) -> None:
-    """Move the device-side sums into the state (one host sync)."""
-    part = losses[:upto]
-    bad = (~torch.isfinite(part)).nonzero()
-    if len(bad):
-        state.loss_sum = math.nan
-        if state.first_bad_batch < 0:
-            state.first_bad_batch = int(bad[0])
-        return
-    if not math.isnan(state.loss_sum):
-        state.loss_sum += float(part.sum())
-    state.wrong += int(wrong)
+    """Copy the device-side per-step losses and error count into the state (one host sync)."""
+    bad = (~torch.isfinite(losses[:upto])).nonzero()
+    if len(bad) and state.first_bad_batch < 0:
+        state.first_bad_batch = int(bad[0])
+    state.epoch_losses = losses.detach().to("cpu", copy=True)
+    state.wrong = int(wrong)
 
 
 def _check_finite(state: TrainState, loop: _Loop) -> None:
-    if math.isnan(state.loss_sum) or math.isinf(state.loss_sum):
-        batch = state.first_bad_batch if state.first_bad_batch >= 0 else state.batch - 1
+    if state.first_bad_batch >= 0:
+        batch = state.first_bad_batch
         step = state.epoch * loop.steps_per_epoch + batch + 1
         raise TrainingError(
             f"loss became NaN or infinite at step {step} (epoch {state.epoch + 1}); the run is stopped. "
