@@ -82,7 +82,7 @@ def _convert(tp: Any, value: Any, where: str, field: str) -> Any:
     if origin in (dict, collections.abc.Mapping):
         if not isinstance(value, dict):
             raise _fail(where, field, f"expected a mapping, got {_describe(value)}")
-        key_tp, val_tp = get_args(tp)
+        _, val_tp = get_args(tp)
         return types.MappingProxyType(
             {str(k): _convert(val_tp, v, where, _join(field, k)) for k, v in value.items()}
         )

@@ -28,3 +28,15 @@ def shared_datasets() -> Path:
             pytest.fail(f"{SHARED_DATASETS} is missing: CI must provide ../shared/datasets")
         pytest.skip(f"{SHARED_DATASETS} not present")
     return SHARED_DATASETS
+
+
+def parent_and_child(uri: str, landmark: str):
+    """The parent run and the (single) child run of a landmark's MLflow experiment."""
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(uri)
+    exp = client.get_experiment_by_name(f"landmarks/{landmark}")
+    runs = client.search_runs([exp.experiment_id])
+    child = next(r for r in runs if "mlflow.parentRunId" in r.data.tags)
+    parent = next(r for r in runs if "mlflow.parentRunId" not in r.data.tags)
+    return client, parent, child

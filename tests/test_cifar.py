@@ -15,7 +15,7 @@ from landmarks.data.cifar10 import decode_cifar10
 from landmarks.data.fetch import RemoteFile
 from landmarks.models import count_parameters, create_model
 from landmarks.runner import CheckpointPolicy, train_landmark
-from test_data import QUIET, cifar_archive, sha, tar_bytes
+from test_data import cifar_archive, sha, tar_bytes
 
 # He et al. 2016, Table 6 (millions); a model may be within 3%
 PAPER_PARAMS = {"resnet20": 0.27, "resnet32": 0.46, "resnet44": 0.66, "resnet56": 0.85, "resnet110": 1.7, "resnet1202": 19.4}

@@ -15,6 +15,7 @@ import pytest
 import torch
 import yaml
 
+from conftest import parent_and_child
 from landmarks.catalog import load_catalog, resolve_recipe
 from landmarks.cli import main
 from landmarks.data import load_splits
@@ -179,13 +180,7 @@ def test_divergence_ends_failed_with_the_first_nan_step(tmp_path, data_dir, cata
     data = to_device(load_splits("digits", data_dir), recipe.val_fraction, recipe.normalize, torch.device("cpu"))
     expected = reference_first_nan_step(recipe, data, seed=7, model_args=dict(claim.model_args))
 
-    from mlflow.tracking import MlflowClient
-
-    client = MlflowClient(uri)
-    exp = client.get_experiment_by_name(f"landmarks/{LANDMARK}")
-    runs = client.search_runs([exp.experiment_id])
-    child = next(r for r in runs if "mlflow.parentRunId" in r.data.tags)
-    parent = next(r for r in runs if "mlflow.parentRunId" not in r.data.tags)
+    _, parent, child = parent_and_child(uri, LANDMARK)
     assert child.info.status == "FAILED" and parent.info.status == "FAILED"
     assert int(child.data.tags["failed_at_step"]) == expected
     assert f"at step {expected}" in err and "learning rate" in child.data.tags["failure"]

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from conftest import parent_and_child
 from landmarks.catalog import load_catalog
 from landmarks.runner import CheckpointPolicy, train_landmark
 from landmarks.tracking import Tracker, sync
@@ -83,13 +84,7 @@ def test_server_stopped_mid_run_then_synced(tmp_path, data_dir, catalog_dir, mon
 
         server = start_server(tmp_path, port)  # back, on the same store
         assert sync(tracker.journal, log=lambda m: None) == tracker.pending
-        from mlflow.tracking import MlflowClient
-
-        client = MlflowClient(uri)
-        exp = client.get_experiment_by_name(f"landmarks/{LANDMARK}")
-        runs = client.search_runs([exp.experiment_id])
-        child = next(r for r in runs if "mlflow.parentRunId" in r.data.tags)
-        parent = next(r for r in runs if "mlflow.parentRunId" not in r.data.tags)
+        client, parent, child = parent_and_child(uri, LANDMARK)
         assert child.info.status == "FINISHED" and parent.info.status == "FINISHED"
         history = doc["runs"][0]
         for key in ("test_error", "train_loss", "val_error"):

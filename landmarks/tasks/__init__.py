@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Protocol
+from typing import Any, Callable
 
 import torch
 
@@ -37,10 +37,6 @@ class RunResult:
     history: list[dict] = field(default_factory=list)  # one row per epoch
     info: dict[str, Any] = field(default_factory=dict)  # parameters, data hash, selected epoch...
     model: Any = None  # the trained torch module, when there is one worth keeping
-
-
-class Task(Protocol):
-    def __call__(self, landmark: Any, claim: Any, recipe: Any, seed: int, ctx: RunContext) -> RunResult: ...
 
 
 TASKS: Registry[Callable[..., RunResult]] = Registry("task")

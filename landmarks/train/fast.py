@@ -61,10 +61,10 @@ class FastStep:
         with ctx:
             logits = self.model(xb)
         loss = F.cross_entropy(logits.float(), yb)
-        for p in self.params:
-            p.grad = None if not self.use_graph else p.grad
-        if self.use_graph and self.params[0].grad is not None:
-            torch._foreach_zero_([p.grad for p in self.params])
+        # zero the gradients in place: a CUDA graph needs them to stay the same tensors
+        grads = [p.grad for p in self.params if p.grad is not None]
+        if grads:
+            torch._foreach_zero_(grads)
         loss.backward()
         self._sgd()
         self.losses.index_copy_(0, self.pos, (loss.detach() * len(yb)).view(1))
