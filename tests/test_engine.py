@@ -1,6 +1,7 @@
 """The training engine on real (bundled) data, on the CPU."""
 
 import math
+from dataclasses import replace
 
 import pytest
 import torch
@@ -55,6 +56,27 @@ def test_same_seed_same_numbers_bit_for_bit():
     assert strip(a.history) != strip(c.history)
 
 
+def test_bf16_and_channels_last_follow_the_fp32_reference():
+    """The CPU speed options change the arithmetic, not the training: same seed, same data order,
+    the final loss within 15% of plain fp32 and the test error within 2 points."""
+    base = Recipe(lr=0.05, momentum=0.9, epochs=3, batch_size=64)
+    ref = train(5, base, model="cnn_small")[1]
+    nhwc_net, nhwc = train(5, replace(base, channels_last=True), model="cnn_small")
+    half = train(5, replace(base, precision="bf16"), model="cnn_small")[1]
+    for run in (nhwc, half):
+        assert math.isclose(ref.history[-1]["train_loss"], run.history[-1]["train_loss"], rel_tol=0.15)
+        assert abs(run.test["top1_error"] - ref.test["top1_error"]) < 2.0
+    conv = next(m for m in nhwc_net.modules() if isinstance(m, torch.nn.Conv2d))
+    assert conv.weight.is_contiguous(memory_format=torch.channels_last)
+    assert half.history[-1]["train_loss"] != ref.history[-1]["train_loss"]  # bf16 did round differently
+
+    seen = []
+    net = create_model("mlp", (1, 8, 8), 10, hidden=[16])
+    net.register_forward_hook(lambda m, i, o: seen.append(o.dtype))
+    fit(net, digits(0.0), replace(base, epochs=1, precision="bf16", val_fraction=0.0), seed_everything(0))
+    assert torch.bfloat16 in seen
+
+
 def test_best_val_selection_and_early_stopping():
     recipe = Recipe(lr=0.05, epochs=30, select="best_val", early_stopping_patience=2)
     net, res = train(0, recipe, hidden=[32])
@@ -89,6 +111,11 @@ def test_schedules():
     assert warm(399) == 0.1 and warm(400) == 1.0
     step = lr_factor(Schedule(kind="step", step_size=30, gamma=0.1), steps_per_epoch=1)
     assert step(29) == 1.0 and math.isclose(step(30), 0.1)
+    cos = lr_factor(Schedule(kind="cosine"), steps_per_epoch=10, total_steps=100)
+    assert cos(0) == 1.0 and math.isclose(cos(50), 0.5) and cos(100) == 0.0 and cos(99) > 0.0
+    assert all(cos(s) >= cos(s + 1) for s in range(100))
+    with pytest.raises(ValueError, match="total number of steps"):
+        lr_factor(Schedule(kind="cosine"), steps_per_epoch=10)
 
 
 def test_validation_split_is_fixed_and_disjoint():

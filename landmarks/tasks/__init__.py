@@ -2,7 +2,8 @@
 
 A task takes one claim, its resolved recipe and a seed, and returns the claim's metric for that
 run (plus history and details). `classify` trains on a dataset and reports test error; the
-classic perceptron and XOR landmarks have tasks of their own.
+classic perceptron and XOR landmarks have tasks of their own, and `estimator` fits the
+scikit-learn baselines some papers compare against.
 """
 
 from __future__ import annotations
@@ -46,4 +47,4 @@ def register_task(name: str) -> Callable[[Callable[..., RunResult]], Callable[..
     return TASKS.register(name)
 
 
-from landmarks.tasks import classify, convergence, xor  # noqa: E402,F401  (registers)
+from landmarks.tasks import classify, convergence, estimator, xor  # noqa: E402,F401  (registers)

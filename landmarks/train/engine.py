@@ -105,7 +105,9 @@ class _Loop:
         self.perceptron_rule = recipe.optimizer == "perceptron"
         n, bs = len(data.y_train), recipe.batch_size
         self.steps_per_epoch = n // bs if recipe.drop_last else -(-n // bs)
-        self.factor = lr_factor(recipe.schedule, self.steps_per_epoch)
+        total = recipe.epochs * self.steps_per_epoch
+        self.factor = lr_factor(recipe.schedule, self.steps_per_epoch,
+                                min(total, recipe.max_steps) if recipe.max_steps else total)
         self.optimizer = self.scheduler = self.fast = None
         self.scaler = None  # fp16 would need a GradScaler; the fast path uses bf16, which does not
         self.best_state: dict | None = None
@@ -118,6 +120,8 @@ class _Loop:
             self.fast = FastStep(model, data.x_train_u8, data.y_train, data.max_value, data.mean, data.std, recipe,
                                  self.steps_per_epoch, graph=on_cuda, bf16=on_cuda, channels_last=on_cuda)
         elif not self.perceptron_rule:
+            if recipe.channels_last:
+                model.to(memory_format=torch.channels_last)
             self.optimizer = make_optimizer(model, recipe)
             self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, self.factor)
 
@@ -126,8 +130,11 @@ class _Loop:
         xb, yb = self.data.x_train[idx], self.data.y_train[idx]
         if recipe.augment:
             xb = augment(xb, recipe)
-        logits = model(xb)
-        loss = compute_loss(logits, yb, recipe.loss)
+        if recipe.channels_last and xb.dim() == 4:
+            xb = xb.contiguous(memory_format=torch.channels_last)
+        with torch.autocast(xb.device.type, dtype=torch.bfloat16, enabled=recipe.precision == "bf16"):
+            logits = model(xb)
+            loss = compute_loss(logits.float(), yb, recipe.loss)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()

@@ -1,0 +1,63 @@
+"""Fit a scikit-learn estimator on a dataset's flattened images and report its test error.
+
+Images are scaled to [0, 1] and flattened, as in the Fashion-MNIST benchmark. A fit cannot be
+checkpointed part-way; a stopped run starts its fit again.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from landmarks.catalog import Claim, Landmark, Recipe
+from landmarks.estimators import create_estimator
+from landmarks.tasks import RunContext, RunResult, register_task
+from landmarks.tasks.classify import cached_splits
+
+
+def _flat(x: np.ndarray) -> np.ndarray:
+    return x.reshape(len(x), -1).astype(np.float32) / 255.0
+
+
+def _topk_error(scores: np.ndarray, classes: np.ndarray, y: np.ndarray, k: int) -> float:
+    top = classes[np.argsort(-scores, axis=1)[:, :k]]
+    return 100.0 * float(np.mean(~(top == y[:, None]).any(axis=1)))
+
+
+def _learned_numbers(est) -> int | None:
+    """The count of fitted numbers: support vectors and their weights for SVC, weights otherwise."""
+    if hasattr(est, "support_vectors_"):
+        return int(est.support_vectors_.size + est.dual_coef_.size + est.intercept_.size)
+    if hasattr(est, "coefs_"):
+        return int(sum(w.size for w in est.coefs_) + sum(b.size for b in est.intercepts_))
+    if hasattr(est, "coef_"):
+        return int(est.coef_.size + np.size(est.intercept_))
+    return None
+
+
+@register_task("estimator")
+def estimator(lm: Landmark, claim: Claim, recipe: Recipe, seed: int, ctx: RunContext) -> RunResult:
+    splits = cached_splits(lm.dataset, ctx)
+    limit = int(claim.data_args.get("train_images", 0)) or len(splits.train_y)
+    x_train, y_train = _flat(splits.train_x[:limit]), splits.train_y[:limit]
+    x_test, y_test = _flat(splits.test_x), splits.test_y
+    est = create_estimator(claim.model, seed, **claim.model_args)
+    print(f"    fitting {type(est).__name__} on {len(y_train):,} images of {x_train.shape[1]} pixels "
+          "(one fit, no progress inside; an RBF SVC takes minutes)", flush=True)
+    t0 = time.perf_counter()
+    est.fit(x_train, y_train)
+    fit_s = time.perf_counter() - t0
+    pred = est.predict(x_test)
+    metrics = {"top1_error": 100.0 * float(np.mean(pred != y_test)),
+               "train_error": 100.0 * float(np.mean(est.predict(x_train) != y_train))}
+    scores = est.predict_proba(x_test) if hasattr(est, "predict_proba") and hasattr(est, "coefs_") else (
+        est.decision_function(x_test) if hasattr(est, "decision_function") else None)
+    if scores is not None and scores.ndim == 2 and scores.shape[1] == len(est.classes_):
+        metrics["top5_error"] = _topk_error(scores, est.classes_, y_test, 5)
+    print(f"    fitted in {fit_s:.1f} s; test error {metrics['top1_error']:.2f}%", flush=True)
+    return RunResult(
+        metrics=metrics,
+        info={"parameters": _learned_numbers(est), "data_hash": splits.content_hash, "train_images": len(y_train),
+              "train_seconds": fit_s, "estimator": repr(est)},
+    )

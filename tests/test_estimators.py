@@ -1,0 +1,74 @@
+"""The scikit-learn baselines: the estimator registry, the catalog check and the task, run through
+the real runner on the bundled digits."""
+
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+from landmarks.catalog import load_catalog
+from landmarks.errors import ConfigError
+from landmarks.estimators import ESTIMATORS, create_estimator
+from landmarks.runner import CheckpointPolicy, train_landmark
+
+LANDMARK = {
+    "id": "digits-sklearn",
+    "title": "digits with scikit-learn",
+    "citation": "test",
+    "url": "https://example.org",
+    "task": "estimator",
+    "dataset": "digits",
+    "metric": "top1_error",
+    "tolerance": 1.0,
+    "recipe": {"val_fraction": 0.0},
+    "claims": [
+        {"name": "rbf svc", "model": "svc", "model_args": {"kernel": "rbf", "C": 10.0}, "paper": 2.0},
+        {"name": "linear svc", "model": "linear_svc", "model_args": {"C": 1.0, "max_iter": 5000}, "paper": 6.0},
+        {"name": "mlp", "model": "mlp_classifier", "paper": 5.0,
+         "model_args": {"hidden_layer_sizes": [32], "max_iter": 300}, "data_args": {"train_images": 600}},
+    ],
+    "orderings": [{"claims": ["mlp", "rbf svc"], "source": "test"}],
+    "profiles": {"quick": {"seeds": [0, 1]}},
+}
+
+
+def write(catalog: Path, doc: dict) -> Path:
+    catalog.mkdir(exist_ok=True)
+    path = catalog / f"{doc['id']}.yaml"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return path
+
+
+def test_registry_builds_unfitted_classifiers():
+    assert {"svc", "linear_svc", "mlp_classifier"} <= set(ESTIMATORS.names())
+    mlp = create_estimator("mlp_classifier", 7, hidden_layer_sizes=(5,))
+    assert mlp.random_state == 7 and mlp.hidden_layer_sizes == (5,)
+    with pytest.raises(ConfigError, match="estimator 'svc': bad model_args"):
+        create_estimator("svc", 0, kernal="rbf")
+
+
+def test_catalog_checks_estimator_names_not_model_names(tmp_path):
+    bad = {**LANDMARK, "claims": [{**LANDMARK["claims"][0], "model": "lenet5"}], "orderings": []}
+    write(tmp_path / "c", bad)
+    with pytest.raises(ConfigError) as err:
+        load_catalog(tmp_path / "c")
+    assert "claims[0].model" in str(err.value) and "unknown estimator 'lenet5'" in str(err.value)
+
+
+def test_estimator_task_through_the_runner(tmp_path):
+    write(tmp_path / "c", LANDMARK)
+    lm = load_catalog(tmp_path / "c")["digits-sklearn"]
+    doc = train_landmark(lm, "quick", tmp_path / "out", torch.device("cpu"), None, data_dir=tmp_path / "data",
+                         log=lambda s: None, checkpoints=CheckpointPolicy(dir=tmp_path / "ck"))
+    runs = {(r["claim"], r["seed"]): r for r in doc["runs"]}
+    assert len(runs) == 6
+    svc = [runs[("rbf svc", s)]["value"] for s in (0, 1)]
+    assert svc[0] == svc[1] and svc[0] < 5.0  # deterministic, and an RBF SVC does well on digits
+    assert runs[("linear svc", 0)]["value"] < 15.0
+    mlp = runs[("mlp", 0)]
+    assert mlp["info.train_images"] == 600 and mlp["value"] < 20.0
+    assert runs[("rbf svc", 0)]["info.parameters"] > 0
+    assert 0.0 <= runs[("rbf svc", 0)]["metric.top5_error"] <= svc[0]
+    assert runs[("mlp", 0)]["value"] != runs[("mlp", 1)]["value"] or \
+        runs[("mlp", 0)]["metric.train_error"] != runs[("mlp", 1)]["metric.train_error"]  # the seed matters
