@@ -69,6 +69,6 @@ def test_estimator_task_through_the_runner(tmp_path):
     mlp = runs[("mlp", 0)]
     assert mlp["info.train_images"] == 600 and mlp["value"] < 20.0
     assert runs[("rbf svc", 0)]["info.parameters"] > 0
-    assert 0.0 <= runs[("rbf svc", 0)]["metric.top5_error"] <= svc[0]
-    assert runs[("mlp", 0)]["value"] != runs[("mlp", 1)]["value"] or \
-        runs[("mlp", 0)]["metric.train_error"] != runs[("mlp", 1)]["metric.train_error"]  # the seed matters
+    for claim in ("linear svc", "mlp"):
+        assert 0.0 <= runs[(claim, 0)]["metric.top5_error"] <= runs[(claim, 0)]["value"]
+    assert runs[("mlp", 0)]["info.estimator"].startswith("MLPClassifier(")
