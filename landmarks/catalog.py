@@ -94,6 +94,12 @@ class Claim:
     data_args: Mapping[str, Any] = field(default_factory=lambda: EMPTY)
     recipe: Mapping[str, Any] = field(default_factory=lambda: EMPTY)  # overrides of the landmark's recipe for this claim
     note: str = ""
+    # the result does not depend on the seed (libsvm's SVC): run once, with the profile's first
+    # seed, instead of repeating a long identical fit
+    seed_independent: bool = False
+
+    def seeds(self, profile_seeds: tuple[int, ...]) -> tuple[int, ...]:
+        return tuple(profile_seeds[:1]) if self.seed_independent else tuple(profile_seeds)
 
 
 @dataclass(frozen=True)

@@ -104,9 +104,10 @@ def train_landmark(
         **hardware(device),
     }
     ckpt_dir = checkpoints.dir / profile / lm.id
-    total = len(claims) * len(prof.seeds)
+    total = sum(len(c.seeds(prof.seeds)) for c in claims)
     label = " (reduced budget)" if prof.reduced_budget else ""
-    log(f"[{lm.id}] profile {profile}{label}: {len(claims)} claims x {len(prof.seeds)} seeds on {machine_label(device)}")
+    log(f"[{lm.id}] profile {profile}{label}: {len(claims)} claims x {len(prof.seeds)} seeds ({total} runs) "
+        f"on {machine_label(device)}")
     data_hash = data_hash_of(lm, ctx)
     exp_id = parent = None
     parent_file = ckpt_dir / "parent.json"
@@ -128,7 +129,7 @@ def train_landmark(
             for claim in claims:
                 recipe = resolve_recipe(lm, claim, profile)
                 recipes[claim.name] = to_plain(recipe)
-                for seed in prof.seeds:
+                for seed in claim.seeds(prof.seeds):
                     row, history = _one_run(lm, claim, recipe, seed, profile, ctx, task, tracker, exp_id, parent,
                                             common_tags, data_hash, ckpt_dir, checkpoints, out_dir, log)
                     rows.append(row)

@@ -24,6 +24,8 @@ LANDMARK = {
     "recipe": {"val_fraction": 0.0},
     "claims": [
         {"name": "rbf svc", "model": "svc", "model_args": {"kernel": "rbf", "C": 10.0}, "paper": 2.0},
+        {"name": "rbf svc once", "model": "svc", "model_args": {"kernel": "rbf", "C": 10.0}, "paper": 2.0,
+         "seed_independent": True},
         {"name": "linear svc", "model": "linear_svc", "model_args": {"C": 1.0, "max_iter": 5000}, "paper": 6.0},
         {"name": "mlp", "model": "mlp_classifier", "paper": 5.0,
          "model_args": {"hidden_layer_sizes": [32], "max_iter": 300}, "data_args": {"train_images": 600}},
@@ -62,7 +64,8 @@ def test_estimator_task_through_the_runner(tmp_path):
     doc = train_landmark(lm, "quick", tmp_path / "out", torch.device("cpu"), None, data_dir=tmp_path / "data",
                          log=lambda s: None, checkpoints=CheckpointPolicy(dir=tmp_path / "ck"))
     runs = {(r["claim"], r["seed"]): r for r in doc["runs"]}
-    assert len(runs) == 6
+    assert len(runs) == 7 and ("rbf svc once", 0) in runs and ("rbf svc once", 1) not in runs
+    assert runs[("rbf svc once", 0)]["value"] == runs[("rbf svc", 0)]["value"]
     svc = [runs[("rbf svc", s)]["value"] for s in (0, 1)]
     assert svc[0] == svc[1] and svc[0] < 5.0  # deterministic, and an RBF SVC does well on digits
     assert runs[("linear svc", 0)]["value"] < 15.0
