@@ -10,6 +10,7 @@ import yaml
 from landmarks.catalog import load_catalog
 from landmarks.errors import ConfigError
 from landmarks.estimators import ESTIMATORS, create_estimator
+from landmarks.report.build import build_report
 from landmarks.runner import CheckpointPolicy, train_landmark
 
 LANDMARK = {
@@ -61,7 +62,7 @@ def test_catalog_checks_estimator_names_not_model_names(tmp_path):
 def test_estimator_task_through_the_runner(tmp_path):
     write(tmp_path / "c", LANDMARK)
     lm = load_catalog(tmp_path / "c")["digits-sklearn"]
-    doc = train_landmark(lm, "quick", tmp_path / "out", torch.device("cpu"), None, data_dir=tmp_path / "data",
+    doc = train_landmark(lm, "quick", tmp_path / "models" / lm.id, torch.device("cpu"), None, data_dir=tmp_path / "data",
                          log=lambda s: None, checkpoints=CheckpointPolicy(dir=tmp_path / "ck"))
     runs = {(r["claim"], r["seed"]): r for r in doc["runs"]}
     assert len(runs) == 7 and ("rbf svc once", 0) in runs and ("rbf svc once", 1) not in runs
@@ -75,3 +76,10 @@ def test_estimator_task_through_the_runner(tmp_path):
     for claim in ("linear svc", "mlp"):
         assert 0.0 <= runs[(claim, 0)]["metric.top5_error"] <= runs[(claim, 0)]["value"]
     assert runs[("mlp", 0)]["info.estimator"].startswith("MLPClassifier(")
+
+    build_report("quick", tmp_path / "models", tmp_path / "report", {lm.id: lm})
+    table = (tmp_path / "report" / "tables" / "digits-sklearn.md").read_text()
+    once = next(line for line in table.splitlines() if line.startswith("| rbf svc once"))
+    twice = next(line for line in table.splitlines() if line.startswith("| rbf svc ") and "once" not in line)
+    assert "(1)" in once and "+-" not in once  # one run: no spread shown
+    assert "+-" in twice and "(2)" in twice

@@ -127,7 +127,9 @@ def landmark_table(summary: pd.DataFrame, lm: Landmark) -> str:
             reproduced, ci = (f"ratio of means {r['mean']:.2f}" if ratio else "from the rows above"), ""
             unit = ""
         else:
-            reproduced = f"{_fmt(r['mean'], unit)} +- {_fmt(r['std'], unit)} ({int(r['n'])})"
+            # a single run has no spread to show (a seed-independent SVC): "+- 0" would claim one
+            spread = f" +- {_fmt(r['std'], unit)}" if r["n"] > 1 else ""
+            reproduced = f"{_fmt(r['mean'], unit)}{spread} ({int(r['n'])})"
             ci = f"[{_fmt(r['ci95_low'], unit)}, {_fmt(r['ci95_high'], unit)}]" if r["n"] > 1 else ""
         diff = r["difference"]
         params = r.get("parameters")
