@@ -58,3 +58,20 @@ def topk_error(logits: torch.Tensor, targets: torch.Tensor, ks: tuple[int, ...] 
     n = targets.numel()
     correct = topk_correct(logits, targets, ks)
     return {k: 100.0 * (n - c) / n for k, c in correct.items()}
+
+
+def chance_error(num_classes: int) -> float:
+    """Top-1 error in percent of a classifier that always answers the same class, on balanced data."""
+    return 100.0 * (1.0 - 1.0 / num_classes)
+
+
+def at_chance(error: float, num_classes: int, margin: float = 0.05) -> bool:
+    """Whether a top-1 error in percent is no better than guessing one class.
+
+    A run that ends here did not learn (typically dead ReLUs after a too-large first step); its
+    number is kept, but said aloud, since a mean over seeds silently absorbs it otherwise.
+    `margin` is relative: for 10 classes anything at or above 85.5% counts.
+    """
+    if num_classes < 2:
+        raise ValueError(f"num_classes must be at least 2, got {num_classes}")
+    return error >= (1.0 - margin) * chance_error(num_classes)

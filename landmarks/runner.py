@@ -136,6 +136,10 @@ def train_landmark(
                     histories += [{"claim": claim.name, "seed": seed, **h} for h in history]
                     log(f"  [{len(rows)}/{total}] {claim.name}, seed {seed}: {row['metric']} = {row['value']:.4g} "
                         f"({row['seconds']:.1f} s{', resumed' if row.get('resumed') else ''})")
+                    if row.get("info.at_chance"):
+                        log(f"  warning: {claim.name}, seed {seed} did not learn: its test error "
+                            f"{row['metric.top1_error']:.2f}% is at chance level. It still counts in the "
+                            f"mean; a smaller lr or a warm-up usually avoids this.")
         status = "FINISHED"
     except Interrupted:
         status = "KILLED"
@@ -241,6 +245,8 @@ def _one_run(lm, claim, recipe, seed, profile, ctx, task, tracker, exp_id, paren
     if tracker and run_id:
         tracker.log_history(run_id, [h for h in result.history if h["epoch"] not in logged])
         tracker.log_metrics(run_id, [(k, v, 0) for k, v in result.metrics.items()] + [("seconds", seconds, 0)])
+        if result.info.get("at_chance"):
+            tracker.set_tag(run_id, "at_chance", "true")
         tracker.end(run_id)
     if result.model is not None:
         ckpt_dir.mkdir(parents=True, exist_ok=True)

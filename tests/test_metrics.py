@@ -1,9 +1,9 @@
-"""Top-k error against hand-computed cases."""
+"""Top-k error against hand-computed cases; the chance level."""
 
 import pytest
 import torch
 
-from landmarks.metrics import topk_correct, topk_error
+from landmarks.metrics import at_chance, chance_error, topk_correct, topk_error
 
 
 def test_hand_computed_top1_top2():
@@ -31,3 +31,12 @@ def test_k_larger_than_number_of_classes_counts_everything():
     logits = torch.tensor([[0.9, 0.1], [0.9, 0.1]])
     y = torch.tensor([1, 1])
     assert topk_error(logits, y, (1, 5)) == {1: 100.0, 5: 0.0}
+
+
+def test_chance_level():
+    assert chance_error(10) == 90.0 and chance_error(2) == 50.0
+    assert at_chance(90.0, 10) and at_chance(86.0, 10) and at_chance(91.2, 10)  # worse than chance too
+    assert not at_chance(80.0, 10) and not at_chance(0.9, 10)
+    assert at_chance(48.0, 2) and not at_chance(45.0, 2)
+    with pytest.raises(ValueError, match="num_classes"):
+        at_chance(90.0, 1)

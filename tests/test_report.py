@@ -62,3 +62,30 @@ def test_report_from_real_runs(catalog_dir, tmp_path):
     assert "reduced budget" in (classic / "tables" / "xor-backprop.md").read_text()
     assert set(pd.read_csv(classic / "summary.csv").verdict) == {REDUCED}
     assert pd.read_csv(quick / "results.csv").equals(results)
+
+
+def test_a_run_that_did_not_learn_is_said_aloud(catalog_dir, tmp_path):
+    # a step of lr 5 kills every ReLU of the digits MLP at once: it then answers one class
+    path = catalog_dir / "digits-linear-mlp-cnn.yaml"
+    data = yaml.safe_load(path.read_text())
+    mlp = next(c for c in data["claims"] if c["model"] == "mlp")
+    data["claims"] = [mlp, {**mlp, "name": "mlp, lr 5", "recipe": {"lr": 5.0, "epochs": 2}}]
+    data["orderings"] = []
+    data["profiles"]["quick"] = {"seeds": [0]}
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    catalog = load_catalog(catalog_dir)
+    lines: list[str] = []
+    models = tmp_path / "models" / "quick"
+    train_landmark(catalog["digits-linear-mlp-cnn"], "quick", models / "digits-linear-mlp-cnn",
+                   torch.device("cpu"), None, log=lines.append,
+                   checkpoints=CheckpointPolicy(dir=tmp_path / "checkpoints"))
+    warnings = [s for s in lines if "did not learn" in s]
+    assert len(warnings) == 1 and "mlp, lr 5, seed 0" in warnings[0]
+
+    build_report("quick", models, tmp_path / "reports", catalog)
+    results = pd.read_csv(tmp_path / "reports" / "results.csv")
+    stuck = results.set_index("claim")["info.at_chance"]
+    assert bool(stuck["mlp, lr 5"]) and not bool(stuck[mlp["name"]])
+    table = (tmp_path / "reports" / "tables" / "digits-linear-mlp-cnn.md").read_text()
+    said = next(s for s in table.splitlines() if s.startswith("**Did not learn**"))
+    assert "mlp, lr 5 seed 0" in said and f"{mlp['name']} seed" not in said

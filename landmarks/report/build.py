@@ -16,7 +16,7 @@ import pandas as pd
 from landmarks.catalog import Landmark
 from landmarks.errors import ConfigError
 from landmarks.report.figures import learning_curves
-from landmarks.report.tables import landmark_table, load_results, summarize
+from landmarks.report.tables import landmark_table, load_results, runs_at_chance, summarize
 from landmarks.runner import write_atomic
 
 
@@ -54,6 +54,10 @@ def build_report(profile: str, models_dir: Path, out_dir: Path, catalog: Mapping
             f"{' (with uncommitted changes)' if prov.get('git_dirty') == 'true' else ''}. "
             f"torch {prov.get('version.torch')}.",
         ]
+        stuck = runs_at_chance(results, lm.id)
+        if stuck:
+            body += ["", f"**Did not learn** (test error at chance level; counted in the means above): "
+                         f"{', '.join(stuck)}."]
         if lm.notes:
             body += ["", lm.notes.strip()]
         if figure:

@@ -147,3 +147,11 @@ def landmark_table(summary: pd.DataFrame, lm: Landmark) -> str:
     if not table["params"].any():
         table = table.drop(columns="params")
     return table.to_markdown(index=False)
+
+
+def runs_at_chance(results: pd.DataFrame, landmark: str) -> list[str]:
+    """'claim seed s (error%)' for each run of a landmark that ended at chance level."""
+    if "info.at_chance" not in results:
+        return []
+    sel = results[(results["landmark"] == landmark) & (results["info.at_chance"] == True)]  # noqa: E712 (NaN rows)
+    return [f"{r['claim']} seed {int(r['seed'])} ({r['metric.top1_error']:.2f}%)" for r in sel.to_dict("records")]

@@ -6,6 +6,7 @@ from landmarks.catalog import Claim, Landmark, Recipe
 from landmarks.data import Splits
 from landmarks.data.prepare import ensure_prepared
 from landmarks.data.loaders import to_device
+from landmarks.metrics import at_chance
 from landmarks.models import count_parameters, create_model
 from landmarks.tasks import RunContext, RunResult, register_task
 from landmarks.train.engine import fit
@@ -58,6 +59,7 @@ def classify(lm: Landmark, claim: Claim, recipe: Recipe, seed: int, ctx: RunCont
             "epochs_run": len(result.history),
             "steps": result.steps,
             "train_seconds": result.seconds,
+            "at_chance": at_chance(result.test["top1_error"], data.num_classes),
         },
         model=model,
     )
