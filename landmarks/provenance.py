@@ -14,19 +14,38 @@ import torch
 import landmarks
 
 
-def _git(*args: str, cwd: Path | None = None) -> str:
+def _git(*args: str, cwd: Path | None = None, strip: bool = True) -> str:
     try:
         out = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, timeout=10)
     except (OSError, subprocess.TimeoutExpired):
         return ""
-    return out.stdout.strip() if out.returncode == 0 else ""
+    if out.returncode != 0:
+        return ""
+    return out.stdout.strip() if strip else out.stdout
 
 
 @lru_cache(maxsize=None)
+def changed_files(porcelain: str, limit: int = 10) -> str:
+    """The tracked files `git status --porcelain` lists, comma-separated, at most `limit` named.
+
+    Naming them tells a reader whether "uncommitted changes" touched code or only the profile
+    switch (`params.yaml`) and `dvc.lock` that every `dvc repro` of a profile writes.
+    """
+    paths = []
+    for line in porcelain.splitlines():
+        if len(line) > 3:
+            path = line[3:]
+            paths.append(path.split(" -> ")[-1])  # a rename: its new name
+    named = ", ".join(paths[:limit])
+    return named + (f" and {len(paths) - limit} more" if len(paths) > limit else "")
+
+
 def git_state(cwd: str = ".") -> dict[str, str]:
     commit = _git("rev-parse", "HEAD", cwd=Path(cwd)) or "unknown"
-    dirty = _git("status", "--porcelain", "--untracked-files=no", cwd=Path(cwd))
-    return {"git_commit": commit, "git_dirty": "true" if dirty else "false"}
+    # not stripped: the first line's leading space is part of porcelain's XY status
+    porcelain = _git("status", "--porcelain", "--untracked-files=no", cwd=Path(cwd), strip=False)
+    changed = changed_files(porcelain)
+    return {"git_commit": commit, "git_dirty": "true" if changed else "false", "git_changed": changed}
 
 
 def versions() -> dict[str, str]:

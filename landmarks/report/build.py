@@ -51,7 +51,7 @@ def build_report(profile: str, models_dir: Path, out_dir: Path, catalog: Mapping
             "",
             f"Metric: `{lm.metric}`. Machine: {doc['runs'][0]['machine']}. "
             f"Runtime: {doc['seconds']:.1f} s. Commit: `{prov['git_commit'][:12]}`"
-            f"{' (with uncommitted changes)' if prov.get('git_dirty') == 'true' else ''}. "
+            f"{_dirty(prov)}. "
             f"torch {prov.get('version.torch')}.",
         ]
         stuck = runs_at_chance(results, lm.id)
@@ -94,3 +94,11 @@ def build_report(profile: str, models_dir: Path, out_dir: Path, catalog: Mapping
     ]
     write_atomic(out_dir / "README.md", "\n".join(readme))
     return out_dir / "README.md"
+
+
+def _dirty(prov: dict) -> str:
+    if prov.get("git_dirty") != "true":
+        return ""
+    changed = prov.get("git_changed")  # absent from runs recorded before it was kept
+    return f" (with uncommitted changes to {changed})" if changed else " (with uncommitted changes)"
+

@@ -1,0 +1,39 @@
+"""Provenance: the git state that goes with every result, on a real repository."""
+
+import subprocess
+
+from landmarks.provenance import changed_files, git_state
+from landmarks.report.build import _dirty
+
+
+def _git(cwd, *args):
+    subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *args], cwd=cwd, check=True,
+                   capture_output=True)
+
+
+def test_git_state_names_the_changed_files(tmp_path):
+    _git(tmp_path, "init", "-q")
+    for name in ("params.yaml", "dvc.lock", "code.py"):
+        (tmp_path / name).write_text("a\n")
+    _git(tmp_path, "add", ".")
+    _git(tmp_path, "commit", "-q", "-m", "first")
+    clean = git_state(str(tmp_path))
+    assert len(clean["git_commit"]) == 40 and clean["git_dirty"] == "false" and clean["git_changed"] == ""
+
+    (tmp_path / "params.yaml").write_text("b\n")  # an unstaged change: porcelain line " M params.yaml"
+    (tmp_path / "dvc.lock").write_text("b\n")
+    _git(tmp_path, "add", "dvc.lock")  # a staged one: "M  dvc.lock"
+    (tmp_path / "untracked.txt").write_text("not counted\n")
+    state = git_state(str(tmp_path))
+    assert state["git_dirty"] == "true"
+    assert sorted(state["git_changed"].split(", ")) == ["dvc.lock", "params.yaml"]
+    assert _dirty(state) == f" (with uncommitted changes to {state['git_changed']})"
+    assert _dirty(clean) == ""
+    assert _dirty({"git_dirty": "true"}) == " (with uncommitted changes)"  # runs recorded before the list
+
+
+def test_changed_files_renames_and_limit():
+    assert changed_files("R  old.py -> new.py\n M a.py\n") == "new.py, a.py"
+    many = "".join(f" M f{i}.py\n" for i in range(12))
+    assert changed_files(many, limit=10).endswith("f9.py and 2 more")
+    assert changed_files("") == ""
