@@ -6,7 +6,6 @@ import os
 import platform
 import subprocess
 import sys
-from functools import lru_cache
 from pathlib import Path
 
 import torch
@@ -24,7 +23,6 @@ def _git(*args: str, cwd: Path | None = None, strip: bool = True) -> str:
     return out.stdout.strip() if strip else out.stdout
 
 
-@lru_cache(maxsize=None)
 def changed_files(porcelain: str, limit: int = 10) -> str:
     """The tracked files `git status --porcelain` lists, comma-separated, at most `limit` named.
 

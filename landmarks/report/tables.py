@@ -153,5 +153,5 @@ def runs_at_chance(results: pd.DataFrame, landmark: str) -> list[str]:
     """'claim seed s (error%)' for each run of a landmark that ended at chance level."""
     if "info.at_chance" not in results:
         return []
-    sel = results[(results["landmark"] == landmark) & (results["info.at_chance"] == True)]  # noqa: E712 (NaN rows)
+    sel = results[(results["landmark"] == landmark) & results["info.at_chance"].eq(True)]  # NaN: older runs
     return [f"{r['claim']} seed {int(r['seed'])} ({r['metric.top1_error']:.2f}%)" for r in sel.to_dict("records")]
