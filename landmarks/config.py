@@ -1,85 +1,82 @@
-"""params.yaml: one section per stage, read into typed, strict dataclasses.
+"""params.yaml: one section per stage, read into strict, frozen models.
 
     profile: quick                # quick | classic | paper | imagenet
     datasets: [digits]            # the fetch and prepare stages of dvc.yaml
     landmarks: {digits-linear-mlp-cnn: {data: digits}}  # train stages on a dataset
     generated: [xor-backprop]     # train stages on generated data
-    train: {device: auto, deterministic: false}
+    train: {device: auto, deterministic: false, checkpoint: {every_seconds: 300}}
     data: {mirror: ""}
     tracking: {uri: ""}
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, Mapping
 
-from landmarks.catalog import PROFILES
+import yaml
+from pydantic import Field
+
+from landmarks.catalog import PROFILES, Landmark
 from landmarks.errors import ConfigError
-from landmarks.strict import build, read_yaml
+from landmarks.files import write_atomic
+from landmarks.schema import Strict, read_yaml, validate
 
 
-@dataclass(frozen=True)
-class CheckpointParams:
-    dir: str = "checkpoints"
+class CheckpointPolicy(Strict):
+    dir: Path = Path("checkpoints")  # one folder per (profile, landmark) while it is unfinished
     every_steps: int = 0  # 0: by time only
     every_seconds: float = 300.0
-    # auto: resume a matching checkpoint, start over when the recipe changed;
-    # always: refuse to start over (what --resume asks); never: ignore checkpoints (--restart)
+    # auto: resume a matching checkpoint, start over (setting the old one aside) when the recipe
+    # changed; always: refuse to start over (what --resume asks); never: ignore checkpoints (--restart)
     resume: Literal["auto", "always", "never"] = "auto"
 
 
-@dataclass(frozen=True)
-class TrainParams:
+class TrainParams(Strict):
     device: str = "auto"  # auto: CUDA when there is one, else the CPU
     deterministic: bool = False  # bit-for-bit repeatable runs (slower on GPUs)
     verbose: bool = False  # one line per epoch
-    checkpoint: CheckpointParams = field(default_factory=CheckpointParams)
+    checkpoint: CheckpointPolicy = Field(default_factory=CheckpointPolicy)
 
 
-@dataclass(frozen=True)
-class DataParams:
+class DataParams(Strict):
     # a folder or http(s) URL laid out as <mirror>/<dataset>/<file>; LANDMARKS_DATA_MIRROR wins
     mirror: str = ""
     dir: str = "data"
     imagenet: str = ""  # root of your ImageNet copy; LANDMARKS_IMAGENET wins
 
 
-@dataclass(frozen=True)
-class TrackingParams:
+class TrackingParams(Strict):
     # an MLflow tracking URI; empty: sqlite:///mlflow.db in the project. MLFLOW_TRACKING_URI wins.
     uri: str = ""
     enabled: bool = True
 
 
-@dataclass(frozen=True)
-class StageItem:
+class StageItem(Strict):
     data: str  # the landmark's dataset: its train stage depends on data/prepared/<data>
 
 
-@dataclass(frozen=True)
-class Params:
+class Params(Strict):
     profile: str = "quick"
     datasets: tuple[str, ...] = ()  # fetch and prepare stages
-    landmarks: Mapping[str, StageItem] = field(default_factory=dict)  # train stages on datasets, by id
+    landmarks: Mapping[str, StageItem] = Field(default_factory=dict)  # train stages on datasets, by id
     generated: tuple[str, ...] = ()  # train stages on generated data
-    train: TrainParams = field(default_factory=TrainParams)
-    data: DataParams = field(default_factory=DataParams)
-    tracking: TrackingParams = field(default_factory=TrackingParams)
+    train: TrainParams = Field(default_factory=TrainParams)
+    data: DataParams = Field(default_factory=DataParams)
+    tracking: TrackingParams = Field(default_factory=TrackingParams)
 
 
 def load_params(path: Path | str = "params.yaml") -> Params:
     path = Path(path)
     if not path.exists():
         return Params()
-    params = build(Params, read_yaml(path) or {}, str(path))
+    params = validate(Params, read_yaml(path) or {}, str(path))
     if params.profile not in PROFILES:
         raise ConfigError(f"{path}: field 'profile': unknown profile {params.profile!r}; known: {', '.join(PROFILES)}")
     return params
 
 
-def pipeline_lists(catalog: dict, profile: str) -> dict:
+def pipeline_lists(catalog: Mapping[str, Landmark], profile: str) -> dict:
     """The params.yaml lists that make dvc.yaml run every landmark of `profile`."""
     chosen = [lm for lm in catalog.values() if profile in lm.profiles]
     return {
@@ -90,12 +87,8 @@ def pipeline_lists(catalog: dict, profile: str) -> dict:
     }
 
 
-def use_profile(path: Path, catalog: dict, profile: str) -> dict:
+def use_profile(path: Path, catalog: Mapping[str, Landmark], profile: str) -> dict:
     """Rewrite params.yaml's pipeline lists for `profile`, keeping every other setting."""
-    import os
-
-    import yaml
-
     if profile not in PROFILES:
         raise ConfigError(f"unknown profile {profile!r}; known: {', '.join(PROFILES)}")
     load_params(path)  # refuse to rewrite a file that is already wrong
@@ -110,8 +103,5 @@ def use_profile(path: Path, catalog: dict, profile: str) -> dict:
             skipping = line.split(":", 1)[0].strip() in lists
         if not skipping:
             kept.append(line)
-    new_text = "\n".join(lines[:n_head] + [yaml.safe_dump(lists, sort_keys=False).rstrip("\n")] + kept) + "\n"
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(new_text, encoding="utf-8")
-    os.replace(tmp, path)
+    write_atomic(path, "\n".join(lines[:n_head] + [yaml.safe_dump(lists, sort_keys=False).rstrip("\n")] + kept) + "\n")
     return lists

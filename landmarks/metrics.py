@@ -53,11 +53,10 @@ def topk_correct(logits: torch.Tensor, targets: torch.Tensor, ks: tuple[int, ...
     return out
 
 
-def topk_error(logits: torch.Tensor, targets: torch.Tensor, ks: tuple[int, ...] = (1, 5)) -> dict[int, float]:
-    """Top-k error in percent for each k."""
-    n = targets.numel()
-    correct = topk_correct(logits, targets, ks)
-    return {k: 100.0 * (n - c) / n for k, c in correct.items()}
+def error_percent(correct: dict[int, int], n: int) -> dict[str, float]:
+    """{k: examples right within the top k} out of n -> {"top{k}_error": error in percent}."""
+    n = max(n, 1)
+    return {f"top{k}_error": 100.0 * (n - c) / n for k, c in correct.items()}
 
 
 def chance_error(num_classes: int) -> float:

@@ -4,274 +4,207 @@
 
 Writes `<out>/metrics.json` (one row per run, with provenance and the resolved recipes),
 `<out>/history.csv` (one row per run and epoch) and `<out>/weights/<run>.pt` (final weights),
-and records everything in MLflow.
+and records everything in MLflow (`landmarks.tracking.runs`).
 
 Runs survive interruption: each run checkpoints under `checkpoints/<profile>/<landmark>/`, a
-finished run leaves its result there, and running the same command again skips finished runs and
-resumes the interrupted one, in the same MLflow run. The folder is removed once the landmark is
-complete.
+finished run leaves its result there (`FinishedRuns`), and running the same command again skips
+finished runs and resumes the interrupted one, in the same MLflow run. The folder is removed
+once the landmark is complete.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import re
-import shutil
-import statistics
+import logging
+import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Literal
 
 import pandas as pd
 import torch
 
-from landmarks.catalog import Claim, Landmark, resolve_recipe
+from landmarks.catalog import Landmark, resolve_recipe
+from landmarks.config import CheckpointPolicy
+from landmarks.data.prepare import prepared_hash
 from landmarks.errors import TrainingError
+from landmarks.files import write_atomic
 from landmarks.provenance import git_state, hardware, machine_label, versions
-from landmarks.strict import to_plain
-from landmarks.tasks import TASKS, RunContext, RunResult
-from landmarks.tracking import Tracker, flatten
-from landmarks.train.checkpoint import Checkpointer, Interrupted, StopFlag
+from landmarks.tasks import TASKS, RunControl, RunResult, RunSpec, StageContext, Task
+from landmarks.tracking import LandmarkRuns, Tracker, flatten
+from landmarks.train.checkpoint import Checkpointer, FinishedRuns
+from landmarks.train.signals import Interrupted, StopFlag
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class CheckpointPolicy:
-    dir: Path = Path("checkpoints")
-    every_steps: int = 0  # 0: by time only
-    every_seconds: float = 300.0
-    # auto: resume a matching checkpoint, start over (setting the old one aside) when the recipe
-    # changed; always: refuse to start over; never: ignore checkpoints
-    resume: Literal["auto", "always", "never"] = "auto"
+class TrainJob:
+    """What `landmarks train` asks for: one landmark under one profile, and where things go."""
+
+    landmark: Landmark
+    profile: str
+    out_dir: Path
+    device: torch.device = torch.device("cpu")
+    data_dir: Path = Path("data")
+    mirror: str = ""
+    deterministic: bool = False
+    checkpoints: CheckpointPolicy = field(default_factory=CheckpointPolicy)
+    only_claims: tuple[str, ...] = ()  # a subset (marked so in metrics.json)
+    only_seeds: tuple[int, ...] = ()
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Write to a temporary name, then rename: a reader never sees half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+@dataclass
+class _Stage:
+    """What the runs of a job share while it trains."""
+
+    job: TrainJob
+    task: Task
+    ctx: StageContext
+    mlflow: LandmarkRuns
+    tags: dict
+    data_hash: str
+    finished: FinishedRuns
+    stop: StopFlag | None = None
 
 
-def run_key(claim: Claim, seed: int) -> str:
-    return f"{re.sub(r'[^A-Za-z0-9._-]+', '_', claim.name).strip('_')}-seed{seed}"
-
-
-def data_hash_of(lm: Landmark, ctx: RunContext) -> str:
-    """The content hash of the prepared data the landmark trains on ('' for generated data)."""
-    if not lm.dataset:
-        return ""
-    from landmarks.tasks.classify import cached_splits
-
-    return cached_splits(lm.dataset, ctx).content_hash
-
-
-def train_landmark(
-    lm: Landmark,
-    profile: str,
-    out_dir: Path,
-    device: torch.device,
-    tracker: Tracker | None = None,
-    data_dir: Path = Path("data"),
-    mirror: str = "",
-    deterministic: bool = False,
-    verbose: bool = False,
-    log: Callable[[str], None] = print,
-    checkpoints: CheckpointPolicy = CheckpointPolicy(),
-    only_claims: tuple[str, ...] = (),
-    only_seeds: tuple[int, ...] = (),
-) -> dict:
-    """Every claim x seed of the profile, or the subset named by `only_claims` / `only_seeds`
-    (a subset is marked so in metrics.json)."""
+def train_landmark(job: TrainJob, tracker: Tracker | None = None) -> dict:
+    """Every claim x seed of the job; returns (and writes) the metrics.json document."""
+    lm, profile = job.landmark, job.profile
     prof = lm.profile(profile)
-    claims = lm.claims_for(profile)
-    if only_claims:
-        claims = tuple(lm.claim(n) for n in only_claims)
-    if only_seeds:
-        from dataclasses import replace
-
-        prof = replace(prof, seeds=tuple(only_seeds))
-    ctx = RunContext(device=device, data_dir=data_dir, mirror=mirror, verbose=verbose)
-    task = TASKS.get(lm.task)
-    common_tags = {
-        "landmark": lm.id,
-        "profile": profile,
-        "reduced_budget": str(prof.reduced_budget).lower(),
-        "deterministic": str(deterministic).lower(),
-        **git_state(),
-        **versions(),
-        **hardware(device),
-    }
-    ckpt_dir = checkpoints.dir / profile / lm.id
+    claims = tuple(lm.claim(n) for n in job.only_claims) if job.only_claims else lm.claims_for(profile)
+    if job.only_seeds:
+        prof = prof.model_copy(update={"seeds": tuple(job.only_seeds)})
+    ctx = StageContext(device=job.device, data_dir=job.data_dir, mirror=job.mirror)
+    tags = {"landmark": lm.id, "profile": profile, "reduced_budget": str(prof.reduced_budget).lower(),
+            "deterministic": str(job.deterministic).lower(), **git_state(), **versions(), **hardware(job.device)}
+    state_dir = Path(job.checkpoints.dir) / profile / lm.id
     total = sum(len(c.seeds(prof.seeds)) for c in claims)
     label = " (reduced budget)" if prof.reduced_budget else ""
-    log(f"[{lm.id}] profile {profile}{label}: {len(claims)} claims x {len(prof.seeds)} seeds ({total} runs) "
-        f"on {machine_label(device)}")
-    data_hash = data_hash_of(lm, ctx)
-    exp_id = parent = None
-    parent_file = ckpt_dir / "parent.json"
-    if tracker:
-        exp_id = tracker.experiment(lm.id)
-        saved = json.loads(parent_file.read_text()) if parent_file.exists() else {}
-        if saved.get("uri") == tracker.uri:  # an interrupted landmark: its parent run goes on
-            parent = saved["mlflow_run_id"]
-            tracker.resume(parent)
-        else:
-            parent = tracker.start(exp_id, f"{lm.id} [{profile}]", common_tags)
-            write_atomic(parent_file, json.dumps({"mlflow_run_id": parent, "uri": tracker.uri}))
+    log.info("[%s] profile %s%s: %d claims x %d seeds (%d runs) on %s", lm.id, profile, label, len(claims),
+             len(prof.seeds), total, machine_label(job.device))
+    data_hash = prepared_hash(lm.dataset, job.data_dir, job.mirror) if lm.dataset else ""
+    stage = _Stage(job, TASKS.get(lm.task), ctx, LandmarkRuns(tracker, lm.id, profile, tags, state_dir), tags,
+                   data_hash, FinishedRuns(state_dir))
     rows, histories, recipes = [], [], {}
     status = "FAILED"
     t_start = time.perf_counter()
     try:
         with StopFlag() as stop:
-            ctx.stop = stop
+            stage.stop = stop
             for claim in claims:
                 recipe = resolve_recipe(lm, claim, profile)
-                recipes[claim.name] = to_plain(recipe)
+                recipes[claim.name] = recipe.model_dump(mode="json")
                 for seed in claim.seeds(prof.seeds):
-                    row, history = _one_run(lm, claim, recipe, seed, profile, ctx, task, tracker, exp_id, parent,
-                                            common_tags, data_hash, ckpt_dir, checkpoints, out_dir, log)
+                    row, history = _one_run(RunSpec(lm, claim, recipe, seed, profile), stage)
                     rows.append(row)
                     histories += [{"claim": claim.name, "seed": seed, **h} for h in history]
-                    log(f"  [{len(rows)}/{total}] {claim.name}, seed {seed}: {row['metric']} = {row['value']:.4g} "
-                        f"({row['seconds']:.1f} s{', resumed' if row.get('resumed') else ''})")
-                    if row.get("info.at_chance"):
-                        log(f"  warning: {claim.name}, seed {seed} did not learn: its test error "
-                            f"{row['metric.top1_error']:.2f}% is at chance level. It still counts in the "
-                            f"mean; a smaller lr or a warm-up usually avoids this.")
+                    _say_done(row, len(rows), total)
         status = "FINISHED"
     except Interrupted:
         status = "KILLED"
         raise
     finally:
-        if tracker and parent:
-            if status == "FINISHED":
-                tracker.log_metrics(parent, _aggregate(rows))
-            if status != "KILLED":  # a killed landmark's parent run resumes with it
-                tracker.end(parent, status)
-                parent_file.unlink(missing_ok=True)
-            tracker.close()
+        stage.mlflow.close(status, rows)
     doc = {
         "landmark": lm.id,
         "profile": profile,
         "reduced_budget": prof.reduced_budget,
-        "subset": bool(only_claims or only_seeds),
+        "subset": bool(job.only_claims or job.only_seeds),
         "seconds": time.perf_counter() - t_start,
-        "provenance": {**common_tags, "data_hashes": sorted({str(r.get("info.data_hash")) for r in rows})},
+        "provenance": {**tags, "data_hashes": sorted({str(r.get("info.data_hash")) for r in rows})},
         "recipes": recipes,
-        "mlflow_parent_run_id": parent,
+        "mlflow_parent_run_id": stage.mlflow.parent,
         "runs": rows,
     }
-    write_atomic(out_dir / "metrics.json", json.dumps(doc, indent=1, default=str) + "\n")
-    write_atomic(out_dir / "history.csv", pd.DataFrame(histories).to_csv(index=False))
-    shutil.rmtree(ckpt_dir, ignore_errors=True)  # everything is in out_dir now
-    log(f"[{lm.id}] done in {doc['seconds']:.1f} s -> {out_dir}")
+    write_atomic(job.out_dir / "metrics.json", json.dumps(doc, indent=1, default=str) + "\n")
+    write_atomic(job.out_dir / "history.csv", pd.DataFrame(histories).to_csv(index=False))
+    stage.finished.clear()  # everything is in out_dir now
+    log.info("[%s] done in %.1f s -> %s", lm.id, doc["seconds"], job.out_dir)
     return doc
 
 
-def _one_run(lm, claim, recipe, seed, profile, ctx, task, tracker, exp_id, parent, common_tags, data_hash,
-             ckpt_dir, policy, out_dir, log) -> tuple[dict, list[dict]]:
-    key = run_key(claim, seed)
-    identity = flatten({
-        "landmark": lm.id, "claim": claim.name, "model": claim.model, "seed": seed, "profile": profile,
-        "model_args": to_plain(claim.model_args), "data_args": to_plain(claim.data_args),
-        "recipe": to_plain(recipe), "data_hash": data_hash, "git_commit": common_tags["git_commit"],
-        "version.torch": common_tags["version.torch"], "device": common_tags["hardware.device"],
+def _say_done(row: dict, done: int, total: int) -> None:
+    log.info("  [%d/%d] %s, seed %s: %s = %.4g (%.1f s%s)", done, total, row["claim"], row["seed"], row["metric"],
+             row["value"], row["seconds"], ", resumed" if row.get("resumed") else "")
+    if row.get("info.at_chance"):
+        log.warning("  warning: %s, seed %s did not learn: its test error %.2f%% is at chance level. It still "
+                    "counts in the mean; a smaller lr or a warm-up usually avoids this.", row["claim"], row["seed"],
+                    row["metric.top1_error"])
+
+
+def _identity(run: RunSpec, stage: _Stage) -> dict:
+    """What a checkpoint or a finished result must match to be taken for this run."""
+    claim = run.claim
+    return flatten({
+        "landmark": run.landmark.id, "claim": claim.name, "model": claim.model, "seed": run.seed,
+        "profile": run.profile, "model_args": dict(claim.model_args), "data_args": dict(claim.data_args),
+        "recipe": run.recipe.model_dump(mode="json"), "data_hash": stage.data_hash,
+        "git_commit": stage.tags["git_commit"], "version.torch": stage.tags["version.torch"],
+        "device": stage.tags["hardware.device"],
     })
-    checkpoint = Checkpointer(ckpt_dir / f"{key}.pt", identity, policy.every_steps, policy.every_seconds)
-    result_file = ckpt_dir / f"{key}.result.json"
-    weights_file = ckpt_dir / f"{key}.weights.pt"
-    if policy.resume != "never" and result_file.exists():
-        done = json.loads(result_file.read_text())
-        if done["identity"] == identity:  # finished before the interruption: keep its result
-            _copy_weights(weights_file, out_dir, key)
+
+
+def _one_run(run: RunSpec, stage: _Stage) -> tuple[dict, list[dict]]:
+    key, claim, policy = run.key, run.claim, stage.job.checkpoints
+    identity = _identity(run, stage)
+    if policy.resume != "never":
+        done = stage.finished.get(key, identity)
+        if done is not None:  # finished before the interruption: keep its result
+            stage.finished.copy_weights(key, stage.job.out_dir)
             return {**done["row"], "resumed": True}, done["history"]
+    checkpoint = Checkpointer(Path(policy.dir) / run.profile / run.landmark.id / f"{key}.pt", identity,
+                              policy.every_steps, policy.every_seconds)
     payload = checkpoint.load(strict=policy.resume == "always") if policy.resume != "never" else None
-    run_id = payload["extra"].get("mlflow_run_id") if payload else None
-    if tracker:
-        if run_id:
-            tracker.resume(run_id)
-        else:
-            tags = {**common_tags, "claim": claim.name, "model": claim.model, "seed": seed, "run_key": key}
-            run_id = tracker.start(exp_id, f"{claim.name} seed {seed}", tags, parent=parent)
-            tracker.log_params(run_id, {"claim": claim.name, "model": claim.model, "seed": seed, "profile": profile,
-                                        "recipe": to_plain(recipe), "model_args": to_plain(claim.model_args),
-                                        "data_args": to_plain(claim.data_args)})
-            tracker.set_tag(run_id, "data_hash", data_hash)
+    params = {"claim": claim.name, "model": claim.model, "seed": run.seed, "profile": run.profile,
+              "recipe": run.recipe.model_dump(mode="json"), "model_args": dict(claim.model_args),
+              "data_args": dict(claim.data_args)}
+    tags = {"claim": claim.name, "model": claim.model, "seed": run.seed, "run_key": key, "data_hash": stage.data_hash}
+    run_id = stage.mlflow.start_child(f"{claim.name} seed {run.seed}",
+                                      payload["extra"].get("mlflow_run_id") if payload else None, tags, params)
     checkpoint.extra = {"mlflow_run_id": run_id}
     logged: set[int] = set()
 
     def on_epoch(row: dict) -> None:
-        if tracker and run_id:
-            tracker.log_epoch(run_id, row)
+        stage.mlflow.log_epoch(run_id, row)
         logged.add(row["epoch"])
+        val = "" if math.isnan(row.get("val_error", math.nan)) else f"val {row['val_error']:.2f}%  "
+        log.debug("    epoch %3d: train %.2f%%  %stest %.2f%%  (%.1f s)", row["epoch"], row["train_error"], val,
+                  row["test_error"], row["seconds"])
 
-    ctx.checkpoint, ctx.resume, ctx.on_epoch = checkpoint, payload, on_epoch
     if payload:
-        log(f"  {claim.name}, seed {seed}: resuming from step {payload['state']['step']} ({checkpoint.path})")
+        log.info("  %s, seed %s: resuming from step %s (%s)", claim.name, run.seed, payload["state"]["step"],
+                 checkpoint.path)
+    control = RunControl(checkpoint=checkpoint, resume=payload, stop=stage.stop, on_epoch=on_epoch)
     t0 = time.perf_counter()
     try:
-        result: RunResult = task(lm, claim, recipe, seed, ctx)
+        result: RunResult = stage.task.run(run, stage.ctx, control)
     except TrainingError as exc:
-        if tracker and run_id:
-            tracker.set_tag(run_id, "failure", str(exc))
-            if exc.step is not None:
-                tracker.set_tag(run_id, "failed_at_step", exc.step)
-            tracker.end(run_id, "FAILED")
+        stage.mlflow.fail_child(run_id, "FAILED", exc)
         checkpoint.path.unlink(missing_ok=True)
         raise
     except Interrupted:
-        if tracker and run_id:
-            tracker.end(run_id, "KILLED")
+        stage.mlflow.fail_child(run_id, "KILLED")
         raise
-    except BaseException:
-        if tracker and run_id:
-            tracker.end(run_id, "FAILED")
+    except BaseException as exc:
+        stage.mlflow.fail_child(run_id, "FAILED", exc)
         raise
-    finally:
-        ctx.checkpoint = ctx.resume = ctx.on_epoch = None
     seconds = time.perf_counter() - t0  # of this process; a resumed run's earlier part is not counted
-    metric = lm.metric_of(claim)
+    metric = run.landmark.metric_of(claim)
     row = {
-        "landmark": lm.id, "profile": profile, "reduced_budget": lm.profile(profile).reduced_budget,
-        "claim": claim.name, "model": claim.model, "seed": seed, "metric": metric,
+        "landmark": run.landmark.id, "profile": run.profile,
+        "reduced_budget": run.landmark.profile(run.profile).reduced_budget,
+        "claim": claim.name, "model": claim.model, "seed": run.seed, "metric": metric,
         "value": result.metrics[metric],
         **{f"metric.{k}": v for k, v in result.metrics.items()},
         **{f"info.{k}": v for k, v in result.info.items()},
-        "seconds": seconds, "device": str(ctx.device), "machine": machine_label(ctx.device),
-        "git_commit": common_tags["git_commit"], "mlflow_run_id": run_id,
+        "seconds": seconds, "device": str(stage.job.device), "machine": machine_label(stage.job.device),
+        "git_commit": stage.tags["git_commit"], "mlflow_run_id": run_id,
     }
-    if tracker and run_id:
-        tracker.log_history(run_id, [h for h in result.history if h["epoch"] not in logged])
-        tracker.log_metrics(run_id, [(k, v, 0) for k, v in result.metrics.items()] + [("seconds", seconds, 0)])
-        if result.info.get("at_chance"):
-            tracker.set_tag(run_id, "at_chance", "true")
-        tracker.end(run_id)
-    if result.model is not None:
-        ckpt_dir.mkdir(parents=True, exist_ok=True)
-        tmp = weights_file.with_name(weights_file.name + ".tmp")
-        torch.save(result.model.state_dict(), tmp)
-        os.replace(tmp, weights_file)
-        _copy_weights(weights_file, out_dir, key)
-    write_atomic(result_file, json.dumps({"identity": identity, "row": row, "history": result.history}, default=str))
+    stage.mlflow.finish_child(run_id, result.metrics, [h for h in result.history if h["epoch"] not in logged],
+                              seconds, {"at_chance": "true"} if result.info.get("at_chance") else {})
+    stage.finished.put(key, identity, row, result.history,
+                       result.model.state_dict() if result.model is not None else None)
+    stage.finished.copy_weights(key, stage.job.out_dir)
     checkpoint.path.unlink(missing_ok=True)
     return row, result.history
-
-
-def _copy_weights(weights_file: Path, out_dir: Path, key: str) -> None:
-    if weights_file.exists():
-        (out_dir / "weights").mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(weights_file, out_dir / "weights" / f"{key}.pt")
-
-
-def _aggregate(rows: list[dict]) -> list[tuple[str, float, int]]:
-    by_claim: dict[str, list[float]] = {}
-    for r in rows:
-        by_claim.setdefault(r["claim"], []).append(float(r["value"]))
-    out = []
-    for claim, values in by_claim.items():
-        out.append((f"{claim}.mean", statistics.fmean(values), 0))
-        out.append((f"{claim}.std", statistics.stdev(values) if len(values) > 1 else 0.0, 0))
-        out.append((f"{claim}.n", float(len(values)), 0))
-    return out

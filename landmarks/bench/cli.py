@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import logging
 import re
 from pathlib import Path
 
@@ -11,8 +12,10 @@ import pandas as pd
 import torch
 
 from landmarks.provenance import git_state, machine_label
-from landmarks.runner import write_atomic
+from landmarks.files import write_atomic
 from landmarks.train.seeding import resolve_device
+
+log = logging.getLogger(__name__)
 
 
 def _slug(text: str) -> str:
@@ -35,7 +38,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
     params = load_params(args.params)
     device = resolve_device(args.device or params.train.device)
-    print(f"bench {args.kind} on {machine_label(device)}", flush=True)
+    log.info("bench %s on %s", args.kind, machine_label(device))
     if args.kind == "epoch":
         from landmarks.bench import epoch
         from landmarks.data.prepare import ensure_prepared
@@ -65,8 +68,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_parser(sub) -> None:
-    sp = sub.add_parser("bench", help="speed: the engine beside a baseline, in one run")
+def add_parser(sub, parents: list[argparse.ArgumentParser]) -> None:
+    sp = sub.add_parser("bench", parents=parents, help="speed: the engine beside a baseline, in one run")
     sp.add_argument("kind", choices=["epoch", "step"], help="epoch: engine vs tutorial loop on MNIST; "
                     "step: ms per training step, eager fp32 vs the fast path")
     sp.add_argument("--models", help="comma-separated (default: all of the kind)")

@@ -10,18 +10,22 @@ from it. Both train the same architecture with the same optimizer for one epoch 
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
-from landmarks.catalog import Recipe
-from landmarks.data import Splits
 from landmarks.data.loaders import to_device
+from landmarks.data.registry import Splits
 from landmarks.models import create_model
-from landmarks.train.engine import _Loop, TrainState, train_one_epoch
+from landmarks.train.engine import train_one_epoch
+from landmarks.train.recipe import Recipe
 from landmarks.train.seeding import seed_everything
+from landmarks.train.trainer import Trainer, TrainState
+
+log = logging.getLogger(__name__)
 
 # name -> (registered model, model_args, batch size)
 MODELS = {
@@ -53,11 +57,11 @@ def engine_epoch(splits: Splits, name: str, args: dict, batch: int, device: torc
     recipe = Recipe(lr=0.01, momentum=0.9, batch_size=batch, epochs=1, val_fraction=0.0)
     gen = seed_everything(0)
     model = create_model(name, data.in_shape, data.num_classes, **args).to(device)
-    loop = _Loop(model, data, recipe, gen, None, None)
-    train_one_epoch(loop, TrainState())  # warm-up: allocator, kernels, caches
+    trainer = Trainer(model, data, recipe, gen)
+    train_one_epoch(trainer, TrainState())  # warm-up: allocator, kernels, caches
     _sync(device)
     t0 = time.perf_counter()
-    train_one_epoch(loop, TrainState())
+    train_one_epoch(trainer, TrainState())
     _sync(device)
     return time.perf_counter() - t0
 
@@ -108,14 +112,14 @@ def tutorial_epoch(splits: Splits, name: str, args: dict, batch: int, device: to
     return time.perf_counter() - t0
 
 
-def run(splits: Splits, names: list[str], device: torch.device, workers: int, log=print) -> list[EpochTiming]:
+def run(splits: Splits, names: list[str], device: torch.device, workers: int) -> list[EpochTiming]:
     out = []
     for key in names:
         name, args, batch = MODELS[key]
-        log(f"  {key} (batch {batch}): engine epoch ...")
+        log.info("  %s (batch %d): engine epoch ...", key, batch)
         eng = engine_epoch(splits, name, args, batch, device)
-        log(f"  {key}: engine {eng:.2f} s; tutorial loop epoch ...")
+        log.info("  %s: engine %.2f s; tutorial loop epoch ...", key, eng)
         tut = tutorial_epoch(splits, name, args, batch, device, workers)
         out.append(EpochTiming(key, batch, eng, tut))
-        log(f"  {key}: tutorial {tut:.2f} s -> {tut / eng:.1f}x")
+        log.info("  %s: tutorial %.2f s -> %.1fx", key, tut, tut / eng)
     return out

@@ -12,17 +12,20 @@ that matter come from a GPU.
 
 from __future__ import annotations
 
+import logging
 import time
 
 import numpy as np
 import torch
 
-from landmarks.catalog import Recipe
-from landmarks.data import Splits, arrays_hash
 from landmarks.data.loaders import to_device
+from landmarks.data.registry import Splits, arrays_hash
 from landmarks.models import create_model
-from landmarks.train.engine import _Loop
+from landmarks.train.recipe import Recipe
 from landmarks.train.seeding import seed_everything
+from landmarks.train.trainer import Trainer
+
+log = logging.getLogger(__name__)
 
 # name -> (model, image shape (H, W, C), batch, augmentation)
 MODELS = {
@@ -56,20 +59,15 @@ def ms_per_step(key: str, fast: bool, device: torch.device, steps: int, warmup: 
     model = create_model(name, data.in_shape, 10).to(device)
     recipe = Recipe(lr=0.05, momentum=0.9, weight_decay=5e-4, batch_size=batch, drop_last=True, augment=aug,
                     fast=fast, val_fraction=0.0)
-    loop = _Loop(model, data, recipe, gen, None, None, fast=fast)
+    trainer = Trainer(model, data, recipe, gen, fast=fast)
     model.train()
-    per_epoch = loop.steps_per_epoch
+    per_epoch = trainer.steps_per_epoch
     order = torch.randperm(n, generator=gen).to(device)
-    losses = torch.zeros(per_epoch, device=device)
-    wrong = torch.zeros((), dtype=torch.long, device=device)
+    losses, wrong = trainer.buffers()
 
     def step(i: int) -> None:
         b = i % per_epoch
-        idx = order[b * batch : (b + 1) * batch]
-        if fast:
-            loop.fast.run(idx, b, recipe.lr)
-        else:
-            loop.eager_step(idx, b, losses, wrong)
+        trainer.step(order[b * batch : (b + 1) * batch], b, i, losses, wrong)
 
     for i in range(warmup):
         step(i)
@@ -81,7 +79,7 @@ def ms_per_step(key: str, fast: bool, device: torch.device, steps: int, warmup: 
     return 1000.0 * (time.perf_counter() - t0) / steps
 
 
-def run(names: list[str], device: torch.device, steps: int, warmup: int, log=print) -> list[dict]:
+def run(names: list[str], device: torch.device, steps: int, warmup: int) -> list[dict]:
     rows = []
     for key in names:
         _, _, batch, aug = MODELS[key]
@@ -91,5 +89,5 @@ def run(names: list[str], device: torch.device, steps: int, warmup: int, log=pri
         rows.append({"model": key, "batch": batch, "augmentation": "+".join(aug) or "none",
                      "eager fp32 ms/step": round(eager, 3), "fast ms/step": round(fast, 3),
                      "speed-up": round(eager / fast, 2), "fast path": fast_kind})
-        log(f"  {key}: eager {eager:.2f} ms, fast {fast:.2f} ms -> {eager / fast:.1f}x")
+        log.info("  %s: eager %.2f ms, fast %.2f ms -> %.1fx", key, eager, fast, eager / fast)
     return rows

@@ -1,78 +1,13 @@
-"""Dataset registry: names map to specs that say where each dataset comes from and how to read it.
+"""Datasets: the registry (`registry`), fetching (`fetch`, `content`), decoding (`formats`),
+the prepared on-disk format (`prepare`) and device-resident tensors (`loaders`), with one file
+per dataset family (digits, mnist, cifar10, imagenet) that registers its specs.
 
 Prepared data is a fixed format, written once by `landmarks prepare` and only read by training:
 uint8 images (N, H, W, C) and int64 labels per split, as .npy files loaded without pickle, with a
 manifest of content hashes (see `landmarks.data.prepare`).
 """
 
-from __future__ import annotations
+from landmarks.data.registry import DATASETS, Arrays, DatasetSpec, Splits, arrays_hash, register_dataset
+from landmarks.data import cifar10, digits, imagenet, mnist  # noqa: E402,F401,I001  (registers the datasets)
 
-import hashlib
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Callable, Literal
-
-import numpy as np
-
-from landmarks.data.fetch import RemoteFile
-from landmarks.registry import Registry
-
-
-@dataclass(frozen=True)
-class Splits:
-    name: str
-    train_x: np.ndarray  # uint8, (N, H, W, C)
-    train_y: np.ndarray  # int64, (N,)
-    test_x: np.ndarray
-    test_y: np.ndarray
-    num_classes: int
-    max_value: int  # the largest pixel value the format allows (16 for digits, 255 for images)
-    content_hash: str  # sha256 over the arrays: what a run records as its data hash
-
-    @property
-    def in_shape(self) -> tuple[int, int, int]:
-        _, h, w, c = self.train_x.shape
-        return (c, h, w)
-
-
-Arrays = dict[str, np.ndarray]  # train_x, train_y, test_x, test_y
-
-
-def arrays_hash(*arrays: np.ndarray) -> str:
-    h = hashlib.sha256()
-    for a in arrays:
-        h.update(str((a.dtype.str, a.shape)).encode())
-        h.update(np.ascontiguousarray(a).data)
-    return h.hexdigest()
-
-
-@dataclass(frozen=True)
-class DatasetSpec:
-    name: str
-    description: str
-    num_classes: int
-    max_value: int
-    # download: files fetched from URLs and mirrors; bundled: shipped with a package;
-    # user: supplied by the user (ImageNet), never downloaded
-    source: Literal["download", "bundled", "user"]
-    files: tuple[RemoteFile, ...]
-    # reads the verified raw files ({publisher's file name: local path}) into Arrays
-    decode: Callable[[dict[str, Path]], Arrays] | None
-
-
-DATASETS: Registry[DatasetSpec] = Registry("dataset")
-
-
-def register_dataset(spec: DatasetSpec) -> DatasetSpec:
-    DATASETS.register(spec.name)(spec)
-    return spec
-
-
-def load_splits(name: str, data_dir: Path | str = "data") -> Splits:
-    """The prepared splits of a dataset, fetching and preparing it first if needed."""
-    from landmarks.data.prepare import ensure_prepared
-
-    return ensure_prepared(name, Path(data_dir))
-
-
-from landmarks.data import cifar10, digits, imagenet, mnist  # noqa: E402,F401  (registers)
+__all__ = ["DATASETS", "Arrays", "DatasetSpec", "Splits", "arrays_hash", "register_dataset"]

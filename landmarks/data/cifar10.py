@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from landmarks.data import Arrays, DatasetSpec, register_dataset
+from landmarks.data.registry import Arrays, DatasetSpec, register_dataset
 from landmarks.data.content import iter_members
 from landmarks.data.fetch import RemoteFile
 from landmarks.data.formats import read_cifar_binary
@@ -49,5 +49,6 @@ def decode_cifar10(files: dict[str, Path]) -> Arrays:
 
 
 register_dataset(
-    DatasetSpec("cifar-10", "CIFAR-10, 32x32 colour, 50k/10k (binary release)", 10, 255, "download", (CIFAR10_ARCHIVE,), decode_cifar10)
+    DatasetSpec("cifar-10", "CIFAR-10, 32x32 colour, 50k/10k (binary release)", 10, 255, "download", (CIFAR10_ARCHIVE,), decode_cifar10,
+                (3, 32, 32))
 )

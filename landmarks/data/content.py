@@ -12,6 +12,7 @@ import contextlib
 import gzip
 import hashlib
 import lzma
+import shutil
 import tarfile
 import zlib
 from pathlib import Path, PurePosixPath
@@ -76,33 +77,31 @@ def _stream_errors(path: Path) -> Iterator[None]:
         raise DataError(f"{path}: corrupt or unreadable file ({exc}). Delete it and fetch again.") from None
 
 
-def is_archive(path: Path) -> bool:
-    """True for a tar archive, compressed or not."""
-    kind = container(path)
-    if kind == "tar":
-        return True
-    if kind in ("gzip", "xz", "bz2"):
-        with _stream_errors(path), open_decompressed(path) as f:
-            head = f.read(512)
-        return len(head) > 262 and head[257:262] == b"ustar"
-    return False
+# where a streamed member would land: only for the data filter's path arithmetic, never written
+_NOWHERE = "/landmarks-archive-root"
 
 
-def check_member(member: tarfile.TarInfo, archive: Path) -> None:
-    """Refuse absolute paths, '..', links that point outside, and device files."""
-    name = PurePosixPath(member.name)
+def check_member(member: tarfile.TarInfo, archive: Path, dest: str = _NOWHERE) -> tarfile.TarInfo:
+    """The member as tarfile's "data" extraction filter passes it; a DataError saying why the
+    archive is refused otherwise (a path that leaves `dest`, a link out of it, a device or pipe).
+
+    Absolute names are refused too, although the filter would strip their leading "/": a dataset
+    archive never has them, so one that does is not the publisher's.
+    """
     where = f"{archive}: archive member {member.name!r}"
-    if name.is_absolute() or member.name.startswith(("/", "\\")) or ":" in name.parts[0]:
+    first = PurePosixPath(member.name).parts[:1]
+    if member.name.startswith(("/", "\\")) or (first and ":" in first[0]):
         raise DataError(f"{where} has an absolute path; refusing the archive (it may be malicious)")
-    if ".." in name.parts:
-        raise DataError(f"{where} climbs out with '..'; refusing the archive (it may be malicious)")
-    if member.issym() or member.islnk():
-        target = PurePosixPath(member.linkname)
-        base = name.parent if member.issym() else PurePosixPath()
-        if target.is_absolute() or ".." in (base / target).parts:
-            raise DataError(f"{where} is a link to {member.linkname!r}, outside the archive; refusing the archive")
-    if member.isdev() or member.isfifo():
-        raise DataError(f"{where} is a device or pipe; refusing the archive")
+    try:
+        return tarfile.data_filter(member, dest)
+    except tarfile.OutsideDestinationError:
+        raise DataError(f"{where} climbs out with '..'; refusing the archive (it may be malicious)") from None
+    except (tarfile.AbsoluteLinkError, tarfile.LinkOutsideDestinationError):
+        raise DataError(f"{where} is a link to {member.linkname!r}, outside the archive; refusing the archive") from None
+    except tarfile.SpecialFileError:
+        raise DataError(f"{where} is a device or pipe; refusing the archive") from None
+    except tarfile.FilterError as exc:
+        raise DataError(f"{where}: {exc}; refusing the archive") from None
 
 
 def iter_members(path: Path) -> Iterator[tuple[tarfile.TarInfo, IO[bytes] | None]]:
@@ -147,12 +146,26 @@ def read_content(path: Path, member: str | None = None) -> bytes:
 
 
 def safe_extract(path: Path, dest: Path) -> list[Path]:
-    """Extract a tar archive under `dest`, refusing unsafe members before anything is written."""
-    members = [m for m, _ in iter_members(path)]  # a first pass checks every member
+    """Extract a tar archive under `dest` with tarfile's "data" filter and the refusals of
+    `check_member`; on a refusal, a `dest` this call created is removed again."""
+    created = not dest.exists()
     dest.mkdir(parents=True, exist_ok=True)
-    with _stream_errors(path), open_decompressed(path) as raw, tarfile.open(fileobj=raw, mode="r|") as tar:
-        tar.extractall(dest, filter="data")
-    return [dest / m.name for m in members if m.isfile()]
+    names: list[str] = []
+
+    def keep(member: tarfile.TarInfo, dest_path: str) -> tarfile.TarInfo:
+        checked = check_member(member, path, dest_path)
+        if checked.isfile():
+            names.append(checked.name)
+        return checked
+
+    try:
+        with _stream_errors(path), open_decompressed(path) as raw, tarfile.open(fileobj=raw, mode="r|") as tar:
+            tar.extractall(dest, filter=keep)
+    except DataError:
+        if created:
+            shutil.rmtree(dest, ignore_errors=True)
+        raise
+    return [dest / n for n in names]
 
 
 def file_md5(path: Path) -> str:

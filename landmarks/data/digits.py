@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from landmarks.data import Arrays, DatasetSpec, register_dataset
+from landmarks.data.registry import Arrays, DatasetSpec, register_dataset
 
 # a fixed, stratified 75/25 train/test split, the same for every seed and every run
 TEST_FRACTION = 0.25
@@ -35,5 +35,6 @@ register_dataset(
         source="bundled",
         files=(),
         decode=decode_digits,
+        shape=(1, 8, 8),
     )
 )

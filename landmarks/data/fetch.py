@@ -12,6 +12,7 @@ and only then is renamed into `data/raw/<dataset>/`. Nothing unverified is ever 
 from __future__ import annotations
 
 import http.client
+import logging
 import os
 import shutil
 import sys
@@ -21,10 +22,12 @@ import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Mapping
+from typing import Mapping
 
 from landmarks.data.content import container, content_hashes, file_md5
 from landmarks.errors import DataError
+
+log = logging.getLogger(__name__)
 
 MIRROR_ENV = "LANDMARKS_DATA_MIRROR"
 USER_AGENT = "landmarks-fetch/1 (+reproducible benchmark suite)"
@@ -47,7 +50,6 @@ class FetchOptions:
     timeout: float = 20.0  # seconds to connect and between bytes
     retries: int = 3  # tries per URL for transient failures (cut transfers, timeouts, 5xx)
     backoff: float = 1.0  # seconds before the second try, doubled each time
-    log: Callable[[str], None] = field(default=lambda msg: print(msg, file=sys.stderr, flush=True))
     dead_hosts: set[str] = field(default_factory=set)  # hosts that refused or did not resolve
 
 
@@ -117,7 +119,7 @@ def _download_url(url: str, tmp: Path, opts: FetchOptions) -> None:
                 expected = int(length) if length is not None else None
                 total = (have if resume else 0) + (expected or 0)
                 if have and not resume:
-                    opts.log(f"    {host} ignores Range: starting {Path(url).name} again")
+                    log.info(f"    {host} ignores Range: starting {Path(url).name} again")
                 got = _copy(resp, tmp, "ab" if resume else "wb", total, have if resume else 0, Path(url).name)
                 if expected is not None and got < expected:
                     raise TransferError(f"connection closed after {got} of {expected} bytes")
@@ -142,7 +144,7 @@ def _download_url(url: str, tmp: Path, opts: FetchOptions) -> None:
             err = exc
         if err.permanent or attempt == opts.retries:
             raise err
-        opts.log(f"    {err}; retrying in {delay:g} s (try {attempt + 1} of {opts.retries})")
+        log.info(f"    {err}; retrying in {delay:g} s (try {attempt + 1} of {opts.retries})")
         time.sleep(delay)
         delay *= 2
 
@@ -201,12 +203,12 @@ def fetch_file(dataset: str, rf: RemoteFile, raw_dir: Path, mirror_list: list[st
     if cached is not None:
         try:
             verify(cached, rf)
-            opts.log(f"  {dataset}/{cached.name}: cached, verified")
+            log.info(f"  {dataset}/{cached.name}: cached, verified")
             return cached
         except DataError as exc:
             bad = cached.with_name(cached.name + ".corrupt")
             os.replace(cached, bad)
-            opts.log(f"  {dataset}/{cached.name}: cached copy fails verification ({exc}); moved to {bad.name}")
+            log.info(f"  {dataset}/{cached.name}: cached copy fails verification ({exc}); moved to {bad.name}")
     tried: list[str] = []
     for source in candidates(dataset, rf, mirror_list):
         name = source.rstrip("/").rsplit("/", 1)[-1] if "://" in source else Path(source).name
@@ -223,12 +225,12 @@ def fetch_file(dataset: str, rf: RemoteFile, raw_dir: Path, mirror_list: list[st
         except DataError as exc:
             tmp.unlink(missing_ok=True)  # never keep bytes that failed verification
             tried.append(f"{source}: {exc}")
-            opts.log(f"  {dataset}/{name}: refused: {exc}")
+            log.info(f"  {dataset}/{name}: refused: {exc}")
             continue
         final = raw_dir / name
         os.replace(tmp, final)
         size = final.stat().st_size / 1e6
-        opts.log(f"  {dataset}/{name}: fetched from {source}, verified ({size:.1f} MB, {time.perf_counter() - t0:.1f} s)")
+        log.info(f"  {dataset}/{name}: fetched from {source}, verified ({size:.1f} MB, {time.perf_counter() - t0:.1f} s)")
         return final
     lines = "\n".join(f"    - {t}" for t in tried)
     raise DataError(

@@ -17,7 +17,7 @@ import os
 import re
 from pathlib import Path
 
-from landmarks.data import DatasetSpec, register_dataset
+from landmarks.data.registry import DatasetSpec, register_dataset
 from landmarks.data.fetch import RemoteFile
 from landmarks.errors import DataError
 
@@ -94,5 +94,7 @@ IMAGENETTE_ARCHIVE = RemoteFile(
     md5="e793b78cc4c9e9a4ccc0c1155377a412",
 )
 
-register_dataset(DatasetSpec("imagenet", "ImageNet ILSVRC-2012 (supplied by the user), 1000 classes", 1000, 255, "user", (), None))
-register_dataset(DatasetSpec("imagenette", "Imagenette 160 px, 10 ImageNet classes (fast.ai)", 10, 255, "download", (IMAGENETTE_ARCHIVE,), None))
+register_dataset(DatasetSpec("imagenet", "ImageNet ILSVRC-2012 (supplied by the user), 1000 classes", 1000, 255, "user", (), None,
+                             (3, 224, 224)))
+register_dataset(DatasetSpec("imagenette", "Imagenette 160 px, 10 ImageNet classes (fast.ai)", 10, 255, "download", (IMAGENETTE_ARCHIVE,),
+                             None, (3, 160, 160)))

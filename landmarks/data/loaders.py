@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from landmarks.data import Splits
+from landmarks.data.registry import Splits
 
 # the validation split is fixed: the same examples for every seed, so seeds vary only the
 # initialisation and the data order

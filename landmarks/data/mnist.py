@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from landmarks.data import Arrays, DatasetSpec, register_dataset
+from landmarks.data.registry import Arrays, DatasetSpec, register_dataset
 from landmarks.data.content import read_content
 from landmarks.data.fetch import RemoteFile
 from landmarks.data.formats import read_idx
@@ -78,5 +78,7 @@ FASHION_FILES = idx_files(
     },
 )
 
-register_dataset(DatasetSpec("mnist", "MNIST handwritten digits, 28x28 grey, 60k/10k", 10, 255, "download", MNIST_FILES, decode_idx))
-register_dataset(DatasetSpec("fashion-mnist", "Fashion-MNIST clothing, 28x28 grey, 60k/10k", 10, 255, "download", FASHION_FILES, decode_idx))
+register_dataset(DatasetSpec("mnist", "MNIST handwritten digits, 28x28 grey, 60k/10k", 10, 255, "download", MNIST_FILES, decode_idx,
+                             (1, 28, 28)))
+register_dataset(DatasetSpec("fashion-mnist", "Fashion-MNIST clothing, 28x28 grey, 60k/10k", 10, 255, "download", FASHION_FILES,
+                             decode_idx, (1, 28, 28)))

@@ -12,27 +12,23 @@ and are read with `allow_pickle=False` and memory-mapped.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
-import sys
 import time
 from pathlib import Path
-from typing import Callable
-
 import numpy as np
 
-from landmarks.data import DATASETS, Arrays, DatasetSpec, Splits, arrays_hash
+from landmarks.data.registry import DATASETS, Arrays, DatasetSpec, Splits, arrays_hash
 from landmarks.data.content import safe_extract
 from landmarks.data.fetch import FetchOptions, cached_file, fetch_file, mirrors, verify
 from landmarks.data.imagenet import check_layout, imagenet_root
 from landmarks.errors import DataError
 
+log = logging.getLogger(__name__)
+
 ARRAYS = ("train_x", "train_y", "test_x", "test_y")
 MANIFEST = "manifest.json"
-
-
-def _log(msg: str) -> None:
-    print(msg, file=sys.stderr, flush=True)
 
 
 def raw_dir(data_dir: Path, name: str) -> Path:
@@ -53,7 +49,7 @@ def fetch_dataset(name: str, data_dir: Path, mirror_setting: str = "", opts: Fet
         folder.mkdir(parents=True, exist_ok=True)
         source = "bundled with scikit-learn " + _version("scikit-learn") if spec.source == "bundled" else "supplied by you"
         (folder / "SOURCE.txt").write_text(f"{name}: {spec.description}\nsource: {source}\n")
-        opts.log(f"  {name}: nothing to fetch ({source})")
+        log.info("  %s: nothing to fetch (%s)", name, source)
         return {}
     mirror_list = mirrors(mirror_setting)
     return {rf.name: fetch_file(name, rf, raw_dir(data_dir, name), mirror_list, opts) for rf in spec.files}
@@ -96,7 +92,7 @@ def _replace_dir(tmp: Path, final: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
-def prepare_dataset(name: str, data_dir: Path, configured_imagenet: str = "", log: Callable[[str], None] = _log) -> dict:
+def prepare_dataset(name: str, data_dir: Path, configured_imagenet: str = "") -> dict:
     """Decode a fetched dataset into the prepared format; returns the manifest."""
     spec = DATASETS.get(name)
     t0 = time.perf_counter()
@@ -129,7 +125,7 @@ def prepare_dataset(name: str, data_dir: Path, configured_imagenet: str = "", lo
         _replace_dir(tmp, final)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    log(f"  {name}: prepared in {time.perf_counter() - t0:.1f} s -> {final}")
+    log.info("  %s: prepared in %.1f s -> %s", name, time.perf_counter() - t0, final)
     return manifest
 
 
@@ -163,13 +159,19 @@ def load_prepared(name: str, data_dir: Path) -> Splits:
                   content_hash=manifest["content_hash"], **arrays)
 
 
-def ensure_prepared(name: str, data_dir: Path, mirror_setting: str = "", log: Callable[[str], None] = _log) -> Splits:
+def ensure_prepared(name: str, data_dir: Path, mirror_setting: str = "") -> Splits:
     """Load the prepared dataset, fetching and preparing it first when it is not there yet."""
     if not (prepared_dir(data_dir, name) / MANIFEST).exists():
-        log(f"{name}: not prepared yet under {data_dir}; fetching and preparing")
-        fetch_dataset(name, data_dir, mirror_setting, FetchOptions(log=log))
-        prepare_dataset(name, data_dir, log=log)
+        log.info("%s: not prepared yet under %s; fetching and preparing", name, data_dir)
+        fetch_dataset(name, data_dir, mirror_setting)
+        prepare_dataset(name, data_dir)
     return load_prepared(name, data_dir)
+
+
+def prepared_hash(name: str, data_dir: Path, mirror_setting: str = "") -> str:
+    """The content hash of a dataset's prepared arrays (what a run records as its data hash),
+    fetching and preparing the dataset first when it is not there yet."""
+    return ensure_prepared(name, data_dir, mirror_setting).content_hash
 
 
 def verify_cache(names: list[str], data_dir: Path) -> list[str]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from landmarks.estimators import register_estimator
+from landmarks.estimators.registry import register_estimator
 
 
 @register_estimator("svc")

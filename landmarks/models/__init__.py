@@ -1,42 +1,9 @@
-"""Model registry: `create_model(name, in_shape, num_classes, **args)` and `list_models()`.
+"""Models: the registry (`registry`) and one family per file, each registering small builders
+with `@register_model`: perceptron, linear, mlp, cnn_small, lenet, resnet_cifar, convnet_cifar."""
 
-Each family lives in its own file and registers small builders with `@register_model`.
-"""
+from landmarks.models.registry import MODELS, count_parameters, create_model, list_models, register_model
+from landmarks.models import (  # noqa: E402,F401,I001  (importing the families registers their builders)
+    cnn_small, convnet_cifar, lenet, linear, mlp, perceptron, resnet_cifar,
+)
 
-from __future__ import annotations
-
-from typing import Any, Callable
-
-from torch import nn
-
-from landmarks.registry import Registry
-
-Builder = Callable[..., nn.Module]
-MODELS: Registry[Builder] = Registry("model")
-
-
-def register_model(name: str | None = None) -> Callable[[Builder], Builder]:
-    return MODELS.register(name)
-
-
-def create_model(name: str, in_shape: tuple[int, ...], num_classes: int, **args: Any) -> nn.Module:
-    """Build a registered model for inputs of shape `in_shape` (C, H, W) and `num_classes` outputs."""
-    builder = MODELS.get(name)
-    try:
-        return builder(tuple(in_shape), num_classes, **args)
-    except TypeError as exc:
-        from landmarks.errors import ConfigError
-
-        raise ConfigError(f"model {name!r}: bad model_args {args}: {exc}") from None
-
-
-def list_models() -> list[str]:
-    return MODELS.names()
-
-
-def count_parameters(model: nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())
-
-
-# importing the families registers their builders
-from landmarks.models import cnn_small, convnet_cifar, lenet, linear, mlp, perceptron, resnet_cifar  # noqa: E402,F401
+__all__ = ["MODELS", "count_parameters", "create_model", "list_models", "register_model"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from landmarks.models import register_model
+from landmarks.models.registry import register_model
 
 
 class SmallCNN(nn.Module):

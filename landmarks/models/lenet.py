@@ -19,7 +19,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from landmarks.models import register_model
+from landmarks.models.registry import register_model
 
 ACT = {"relu": nn.ReLU, "tanh": nn.Tanh}
 POOL = {"max": nn.MaxPool2d, "avg": nn.AvgPool2d}

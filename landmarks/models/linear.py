@@ -7,7 +7,7 @@ import math
 
 from torch import nn
 
-from landmarks.models import register_model
+from landmarks.models.registry import register_model
 
 
 @register_model("linear")

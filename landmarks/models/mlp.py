@@ -8,7 +8,7 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from landmarks.models import register_model
+from landmarks.models.registry import register_model
 
 ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid}
 

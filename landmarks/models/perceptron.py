@@ -13,12 +13,10 @@ import math
 import torch
 from torch import nn
 
-from landmarks.models import register_model
+from landmarks.models.registry import register_model
 
 
 class Perceptron(nn.Module):
-    learning_rule = "perceptron"
-
     def __init__(self, in_features: int, num_classes: int, bias: bool = True) -> None:
         super().__init__()
         self.num_classes = num_classes

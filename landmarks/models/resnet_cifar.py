@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from landmarks.models import register_model
+from landmarks.models.registry import register_model
 
 
 class Block(nn.Module):

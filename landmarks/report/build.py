@@ -17,7 +17,7 @@ from landmarks.catalog import Landmark
 from landmarks.errors import ConfigError
 from landmarks.report.figures import learning_curves
 from landmarks.report.tables import landmark_table, load_results, runs_at_chance, summarize
-from landmarks.runner import write_atomic
+from landmarks.files import write_atomic
 
 
 def build_report(profile: str, models_dir: Path, out_dir: Path, catalog: Mapping[str, Landmark]) -> Path:

@@ -2,47 +2,27 @@
 
 from __future__ import annotations
 
-from landmarks.catalog import Claim, Landmark, Recipe
-from landmarks.data import Splits
-from landmarks.data.prepare import ensure_prepared
 from landmarks.data.loaders import to_device
 from landmarks.metrics import at_chance
 from landmarks.models import count_parameters, create_model
-from landmarks.tasks import RunContext, RunResult, register_task
+from landmarks.tasks.registry import RunControl, RunResult, RunSpec, StageContext, register_task
 from landmarks.train.engine import fit
 from landmarks.train.seeding import seed_everything
 
 
-def cached_splits(name: str, ctx: RunContext) -> Splits:
-    key = f"splits:{name}"
-    if key not in ctx.cache:
-        ctx.cache[key] = ensure_prepared(name, ctx.data_dir, ctx.mirror)
-    return ctx.cache[key]
-
-
 @register_task("classify")
-def classify(lm: Landmark, claim: Claim, recipe: Recipe, seed: int, ctx: RunContext) -> RunResult:
-    splits = cached_splits(lm.dataset, ctx)
+def classify(run: RunSpec, ctx: StageContext, control: RunControl) -> RunResult:
+    recipe, claim, dataset = run.recipe, run.claim, run.landmark.dataset
+    splits = ctx.splits(dataset)
     fast = recipe.fast and ctx.device.type == "cuda"
-    key = f"device:{lm.dataset}:{recipe.val_fraction}:{recipe.normalize}:{fast}"
+    key = f"device:{dataset}:{recipe.val_fraction}:{recipe.normalize}:{fast}"
     if key not in ctx.cache:
         ctx.cache[key] = to_device(splits, recipe.val_fraction, recipe.normalize, ctx.device, float_train=not fast)
     data = ctx.cache[key]
-    generator = seed_everything(seed)
+    generator = seed_everything(run.seed)
     model = create_model(claim.model, data.in_shape, data.num_classes, **claim.model_args).to(ctx.device)
-
-    def show(row: dict) -> None:
-        if ctx.on_epoch:
-            ctx.on_epoch(row)
-        if ctx.verbose:
-            print(
-                f"    epoch {row['epoch']:>3}: train {row['train_error']:.2f}%  "
-                f"val {row['val_error']:.2f}%  test {row['test_error']:.2f}%  ({row['seconds']:.1f} s)",
-                flush=True,
-            )
-
-    result = fit(model, data, recipe, generator, on_epoch=show, checkpoint=ctx.checkpoint,
-                 resume=ctx.resume, stop=ctx.stop)
+    result = fit(model, data, recipe, generator, on_epoch=control.on_epoch, checkpoint=control.checkpoint,
+                 resume=control.resume, stop=control.stop)
     metrics = {"top1_error": result.test["top1_error"], "top5_error": result.test["top5_error"],
                "train_error": result.history[-1]["train_error"]}
     if recipe.threshold:

@@ -13,10 +13,13 @@ import hashlib
 import numpy as np
 import torch
 
-from landmarks.catalog import Claim, Landmark, Recipe
+from landmarks.catalog import Claim, Landmark
 from landmarks.models import create_model
-from landmarks.tasks import RunContext, RunResult, register_task
+from landmarks.tasks.registry import RunControl, RunResult, RunSpec, StageContext, register_task
+from landmarks.train.perceptron import perceptron_epoch
 from landmarks.train.seeding import seed_everything
+
+DEFAULTS = {"n": 200, "dim": 2, "margin": 0.1}
 
 
 def separable_set(n: int, dim: int, margin: float, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -43,19 +46,22 @@ def novikoff_bound(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> tuple[float, 
     return radius, gamma, (radius / gamma) ** 2
 
 
-@register_task("perceptron_convergence")
-def perceptron_convergence(lm: Landmark, claim: Claim, recipe: Recipe, seed: int, ctx: RunContext) -> RunResult:
-    args = {"n": 200, "dim": 2, "margin": 0.1, **claim.data_args}
-    x, y, w = separable_set(int(args["n"]), int(args["dim"]), float(args["margin"]), seed)
+def _inputs(lm: Landmark, claim: Claim) -> tuple[tuple[int, ...], int]:
+    return (int({**DEFAULTS, **claim.data_args}["dim"]),), 2
+
+
+@register_task("perceptron_convergence", inputs=_inputs)
+def perceptron_convergence(run: RunSpec, ctx: StageContext, control: RunControl) -> RunResult:
+    args = {**DEFAULTS, **run.claim.data_args}
+    x, y, w = separable_set(int(args["n"]), int(args["dim"]), float(args["margin"]), run.seed)
     radius, gamma, bound = novikoff_bound(x, y, w)
-    generator = seed_everything(seed)
+    generator = seed_everything(run.seed)
     # the theorem is about the homogeneous unit (no bias): the separator passes through 0
-    model = create_model(claim.model, (int(args["dim"]),), 2, bias=False)
-    xt = torch.from_numpy(x).float()
+    model = create_model(run.claim.model, (int(args["dim"]),), 2, **{**run.claim.model_args, "bias": False})
+    xt, yt = torch.from_numpy(x).float(), torch.from_numpy(y)
     mistakes, history = 0, []
-    for epoch in range(1, recipe.epochs + 1):
-        order = torch.randperm(len(y), generator=generator).tolist()
-        made = sum(model.update(xt[i], int(y[i])) for i in order)
+    for epoch in range(1, run.recipe.epochs + 1):
+        made = perceptron_epoch(model, xt, yt, generator)
         mistakes += made
         history.append({"epoch": epoch, "train_loss": float(made), "train_error": 100.0 * made / len(y)})
         if made == 0:

@@ -7,35 +7,36 @@ for an RBF SVC it would cost six times the test prediction.
 
 from __future__ import annotations
 
+import logging
 import time
 
 import numpy as np
 import torch
 
-from landmarks.catalog import Claim, Landmark, Recipe
 from landmarks.estimators import create_estimator
-from landmarks.metrics import topk_correct
-from landmarks.tasks import RunContext, RunResult, register_task
-from landmarks.tasks.classify import cached_splits
+from landmarks.metrics import error_percent, topk_correct
+from landmarks.tasks.registry import RunControl, RunResult, RunSpec, StageContext, register_task
+
+log = logging.getLogger(__name__)
 
 
 def _flat(x: np.ndarray) -> np.ndarray:
     return x.reshape(len(x), -1).astype(np.float32) / 255.0
 
 
-def _flat_splits(name: str, ctx: RunContext):
+def _flat_splits(name: str, ctx: StageContext):
     """The dataset as flat [0, 1] arrays, made once per stage and shared by its claims and seeds."""
     key = f"flat:{name}"
     if key not in ctx.cache:
-        splits = cached_splits(name, ctx)
+        splits = ctx.splits(name)
         ctx.cache[key] = (splits, _flat(splits.train_x), _flat(splits.test_x))
     return ctx.cache[key]
 
 
 def _top5_error(scores: np.ndarray, classes: np.ndarray, y: np.ndarray) -> float:
     assert (classes == np.arange(len(classes))).all(), "class labels must be 0..n-1, as in the registry"
-    hits = topk_correct(torch.from_numpy(np.ascontiguousarray(scores)), torch.from_numpy(y).long(), (5,))[5]
-    return 100.0 * (len(y) - hits) / len(y)
+    hits = topk_correct(torch.from_numpy(np.ascontiguousarray(scores)), torch.from_numpy(y).long(), (5,))
+    return error_percent(hits, len(y))["top5_error"]
 
 
 def _learned_numbers(est) -> int | None:
@@ -49,14 +50,15 @@ def _learned_numbers(est) -> int | None:
     return None
 
 
-@register_task("estimator")
-def estimator(lm: Landmark, claim: Claim, recipe: Recipe, seed: int, ctx: RunContext) -> RunResult:
-    splits, x_all, x_test = _flat_splits(lm.dataset, ctx)
+@register_task("estimator", models="estimator")
+def estimator(run: RunSpec, ctx: StageContext, control: RunControl) -> RunResult:
+    claim = run.claim
+    splits, x_all, x_test = _flat_splits(run.landmark.dataset, ctx)
     limit = int(claim.data_args.get("train_images", 0)) or len(splits.train_y)
     x_train, y_train, y_test = x_all[:limit], splits.train_y[:limit], splits.test_y
-    est = create_estimator(claim.model, seed, **claim.model_args)
-    print(f"    fitting {type(est).__name__} on {len(y_train):,} images of {x_train.shape[1]} pixels "
-          "(one fit, no progress inside; an RBF SVC on 60,000 images takes about 7 min on 2 cores)", flush=True)
+    est = create_estimator(claim.model, run.seed, **claim.model_args)
+    log.info("    fitting %s on %s images of %d pixels (one fit, no progress inside; an RBF SVC on 60,000 "
+             "images takes about 7 min on 2 cores)", type(est).__name__, f"{len(y_train):,}", x_train.shape[1])
     t0 = time.perf_counter()
     est.fit(x_train, y_train)
     fit_s = time.perf_counter() - t0
@@ -68,7 +70,7 @@ def estimator(lm: Landmark, claim: Claim, recipe: Recipe, seed: int, ctx: RunCon
         metrics["top5_error"] = _top5_error(est.predict_proba(x_test), est.classes_, y_test)
     elif hasattr(est, "coef_"):
         metrics["top5_error"] = _top5_error(est.decision_function(x_test), est.classes_, y_test)
-    print(f"    fitted in {fit_s:.1f} s; test error {metrics['top1_error']:.2f}%", flush=True)
+    log.info("    fitted in %.1f s; test error %.2f%%", fit_s, metrics["top1_error"])
     return RunResult(
         metrics=metrics,
         info={"parameters": _learned_numbers(est), "data_hash": splits.content_hash, "train_images": len(y_train),

@@ -13,9 +13,9 @@ import hashlib
 
 import torch
 
-from landmarks.catalog import Claim, Landmark, Recipe
 from landmarks.models import create_model
-from landmarks.tasks import RunContext, RunResult, register_task
+from landmarks.tasks.registry import RunControl, RunResult, RunSpec, StageContext, register_task
+from landmarks.train.perceptron import perceptron_epoch
 from landmarks.train.seeding import seed_everything
 
 X = torch.tensor([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
@@ -28,16 +28,16 @@ def _accuracy_perceptron(model: torch.nn.Module) -> float:
         return float((model(X).argmax(1) == Y).float().mean())
 
 
-@register_task("xor")
-def xor(lm: Landmark, claim: Claim, recipe: Recipe, seed: int, ctx: RunContext) -> RunResult:
-    generator = seed_everything(seed)
-    model = create_model(claim.model, (2,), 2, **claim.model_args)
+@register_task("xor", inputs=lambda lm, claim: ((2,), 2))
+def xor(run: RunSpec, ctx: StageContext, control: RunControl) -> RunResult:
+    recipe = run.recipe
+    generator = seed_everything(run.seed)
+    model = create_model(run.claim.model, (2,), 2, **run.claim.model_args)
     history = []
     if recipe.optimizer == "perceptron":
         best = 0.0
         for epoch in range(1, recipe.epochs + 1):
-            order = torch.randperm(4, generator=generator).tolist()
-            made = sum(model.update(X[i], int(Y[i])) for i in order)
+            made = perceptron_epoch(model, X, Y, generator)
             acc = _accuracy_perceptron(model)
             best = max(best, acc)  # the "pocket": the best weights seen so far
             history.append({"epoch": epoch, "train_loss": float(made), "train_error": 100.0 * (1 - acc)})

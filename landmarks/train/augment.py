@@ -17,7 +17,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from landmarks.catalog import Recipe
+from landmarks.train.recipe import Recipe
 
 
 def random_crop(x: torch.Tensor, pad: int, offsets: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:

@@ -1,6 +1,7 @@
-"""Checkpoints that survive: full training state, written atomically, loaded without pickle.
+"""Checkpoints that survive: full training state, written atomically, loaded without pickle; and
+the results of runs already finished (`FinishedRuns`), so a re-run never trains them again.
 
-A checkpoint holds the model, optimizer, LR scheduler, AMP scaler, every RNG state (Python,
+A checkpoint holds the model, optimizer, LR scheduler, every RNG state (Python,
 NumPy, torch CPU and CUDA, the data-order generator), the step, the epoch and the position inside
 it, the history so far, and the identity of the run (resolved recipe, model, seed, data hash,
 code version). It is written to a temporary name, flushed to disk and renamed, so the previous
@@ -10,9 +11,11 @@ checkpoint stays valid if the process dies mid-write; it is read with
 
 from __future__ import annotations
 
+import json
+import logging
 import os
 import random
-import signal
+import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -20,46 +23,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from landmarks.errors import ConfigError, LandmarksError
+from landmarks.errors import ConfigError
+from landmarks.files import atomic_open
 
 FORMAT = 1
-
-
-class Interrupted(LandmarksError):
-    """Stopped by SIGINT or SIGTERM after writing a checkpoint."""
-
-    def __init__(self, msg: str, signum: int) -> None:
-        super().__init__(msg)
-        self.exit_code = 128 + signum
-
-
-class StopFlag:
-    """Set by SIGINT / SIGTERM; the training loop checks it after every step."""
-
-    def __init__(self) -> None:
-        self.signum: int | None = None
-        self._previous: dict[int, Any] = {}
-
-    @property
-    def requested(self) -> bool:
-        return self.signum is not None
-
-    def _handler(self, signum: int, frame: Any) -> None:
-        if self.signum is not None:  # a second Ctrl-C: stop at once
-            raise KeyboardInterrupt
-        self.signum = signum
-
-    def __enter__(self) -> "StopFlag":
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            try:
-                self._previous[sig] = signal.signal(sig, self._handler)
-            except ValueError:  # not the main thread: leave signals alone
-                pass
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        for sig, handler in self._previous.items():
-            signal.signal(sig, handler)
+log = logging.getLogger(__name__)
 
 
 def rng_state(generator: torch.Generator) -> dict:
@@ -115,13 +83,8 @@ class Checkpointer:
 
     def save(self, payload: dict, step: int) -> None:
         payload = {"format": FORMAT, "identity": self.identity, "extra": self.extra, **payload}
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(f".{self.path.name}.tmp-{os.getpid()}")
-        with open(tmp, "wb") as f:
+        with atomic_open(self.path, binary=True) as f:
             torch.save(payload, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, self.path)
         self._last_step, self._last_time = step, time.monotonic()
         self.saves += 1
 
@@ -140,5 +103,48 @@ class Checkpointer:
             raise ConfigError(f"{self.path}: cannot resume, the run differs ({why}); delete the checkpoint to start over")
         stale = self.path.with_name(self.path.name + ".stale")
         os.replace(self.path, stale)
-        print(f"  checkpoint {self.path.name} is from another run ({why}); moved to {stale.name}, starting over", flush=True)
+        log.warning("  checkpoint %s is from another run (%s); moved to %s, starting over", self.path.name, why, stale.name)
         return None
+
+
+class FinishedRuns:
+    """The results of runs that finished while their landmark did not, kept beside the
+    checkpoints: a re-run of the landmark takes them instead of training again.
+
+    `<folder>/<key>.result.json` holds the run's identity, its row and history;
+    `<folder>/<key>.weights.pt` its final weights. The folder goes once the landmark is complete.
+    """
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def _result(self, key: str) -> Path:
+        return self.folder / f"{key}.result.json"
+
+    def weights(self, key: str) -> Path:
+        return self.folder / f"{key}.weights.pt"
+
+    def get(self, key: str, identity: dict) -> dict | None:
+        """{"row", "history"} of a finished run with this identity, or None."""
+        path = self._result(key)
+        if not path.exists():
+            return None
+        done = json.loads(path.read_text(encoding="utf-8"))
+        return done if done["identity"] == identity else None
+
+    def put(self, key: str, identity: dict, row: dict, history: list[dict], state_dict: dict | None) -> None:
+        if state_dict is not None:
+            with atomic_open(self.weights(key), binary=True) as f:
+                torch.save(state_dict, f)
+        text = json.dumps({"identity": identity, "row": row, "history": history}, default=str)
+        with atomic_open(self._result(key)) as f:
+            f.write(text)
+
+    def copy_weights(self, key: str, out_dir: Path) -> None:
+        """The run's weights into `out_dir/weights/<key>.pt`, when it has any."""
+        if self.weights(key).exists():
+            (out_dir / "weights").mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(self.weights(key), out_dir / "weights" / f"{key}.pt")
+
+    def clear(self) -> None:
+        shutil.rmtree(self.folder, ignore_errors=True)

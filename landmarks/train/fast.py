@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from landmarks.catalog import Recipe
+from landmarks.train.recipe import Recipe
 from landmarks.train.augment import augment
 
 

@@ -12,7 +12,7 @@ import bisect
 import math
 from typing import Callable
 
-from landmarks.catalog import Schedule
+from landmarks.train.recipe import Schedule
 
 
 def lr_factor(schedule: Schedule, steps_per_epoch: int, total_steps: int = 0) -> Callable[[int], float]:

@@ -1,29 +1,24 @@
-"""MLflow tracking that never stops training.
+"""The MLflow client that never stops training: every record goes through `Tracker._send`.
 
-An experiment per landmark, a parent run per (landmark, profile) with the aggregate, and a child
-run per (claim, seed) with the resolved recipe, per-epoch metrics and provenance tags. The store
-is `sqlite:///mlflow.db` in the project unless MLFLOW_TRACKING_URI (or params.yaml's
-tracking.uri) names another, such as a team's `mlflow server`.
-
-When the tracking server is down, or goes away mid-run, training goes on: every record that
-could not be sent is appended to a journal under `tracking-pending/`, and
-
-    landmarks sync tracking-pending/<file>.jsonl
-
-sends them once the server is back. mlflow is imported here only, so the engine and
-`landmarks bench` run where it is not installed.
+The store is `sqlite:///mlflow.db` in the project unless MLFLOW_TRACKING_URI (or params.yaml's
+tracking.uri) names another, such as a team's `mlflow server`. When the tracking server is down,
+or goes away mid-run, training goes on: every record that could not be sent is appended to a
+journal under `tracking-pending/`, which `landmarks sync` sends once the server is back
+(`landmarks.tracking.sync`).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
-import sys
 import time
 import uuid
 from pathlib import Path
 from typing import Any, Iterable
+
+log = logging.getLogger(__name__)
 
 EXPERIMENT_PREFIX = "landmarks/"
 BATCH = 900  # MLflow takes at most 1000 metrics and 100 params per log_batch call
@@ -77,14 +72,11 @@ def apply(client: Any, op: str, args: dict) -> Any:
         return client.update_run(args["run_id"], status=args["status"])
     if op == "set_terminated":
         return client.set_terminated(args["run_id"], status=args["status"])
-    if op == "log_artifact":
-        return client.log_artifact(args["run_id"], args["path"])
     raise ValueError(f"unknown tracking operation {op!r}")
 
 
 class Tracker:
-    def __init__(self, uri: str, project: Path | str = ".", journal_dir: Path | None = None,
-                 log=lambda msg: print(msg, file=sys.stderr, flush=True)) -> None:
+    def __init__(self, uri: str, project: Path | str = ".", journal_dir: Path | None = None) -> None:
         if uri.startswith(("http://", "https://")):
             # fail fast when the server is gone instead of retrying for minutes; training goes on
             os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
@@ -98,7 +90,6 @@ class Tracker:
         self.journal: Path | None = None
         self.offline_reason: str | None = None
         self.pending = 0
-        self.log = log
 
     # -- the one door every record goes through -------------------------------------------
     def _send(self, op: str, args: dict, local_result: str | None = None) -> Any:
@@ -109,10 +100,9 @@ class Tracker:
             except Exception as exc:  # the server went away (or never came): keep training
                 self.offline_reason = f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}"
                 self._open_journal()
-                self.log(
-                    f"  tracking: MLflow at {self.uri} is unreachable ({self.offline_reason}); training goes on, "
-                    f"records are kept in {self.journal}; send them later with `landmarks sync {self.journal}`"
-                )
+                log.warning("  tracking: MLflow at %s is unreachable (%s); training goes on, records are kept "
+                            "in %s; send them later with `landmarks sync %s`", self.uri, self.offline_reason,
+                            self.journal, self.journal)
         self._open_journal()
         entry = {"op": op, "args": args, "result": local_result}
         with open(self.journal, "a", encoding="utf-8") as f:
@@ -160,9 +150,6 @@ class Tracker:
         if items:
             self._send("log_batch", {"run_id": run_id, "metrics": items})
 
-    def log_epoch(self, run_id: str, row: dict) -> None:
-        self.log_metrics(run_id, ((k, v, row["epoch"]) for k, v in row.items() if k != "epoch"))
-
     def log_history(self, run_id: str, history: list[dict]) -> None:
         """Per-epoch metrics, with the epoch as the MLflow step."""
         self.log_metrics(run_id, ((k, v, row["epoch"]) for row in history for k, v in row.items() if k != "epoch"))
@@ -170,49 +157,16 @@ class Tracker:
     def set_tag(self, run_id: str, key: str, value: Any) -> None:
         self._send("set_tag", {"run_id": run_id, "key": key, "value": str(value)})
 
-    def log_artifact(self, run_id: str, path: Path) -> None:
-        self._send("log_artifact", {"run_id": run_id, "path": str(Path(path).resolve())})
-
     def end(self, run_id: str, status: str = "FINISHED") -> None:
         self._send("set_terminated", {"run_id": run_id, "status": status})
 
     def close(self) -> None:
         if self.pending:
-            self.log(f"  tracking: {self.pending} records wait in {self.journal}; once MLflow at {self.uri} is back, "
-                     f"run `landmarks sync {self.journal}`")
+            log.warning("  tracking: %d records wait in %s; once MLflow at %s is back, run `landmarks sync %s`",
+                        self.pending, self.journal, self.uri, self.journal)
 
 
 def open_tracker(enabled: bool, configured_uri: str = "", project: Path | str = ".") -> Tracker | None:
     if not enabled:
         return None
     return Tracker(resolve_uri(configured_uri, project), project)
-
-
-def sync(journal: Path, uri: str | None = None, log=print) -> int:
-    """Send a journal's records to MLflow; returns how many were sent. Safe to run again after a
-    failure: a `.progress` file beside the journal remembers what was already sent."""
-    from mlflow.tracking import MlflowClient
-
-    lines = [json.loads(line) for line in journal.read_text(encoding="utf-8").splitlines() if line.strip()]
-    header = lines[0]["args"] if lines and lines[0]["op"] == "header" else {}
-    client = MlflowClient(tracking_uri=uri or header.get("uri"))
-    progress = journal.with_name(journal.name + ".progress")
-    state = json.loads(progress.read_text()) if progress.exists() else {"done": 0, "ids": {}}
-    ids: dict[str, str] = state["ids"]
-    sent = 0
-    for i, entry in enumerate(lines):
-        if entry["op"] == "header" or i < state["done"]:
-            continue
-        args = {k: ids.get(v, v) if isinstance(v, str) else v for k, v in entry["args"].items()}
-        if "tags" in args and "mlflow.parentRunId" in args["tags"]:
-            args["tags"] = {**args["tags"], "mlflow.parentRunId": ids.get(args["tags"]["mlflow.parentRunId"], args["tags"]["mlflow.parentRunId"])}
-        result = apply(client, entry["op"], args)
-        if entry.get("result"):
-            ids[entry["result"]] = result
-        sent += 1
-        progress.write_text(json.dumps({"done": i + 1, "ids": ids}))
-    done = journal.with_name(journal.name + ".synced")
-    os.replace(journal, done)
-    progress.unlink(missing_ok=True)
-    log(f"sent {sent} records to {client.tracking_uri}; journal kept as {done}")
-    return sent

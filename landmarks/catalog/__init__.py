@@ -1,0 +1,12 @@
+"""The catalog: one YAML file per landmark in benchmarks/ (data, not code).
+
+`schema` says what a file may hold, `load` reads and cross-checks the files, and `check` binds
+them to the registries of code (models, datasets, tasks, estimators, metrics). Loading imports
+no registry, so `landmarks list` runs without torch.
+"""
+
+from landmarks.catalog.load import deep_merge, get_landmark, load_catalog, load_landmark, resolve_recipe
+from landmarks.catalog.schema import PROFILES, Claim, Landmark, Ordering, Profile
+
+__all__ = ["PROFILES", "Claim", "Landmark", "Ordering", "Profile", "deep_merge", "get_landmark", "load_catalog",
+           "load_landmark", "resolve_recipe"]

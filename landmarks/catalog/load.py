@@ -1,0 +1,87 @@
+"""Load the catalog: every `benchmarks/*.yaml` into a `Landmark`, checked for shape and consistency.
+
+    landmarks list                   # what the catalog holds (needs neither torch nor MLflow)
+    landmarks check                  # the same files, checked against the registries of code too
+
+Loading checks what the files alone can say: types, unknown keys, claim names that orderings
+and profiles refer to, profiles that exist, recipes that resolve under every profile. Whether
+models, datasets, tasks and metrics are registered is `landmarks.catalog.check`'s job.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Mapping
+
+from landmarks.catalog.schema import PROFILES, Claim, Landmark
+from landmarks.errors import ConfigError
+from landmarks.schema import read_yaml, validate
+from landmarks.train.recipe import Recipe
+
+
+def deep_merge(base: Mapping[str, Any], *overrides: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for over in overrides:
+        for key, value in over.items():
+            if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+                out[key] = deep_merge(out[key], value)
+            else:
+                out[key] = value
+    return out
+
+
+def resolve_recipe(lm: Landmark, claim: Claim, profile: str) -> Recipe:
+    """The recipe one run uses: the landmark's, then the claim's overrides, then the profile's."""
+    merged = deep_merge(lm.recipe.model_dump(mode="json"), claim.recipe, lm.profile(profile).recipe)
+    return validate(Recipe, merged, lm.path, f"recipe (resolved for claim {claim.name!r}, profile {profile})")
+
+
+def _consistent(lm: Landmark, path: Path) -> None:
+    def fail(fld: str, msg: str) -> ConfigError:
+        return ConfigError(f"{path}: field '{fld}': {msg}")
+
+    if lm.id != path.stem:
+        raise fail("id", f"{lm.id!r} must equal the file name {path.stem!r}")
+    if not lm.claims:
+        raise fail("claims", "at least one claim is needed")
+    names = [c.name for c in lm.claims]
+    for i, c in enumerate(lm.claims):
+        if names.count(c.name) > 1:
+            raise fail(f"claims[{i}].name", f"{c.name!r} is used twice")
+    for i, o in enumerate(lm.orderings):
+        for j, n in enumerate(o.claims):
+            if n not in names:
+                raise fail(f"orderings[{i}].claims[{j}]", f"no claim named {n!r}")
+    if not lm.profiles:
+        raise fail("profiles", f"at least one profile is needed ({', '.join(PROFILES)})")
+    for pname, prof in lm.profiles.items():
+        if pname not in PROFILES:
+            raise fail(f"profiles.{pname}", f"unknown profile; known: {', '.join(PROFILES)}")
+        if not prof.seeds:
+            raise fail(f"profiles.{pname}.seeds", "at least one seed is needed")
+        for j, n in enumerate(prof.claims or ()):
+            if n not in names:
+                raise fail(f"profiles.{pname}.claims[{j}]", f"no claim named {n!r}")
+        for c in lm.claims_for(pname):
+            resolve_recipe(lm, c, pname)  # every override must still give a valid recipe
+
+
+def load_landmark(path: Path) -> Landmark:
+    lm = validate(Landmark, read_yaml(path), str(path))
+    lm._path = str(path)
+    _consistent(lm, path)
+    return lm
+
+
+def load_catalog(directory: Path | str = "benchmarks") -> dict[str, Landmark]:
+    directory = Path(directory)
+    files = sorted(directory.glob("*.yaml"))
+    if not files:
+        raise ConfigError(f"{directory}: no catalog files (*.yaml) found; run from the project root")
+    return {lm.id: lm for lm in map(load_landmark, files)}
+
+
+def get_landmark(catalog: Mapping[str, Landmark], landmark_id: str) -> Landmark:
+    if landmark_id not in catalog:
+        raise ConfigError(f"unknown landmark {landmark_id!r}; known: {', '.join(sorted(catalog))}")
+    return catalog[landmark_id]

@@ -1,0 +1,109 @@
+"""What a landmark file (`benchmarks/<id>.yaml`) may hold: strict, frozen pydantic models.
+
+    landmarks schema > landmark.schema.json   # for editors that check and complete YAML
+
+Only the shape of the file is checked here; whether its models, datasets, tasks and metrics
+exist is `landmarks.catalog.check`'s job, so this module imports no registry of code.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, Mapping
+
+from pydantic import Field, PrivateAttr
+
+from landmarks.errors import ConfigError
+from landmarks.schema import Strict
+from landmarks.train.recipe import Recipe
+
+# quick: offline and CPU, minutes. classic: MNIST-era landmarks at full recipe, CPU-feasible.
+# paper: every landmark at its paper recipe (GPU for CIFAR-10). imagenet: user-supplied ImageNet.
+PROFILES = ("quick", "classic", "paper", "imagenet")
+
+
+class Claim(Strict):
+    name: str
+    model: str
+    paper: float | None = None  # the published value; None where the claim is an ordering only
+    source: str = ""  # table or figure of the paper
+    metric: str | None = None  # defaults to the landmark's metric
+    # mean_within: mean within tolerance of the paper's value, or better.
+    # all_at_most / all_at_least: every run on the right side of the paper's value (bounds).
+    check: Literal["mean_within", "all_at_most", "all_at_least"] = "mean_within"
+    tolerance: float | None = None  # defaults to the landmark's tolerance
+    # keyword arguments of the model's builder, checked against its signature at load
+    model_args: Mapping[str, Any] = Field(default_factory=dict)
+    data_args: Mapping[str, Any] = Field(default_factory=dict)
+    recipe: Mapping[str, Any] = Field(default_factory=dict)  # overrides of the landmark's recipe for this claim
+    note: str = ""
+    # the result does not depend on the seed (libsvm's SVC): run once, with the profile's first
+    # seed, instead of repeating a long identical fit
+    seed_independent: bool = False
+
+    def seeds(self, profile_seeds: tuple[int, ...]) -> tuple[int, ...]:
+        return tuple(profile_seeds[:1]) if self.seed_independent else tuple(profile_seeds)
+
+
+class Ordering(Strict):
+    """A claim that one model beats another: `claims` listed from worst to best on `metric`."""
+
+    claims: tuple[str, ...]
+    source: str = ""
+    metric: str | None = None  # defaults to the landmark's metric
+    # the paper's ratio of the first claim's value to the last one's (AlexNet Fig. 1: about 6);
+    # the table then shows the measured ratio of the means beside it
+    ratio: float | None = None
+
+
+class Profile(Strict):
+    seeds: tuple[int, ...]
+    recipe: Mapping[str, Any] = Field(default_factory=dict)  # overrides of the recipe under this profile
+    # True when the budget is below the paper's: every table then says "reduced budget"
+    reduced_budget: bool = False
+    claims: tuple[str, ...] | None = None  # the claims this profile runs; all when absent
+    note: str = ""
+
+
+class Landmark(Strict):
+    id: str
+    title: str
+    citation: str
+    url: str
+    task: str
+    metric: str
+    claims: tuple[Claim, ...]
+    profiles: Mapping[str, Profile]
+    dataset: str | None = None
+    tolerance: float = 0.0
+    recipe: Recipe = Field(default_factory=Recipe)
+    orderings: tuple[Ordering, ...] = ()
+    notes: str = ""
+    _path: str = PrivateAttr(default="")  # the file it came from, set by the loader
+
+    @property
+    def path(self) -> str:
+        return self._path
+
+    def claim(self, name: str) -> Claim:
+        for c in self.claims:
+            if c.name == name:
+                return c
+        raise ConfigError(f"{self.path}: no claim named {name!r}")
+
+    def profile(self, name: str) -> Profile:
+        if name not in self.profiles:
+            raise ConfigError(
+                f"{self.path}: field 'profiles': no profile {name!r} "
+                f"(this landmark has: {', '.join(self.profiles) or 'none'})"
+            )
+        return self.profiles[name]
+
+    def claims_for(self, profile: str) -> tuple[Claim, ...]:
+        wanted = self.profile(profile).claims
+        return self.claims if wanted is None else tuple(self.claim(n) for n in wanted)
+
+    def metric_of(self, claim: Claim) -> str:
+        return claim.metric or self.metric
+
+    def tolerance_of(self, claim: Claim) -> float:
+        return self.tolerance if claim.tolerance is None else claim.tolerance

@@ -1,0 +1,90 @@
+"""The `landmarks` command: a thin layer over the package's functions.
+
+    landmarks list [--profile P]                  # the catalog (needs neither torch nor MLflow)
+    landmarks check                               # the catalog against the registries of code
+    landmarks schema [--out FILE]                 # JSON Schema of a landmark file, for editors
+    landmarks train LANDMARK [--profile P]        # one DVC train stage
+    landmarks report [--profile P]                # the DVC report stage
+    landmarks run [LANDMARK ...] [--profile P]    # train + report without DVC
+    landmarks use PROFILE                         # params.yaml lists for `dvc repro`
+    landmarks fetch|prepare|verify [DATASET ...]  # data/raw, data/prepared
+    landmarks sync [JOURNAL ...]                  # send records kept while MLflow was down
+    landmarks bench epoch|step                    # speed beside a baseline
+    landmarks ui                                  # MLflow UI on 127.0.0.1
+
+Messages go through `logging` to stderr, set up here once: `-v` adds a line per epoch, `-q`
+keeps warnings and errors only. What a command produces (a listing, a table, a path) goes to stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from landmarks.errors import LandmarksError
+
+
+class _Stderr(logging.StreamHandler):
+    """A handler that writes to whatever sys.stderr is at the time (pytest swaps it per test)."""
+
+    @property
+    def stream(self):  # type: ignore[override]
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value) -> None:
+        pass
+
+
+def setup_logging(verbosity: int) -> None:
+    """-q: warnings and errors; default: a line per run; -v: a line per epoch too."""
+    level = logging.DEBUG if verbosity > 0 else logging.INFO if verbosity == 0 else logging.WARNING
+    logger = logging.getLogger("landmarks")
+    for h in list(logger.handlers):
+        logger.removeHandler(h)
+    handler = _Stderr()
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    logger.addHandler(handler)
+    logger.setLevel(level)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from landmarks.bench.cli import add_parser as add_bench
+    from landmarks.cli import catalog, data, runs
+
+    # -v and -q are accepted before or after the command name
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("-v", "--verbose", action="count", default=argparse.SUPPRESS,
+                        help="more output: a line per epoch")
+    common.add_argument("-q", "--quiet", action="count", default=argparse.SUPPRESS,
+                        help="less output: warnings and errors only")
+    p = argparse.ArgumentParser(prog="landmarks", parents=[common],
+                                description="Landmark deep-learning results, re-run and checked.")
+    p.add_argument("--catalog", default="benchmarks", help="folder of landmark YAML files (default: benchmarks)")
+    p.add_argument("--params", default="params.yaml", help="params file (default: params.yaml)")
+    sub = p.add_subparsers(dest="command", required=True)
+    for module in (catalog, runs, data):
+        module.add_parsers(sub, [common])
+    add_bench(sub, [common])
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    setup_logging(getattr(args, "verbose", 0) - getattr(args, "quiet", 0))
+    try:
+        return args.func(args)
+    except LandmarksError as exc:
+        print(f"landmarks: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("landmarks: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # `landmarks list | head`: the reader has gone, nothing to say
+        sys.stdout = None
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

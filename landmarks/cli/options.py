@@ -1,0 +1,40 @@
+"""What several commands read: params.yaml, the profile, the catalog (checked or not)."""
+
+from __future__ import annotations
+
+import argparse
+
+from landmarks.catalog import PROFILES, Landmark, get_landmark, load_catalog
+from landmarks.config import Params, load_params
+from landmarks.errors import ConfigError
+
+
+def params(args: argparse.Namespace) -> Params:
+    return load_params(args.params)
+
+
+def profile(args: argparse.Namespace) -> str:
+    name = args.profile or params(args).profile
+    if name not in PROFILES:
+        raise ConfigError(f"--profile: unknown profile {name!r}; known: {', '.join(PROFILES)}")
+    return name
+
+
+def checked(args: argparse.Namespace, profile_name: str | None = None, ids: list[str] | None = None
+            ) -> dict[str, Landmark]:
+    """The catalog, with the landmarks a command will use checked against the registries of code
+    (those of `ids`, else those of `profile_name`, else all) before anything runs."""
+    from landmarks.registries import check_landmark
+
+    catalog = load_catalog(args.catalog)
+    if ids:
+        chosen = [get_landmark(catalog, i) for i in ids]
+    else:
+        chosen = [lm for lm in catalog.values() if profile_name is None or profile_name in lm.profiles]
+    for lm in chosen:
+        check_landmark(lm)
+    return catalog
+
+
+def with_profile(sp: argparse.ArgumentParser) -> None:
+    sp.add_argument("--profile", help=f"{' | '.join(PROFILES)} (default: params.yaml's)")

@@ -1,0 +1,135 @@
+"""Commands that train and report: train, run, report, sync, ui."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+from pathlib import Path
+
+from landmarks.cli.options import checked, params, profile, with_profile
+from landmarks.catalog import get_landmark
+
+log = logging.getLogger(__name__)
+
+
+def _train(landmark_id: str, profile_name: str, args: argparse.Namespace) -> None:
+    from landmarks.runner import TrainJob, train_landmark
+    from landmarks.tracking import open_tracker
+    from landmarks.train.seeding import resolve_device, set_deterministic
+
+    p = params(args)
+    lm = get_landmark(checked(args, ids=[landmark_id]), landmark_id)
+    lm.profile(profile_name)  # refuse an unknown profile before anything starts
+    if p.train.verbose and not getattr(args, "quiet", 0):
+        logging.getLogger("landmarks").setLevel(logging.DEBUG)
+    device = resolve_device(args.device or p.train.device)
+    deterministic = args.deterministic or p.train.deterministic
+    set_deterministic(deterministic)
+    tracker = open_tracker(p.tracking.enabled and not args.no_tracking, p.tracking.uri)
+    policy = p.train.checkpoint
+    updates = {"resume": "always" if args.resume else "never" if args.restart else policy.resume}
+    if args.checkpoint_every_steps:
+        updates["every_steps"] = args.checkpoint_every_steps
+    job = TrainJob(landmark=lm, profile=profile_name, out_dir=Path(args.models) / profile_name / lm.id,
+                   device=device, data_dir=Path(p.data.dir), mirror=p.data.mirror, deterministic=deterministic,
+                   checkpoints=policy.model_copy(update=updates), only_claims=tuple(getattr(args, "claims", None) or ()),
+                   only_seeds=tuple(getattr(args, "seeds", None) or ()))
+    train_landmark(job, tracker)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    _train(args.landmark, profile(args), args)
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from landmarks.report.build import build_report
+
+    name = profile(args)
+    out = build_report(name, Path(args.models) / name, Path(args.reports) / name, checked(args, name))
+    print(f"report: {out}")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    name = profile(args)
+    catalog = checked(args, name, ids=args.landmarks or None)
+    for landmark_id in args.landmarks or [i for i, lm in catalog.items() if name in lm.profiles]:
+        _train(landmark_id, name, args)
+    return cmd_report(args)
+
+
+def cmd_sync(args: argparse.Namespace) -> int:
+    from landmarks.tracking.sync import sync
+
+    journals = args.journals or sorted(str(p) for p in Path("tracking-pending").glob("*.jsonl"))
+    if not journals:
+        print("nothing to sync: no journals in tracking-pending/")
+        return 0
+    for j in journals:
+        sync(Path(j), args.uri)
+    return 0
+
+
+def cmd_ui(args: argparse.Namespace) -> int:
+    from landmarks.tracking import resolve_uri
+
+    uri = resolve_uri(params(args).tracking.uri)
+    cmd = ["mlflow", "ui", "--backend-store-uri", uri, "--host", "127.0.0.1", "--port", str(args.port)]
+    print(f"MLflow UI for {uri} at http://127.0.0.1:{args.port} (Ctrl-C stops it)")
+    os.execvp(cmd[0], cmd)
+    return 0
+
+
+def _names(text: str) -> list[str]:
+    return [c.strip() for c in text.split(",") if c.strip()]
+
+
+def _ints(text: str) -> list[int]:
+    try:
+        return [int(s) for s in _names(text)]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated whole numbers, got {text!r}") from None
+
+
+def add_parsers(sub, parents: list[argparse.ArgumentParser]) -> None:
+    def with_dirs(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("--models", default="models", help="where runs are written (default: models)")
+        sp.add_argument("--reports", default="reports", help="where reports are written (default: reports)")
+
+    def with_training(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("--device", help="auto | cpu | cuda | cuda:N (default: params.yaml's)")
+        sp.add_argument("--deterministic", action="store_true", help="bit-for-bit repeatable runs")
+        sp.add_argument("--no-tracking", action="store_true", help="do not record runs in MLflow")
+        group = sp.add_mutually_exclusive_group()
+        group.add_argument("--resume", action="store_true",
+                           help="continue from the checkpoints; refuse if the recipe, model or data changed")
+        group.add_argument("--restart", action="store_true", help="ignore checkpoints and start over")
+        sp.add_argument("--checkpoint-every-steps", type=int, default=0, metavar="N",
+                        help="checkpoint every N optimizer steps (default: params.yaml's, by time)")
+
+    sp = sub.add_parser("train", parents=parents, help="run every claim and seed of one landmark")
+    sp.add_argument("landmark")
+    sp.add_argument("--claims", type=_names, help="only these claims (comma-separated names); the run is marked a subset")
+    sp.add_argument("--seeds", type=_ints, help="only these seeds (comma-separated); the run is marked a subset")
+    with_profile(sp), with_dirs(sp), with_training(sp)
+    sp.set_defaults(func=cmd_train)
+
+    sp = sub.add_parser("report", parents=parents, help="build reports/<profile>/ from the runs")
+    with_profile(sp), with_dirs(sp)
+    sp.set_defaults(func=cmd_report)
+
+    sp = sub.add_parser("run", parents=parents, help="train landmarks (all of the profile by default), then report")
+    sp.add_argument("landmarks", nargs="*")
+    with_profile(sp), with_dirs(sp), with_training(sp)
+    sp.set_defaults(func=cmd_run)
+
+    sp = sub.add_parser("sync", parents=parents, help="send tracking records kept while MLflow was unreachable")
+    sp.add_argument("journals", nargs="*", help="journal files (default: all in tracking-pending/)")
+    sp.add_argument("--uri", help="tracking URI to send to (default: the one the journal was meant for)")
+    sp.set_defaults(func=cmd_sync)
+
+    sp = sub.add_parser("ui", parents=parents, help="open the MLflow UI on 127.0.0.1")
+    sp.add_argument("--port", type=int, default=5000)
+    sp.set_defaults(func=cmd_ui)

@@ -1,0 +1,112 @@
+"""The catalog checked against the registries of code, before anything runs.
+
+    landmarks check          # every file of the catalog; exit 2 with file, claim and field
+
+Loading a catalog file (`landmarks.catalog`) checks its shape; this step checks that what it
+names exists: its task, dataset and metrics, each claim's model (or scikit-learn estimator), and
+each claim's `model_args`, bound to the builder's signature, type-checked against its annotations,
+and the model built and run once on the meta device (no memory, no arithmetic) at the input
+shape of the landmark's dataset. Every command that trains, reports or writes params calls it.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import typing
+from typing import Any, Mapping
+
+import torch
+from pydantic import TypeAdapter, ValidationError
+
+from landmarks.catalog import Claim, Landmark
+from landmarks.data import DATASETS
+from landmarks.errors import ConfigError
+from landmarks.estimators import ESTIMATORS
+from landmarks.metrics import METRICS
+from landmarks.models import MODELS
+from landmarks.registry import Registry
+from landmarks.tasks import TASKS
+
+
+def check_catalog(catalog: Mapping[str, Landmark]) -> None:
+    for lm in catalog.values():
+        check_landmark(lm)
+
+
+def _known(registry: Registry, name: str) -> str:
+    return f"unknown {registry.kind} {name!r}; known: {', '.join(registry.names())}"
+
+
+def check_landmark(lm: Landmark) -> None:
+    def fail(fld: str, msg: str, claim: Claim | None = None) -> ConfigError:
+        where = f"{lm.path}: claim {claim.name!r}: " if claim else f"{lm.path}: "
+        return ConfigError(f"{where}field '{fld}': {msg}")
+
+    if lm.task not in TASKS:
+        raise fail("task", _known(TASKS, lm.task))
+    task = TASKS.get(lm.task)
+    if lm.dataset is not None and lm.dataset not in DATASETS:
+        raise fail("dataset", _known(DATASETS, lm.dataset))
+    if lm.dataset is None and task.inputs is None:
+        raise fail("dataset", f"task {lm.task!r} trains on a dataset; name one ({', '.join(DATASETS.names())})")
+    for fld, metric in [("metric", lm.metric)] + [(f"orderings[{i}].metric", o.metric) for i, o in enumerate(lm.orderings)]:
+        if metric is not None and metric not in METRICS:
+            raise fail(fld, _known(METRICS, metric))
+    kinds = ESTIMATORS if task.models == "estimator" else MODELS
+    for i, claim in enumerate(lm.claims):
+        if claim.metric is not None and claim.metric not in METRICS:
+            raise fail(f"claims[{i}].metric", _known(METRICS, claim.metric), claim)
+        if claim.model not in kinds:
+            raise fail(f"claims[{i}].model", _known(kinds, claim.model), claim)
+        builder = kinds.get(claim.model)
+        if task.models == "estimator":
+            problem = _estimator_problem(builder, claim.model_args)
+        else:
+            if task.inputs is not None:
+                in_shape, classes = task.inputs(lm, claim)
+            else:
+                spec = DATASETS.get(lm.dataset)
+                in_shape, classes = spec.shape, spec.num_classes
+            problem = _model_problem(builder, claim.model, claim.model_args, in_shape, classes)
+        if problem:
+            fld, msg = problem
+            raise fail(f"claims[{i}].model_args{'.' + fld if fld else ''}", msg, claim)
+
+
+def _model_problem(builder: Any, name: str, args: Mapping[str, Any], in_shape: tuple[int, ...],
+                   classes: int) -> tuple[str, str] | None:
+    """(argument, what is wrong) for model_args the builder would refuse, or None."""
+    sig = inspect.signature(builder)
+    takes = [p.name for p in list(sig.parameters.values())[2:]]  # after in_shape and num_classes
+    hints = typing.get_type_hints(builder)
+    for key, value in args.items():
+        if key not in takes:
+            return key, f"unknown argument of model {name!r}; it takes: {', '.join(takes) or 'no arguments'}"
+        if key in hints:
+            try:
+                TypeAdapter(hints[key]).validate_json(json.dumps(value), strict=True)
+            except ValidationError as exc:
+                return key, f"{exc.errors()[0]['msg'].lower()} (the builder's type is {_type_name(hints[key])}), got {value!r}"
+    try:
+        with torch.device("meta"):
+            model = builder(tuple(in_shape), classes, **args)
+            model(torch.empty(2, *in_shape))
+    except (TypeError, ValueError, RuntimeError, IndexError) as exc:
+        return "", f"model {name!r} cannot be built with {dict(args)} for inputs of shape {tuple(in_shape)}: {exc}"
+    return None
+
+
+def _estimator_problem(builder: Any, args: Mapping[str, Any]) -> tuple[str, str] | None:
+    try:
+        est = builder(0, **args)
+        # scikit-learn checks parameter types at fit; its validator says the same now
+        if hasattr(est, "_validate_params"):
+            est._validate_params()
+    except (TypeError, ValueError) as exc:
+        return "", str(exc).splitlines()[0]
+    return None
+
+
+def _type_name(tp: Any) -> str:
+    return getattr(tp, "__name__", None) or str(tp).replace("typing.", "")

@@ -1,0 +1,116 @@
+"""Strict, frozen config models (pydantic v2) and errors that name the file and the field.
+
+The catalog (`benchmarks/*.yaml`), recipes and `params.yaml` are all read through `validate`:
+unknown keys, wrong types and missing fields are refused with `<file>: field '<dotted.path>':
+<what is wrong>`, so a typo is found at load time, not after an hour of training. Validation runs
+in pydantic's JSON mode, where strict still takes a YAML list for a tuple and an int for a float
+but never a string for a number or a bool for an int.
+"""
+
+from __future__ import annotations
+
+import json
+import types
+import typing
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from landmarks.errors import ConfigError
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class Strict(BaseModel):
+    """Base of every config model: unknown keys are errors, values are never coerced, frozen."""
+
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
+
+
+def read_yaml(path: Path) -> Any:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read ({exc.strerror})") from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+
+
+def field_path(loc: tuple[Any, ...], prefix: str = "") -> str:
+    """('claims', 1, 'model_args') -> 'claims[1].model_args'."""
+    out = prefix
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(top level)"
+
+
+def validate(cls: type[M], data: Any, where: str, prefix: str = "") -> M:
+    """`data` (plain YAML values) as a `cls`; a ConfigError naming `where` and the field otherwise."""
+    try:
+        text = json.dumps(data)
+    except (TypeError, ValueError) as exc:  # a YAML date or set: not a value any field takes
+        raise ConfigError(f"{where}: field '{prefix or '(top level)'}': {exc}") from None
+    try:
+        return cls.model_validate_json(text)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = tuple(err["loc"])
+        raise ConfigError(f"{where}: field '{field_path(loc, prefix)}': {_explain(cls, err)}") from None
+
+
+_EXPECTED = {
+    "float_type": "a number",
+    "int_type": "a whole number",
+    "int_from_float": "a whole number",
+    "bool_type": "true or false",
+    "string_type": "text",
+    "dict_type": "a mapping",
+    "model_type": "a mapping",
+    "list_type": "a list",
+    "tuple_type": "a list",
+}
+
+
+def _explain(cls: type[BaseModel], err: dict) -> str:
+    kind, value = err["type"], err.get("input")
+    if kind == "extra_forbidden":
+        allowed = _fields_at(cls, tuple(err["loc"])[:-1])
+        return "unknown key" + (f"; allowed here: {', '.join(sorted(allowed))}" if allowed else "")
+    if kind == "missing":
+        return "missing (required)"
+    if kind == "literal_error":
+        return f"must be one of {err['ctx']['expected']}, got {value!r}"
+    if kind in _EXPECTED:
+        return f"expected {_EXPECTED[kind]}, got {type(value).__name__} {value!r}"
+    return err["msg"]
+
+
+def _inner(tp: Any) -> Any:
+    """The element type of a container or optional type (the last argument, None left out)."""
+    args = [a for a in typing.get_args(tp) if a is not type(None) and a is not Ellipsis]
+    return args[-1] if args else Any
+
+
+def _model(tp: Any) -> type[BaseModel] | None:
+    while typing.get_origin(tp) is not None:
+        tp = _inner(tp)
+    return tp if isinstance(tp, type) and issubclass(tp, BaseModel) else None
+
+
+def _fields_at(cls: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
+    """The field names of the model found by walking `loc` from `cls` (for 'allowed here')."""
+    tp: Any = cls
+    for part in loc:
+        model = tp if isinstance(tp, type) and issubclass(tp, BaseModel) else None
+        if model is not None and isinstance(part, str):
+            tp = model.model_fields[part].annotation if part in model.model_fields else Any
+        else:  # an item of a list or a value of a mapping
+            tp = _inner(tp) if typing.get_origin(tp) is not None else Any
+        while typing.get_origin(tp) in (typing.Union, types.UnionType):
+            tp = _inner(tp)
+    model = _model(tp)
+    return list(model.model_fields) if model else []

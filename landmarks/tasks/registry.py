@@ -1,0 +1,101 @@
+"""The task registry: how a landmark's claims are run and measured.
+
+A task takes one run (`RunSpec`: landmark, claim, resolved recipe, seed, profile), what the runs
+of a stage share (`StageContext`: device, data, a cache) and the run's controls (`RunControl`:
+checkpoint, resume, stop, a hook per epoch), and returns the claim's metric for that run (plus
+history and details). A task also says what its claims name (torch models or scikit-learn
+estimators) and, for generated data, the input shape its models are built for, so the catalog
+check can build every claim's model before anything runs.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Literal
+
+import torch
+
+from landmarks.catalog import Claim, Landmark
+from landmarks.data.prepare import ensure_prepared
+from landmarks.data.registry import Splits
+from landmarks.registry import Registry
+from landmarks.train.checkpoint import Checkpointer
+from landmarks.train.recipe import Recipe
+from landmarks.train.signals import StopFlag
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One (claim, seed) run of a landmark under a profile."""
+
+    landmark: Landmark
+    claim: Claim
+    recipe: Recipe  # resolved: the landmark's, the claim's and the profile's overrides
+    seed: int
+    profile: str
+
+    @property
+    def key(self) -> str:
+        """A file-safe name: 'mlp_64x100-seed0'."""
+        return f"{re.sub(r'[^A-Za-z0-9._-]+', '_', self.claim.name).strip('_')}-seed{self.seed}"
+
+
+@dataclass
+class StageContext:
+    """What the runs of one stage (one landmark under one profile) share."""
+
+    device: torch.device
+    data_dir: Path = Path("data")
+    mirror: str = ""  # params.yaml's data.mirror (LANDMARKS_DATA_MIRROR wins)
+    cache: dict[str, Any] = field(default_factory=dict)  # prepared data and its device copies
+
+    def splits(self, dataset: str) -> Splits:
+        """The prepared dataset, read once per stage."""
+        key = f"splits:{dataset}"
+        if key not in self.cache:
+            self.cache[key] = ensure_prepared(dataset, self.data_dir, self.mirror)
+        return self.cache[key]
+
+
+@dataclass(frozen=True)
+class RunControl:
+    """Set by the runner for each run; tasks that train in epochs pass them to `fit`."""
+
+    checkpoint: Checkpointer | None = None  # where and when to checkpoint
+    resume: dict | None = None  # the checkpoint to continue from
+    stop: StopFlag | None = None  # set by SIGINT / SIGTERM
+    on_epoch: Callable[[dict], None] | None = None  # live tracking and progress lines
+
+
+@dataclass
+class RunResult:
+    metrics: dict[str, float]  # the values claims are checked on
+    history: list[dict] = field(default_factory=list)  # one row per epoch
+    info: dict[str, Any] = field(default_factory=dict)  # parameters, data hash, selected epoch...
+    model: Any = None  # the trained torch module, when there is one worth keeping
+
+
+TaskFn = Callable[[RunSpec, StageContext, RunControl], RunResult]
+# (landmark, claim) -> (input shape, number of classes) of the model, for tasks on generated data
+InputsFn = Callable[[Landmark, Claim], tuple[tuple[int, ...], int]]
+
+
+@dataclass(frozen=True)
+class Task:
+    run: TaskFn
+    models: Literal["model", "estimator"] = "model"  # which registry the claims' `model` names
+    inputs: InputsFn | None = None  # None: the landmark's dataset says the shape
+
+
+TASKS: Registry[Task] = Registry("task")
+
+
+def register_task(name: str, models: Literal["model", "estimator"] = "model",
+                  inputs: InputsFn | None = None) -> Callable[[TaskFn], TaskFn]:
+    def deco(fn: TaskFn) -> TaskFn:
+        TASKS.register(name)(Task(fn, models, inputs))
+        return fn
+
+    return deco

@@ -1,0 +1,68 @@
+"""A training recipe: everything about how one run trains, as the catalog writes it.
+
+It lives with the training code that reads it and imports nothing of it (no torch), so the
+catalog can check a recipe without loading the training stack. Each field is recorded with every
+run, in `metrics.json` and MLflow, like the learning rate.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from landmarks.schema import Strict
+
+
+class Schedule(Strict):
+    kind: Literal["constant", "step", "multistep", "cosine"] = "constant"
+    # milestones and step_size count epochs, or optimizer steps when unit is "step"
+    # (He et al. 2016 divide the rate at 32k and 48k iterations, not at epochs)
+    unit: Literal["epoch", "step"] = "epoch"
+    milestones: tuple[int, ...] = ()
+    step_size: int = 0
+    gamma: float = 0.1
+    # a lower rate for the first steps (ResNet-110: 0.01 for about 400 iterations), as a factor
+    warmup_steps: int = 0
+    warmup_factor: float = 1.0
+
+
+class Recipe(Strict):
+    optimizer: Literal["sgd", "perceptron"] = "sgd"
+    lr: float = 0.1
+    momentum: float = 0.0
+    nesterov: bool = False
+    weight_decay: float = 0.0
+    batch_size: int = 32
+    epochs: int = 10
+    # stop after this many optimizer steps, mid-epoch if need be (He et al. 2016 stop at 64k
+    # iterations); 0: run all epochs
+    max_steps: int = 0
+    drop_last: bool = False  # skip the last, smaller batch of each epoch (fixed shapes for CUDA graphs)
+    loss: Literal["cross_entropy", "mse"] = "cross_entropy"
+    schedule: Schedule = Field(default_factory=Schedule)
+    # share of the training set held out for validation (fixed split, same for every seed)
+    val_fraction: float = 0.1
+    # "last": report the final model (the papers' practice); "best_val": the epoch with the
+    # lowest validation error. The test set is never used to choose.
+    select: Literal["last", "best_val"] = "last"
+    # stop after this many epochs without a better validation error; 0 turns it off
+    early_stopping_patience: int = 0
+    # inputs are scaled to [0, 1]; "standard" then subtracts the training mean and divides by std
+    normalize: Literal["unit", "standard"] = "unit"
+    # max-norm constraint on each unit's incoming weights (Srivastava et al. 2014); 0 = off
+    max_norm: float = 0.0
+    # on-device augmentation of each training batch, in order: crop, flip, affine
+    augment: tuple[Literal["crop", "flip", "affine"], ...] = ()
+    crop_pad: int = 4  # pixels of zero padding before the random crop
+    # the eager path's arithmetic: "bf16" runs forward and loss under bf16 autocast (weights and
+    # optimizer stay fp32); on CPUs with AVX512-BF16 or AMX it about halves an MLP's epoch
+    precision: Literal["fp32", "bf16"] = "fp32"
+    # NHWC activations for conv nets in the eager path; on the 2-core reference CPU it made no
+    # measurable difference to LeNet-5's epoch (about 5 s either way), so no classic recipe uses it
+    channels_last: bool = False
+    # the CUDA fast path (device-resident uint8 data, bf16, channels_last, whole-step CUDA
+    # graphs); used only on CUDA devices, the eager path is the reference everywhere else
+    fast: bool = False
+    # epochs_to_threshold: the first epoch whose training error (%) is at most this
+    threshold: float = 0.0

@@ -1,0 +1,169 @@
+"""`Trainer`: one run's model, data, recipe and optimizer, and its training step.
+
+The engine (`landmarks.train.engine`) drives it epoch by epoch; benchmarks and tests use it to
+time or compare single steps. Inside a step the order is fixed: learning rate, forward,
+backward, step, constraints. Losses and error counts stay on the device (no host sync per step).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from landmarks.data.loaders import DeviceData
+from landmarks.errors import ConfigError
+from landmarks.train.augment import augment
+from landmarks.train.checkpoint import Checkpointer, rng_state, set_rng_state
+from landmarks.train.recipe import Recipe
+from landmarks.train.schedules import lr_factor
+from landmarks.train.signals import Interrupted, StopFlag
+
+
+@dataclass
+class TrainState:
+    epoch: int = 0  # completed epochs
+    step: int = 0  # optimizer steps taken
+    batch: int = 0  # batches done inside the current epoch (a checkpoint may fall mid-epoch)
+    epoch_order_state: torch.Tensor | None = None  # data-order generator state at the epoch's start
+    # the current epoch's per-step losses (x batch size) and misclassified count so far; summed
+    # once at the epoch's end, so where a checkpoint fell never changes the float rounding
+    epoch_losses: torch.Tensor | None = None
+    wrong: int = 0
+    history: list = field(default_factory=list)
+    best_val: float = math.inf
+    stale: int = 0
+    selected_epoch: int = 0
+    done: bool = False
+    first_bad_batch: int = -1  # the batch of the current epoch whose loss was first NaN or infinite
+
+
+def make_optimizer(model: nn.Module, recipe: Recipe) -> torch.optim.Optimizer:
+    return torch.optim.SGD(
+        model.parameters(),
+        lr=recipe.lr,
+        momentum=recipe.momentum,
+        nesterov=recipe.nesterov,
+        weight_decay=recipe.weight_decay,
+    )
+
+
+def compute_loss(logits: torch.Tensor, y: torch.Tensor, loss: str) -> torch.Tensor:
+    if loss == "mse":
+        return F.mse_loss(logits, F.one_hot(y, logits.shape[1]).to(logits.dtype))
+    return F.cross_entropy(logits, y)
+
+
+@torch.no_grad()
+def apply_max_norm(model: nn.Module, max_norm: float) -> None:
+    """Srivastava et al. 2014: each unit's incoming weight vector kept within a ball of radius c."""
+    for m in model.modules():
+        if isinstance(m, nn.Linear):
+            m.weight.copy_(torch.renorm(m.weight, p=2, dim=0, maxnorm=max_norm))
+
+
+class Trainer:
+    """The pieces one run's epochs share. `fast=None` takes the recipe's fast path on CUDA only;
+    `fast=True` forces it (on a CPU it then runs the same step eagerly, for tests)."""
+
+    def __init__(self, model: nn.Module, data: DeviceData, recipe: Recipe, generator: torch.Generator,
+                 checkpoint: Checkpointer | None = None, stop: StopFlag | None = None,
+                 fast: bool | None = None) -> None:
+        self.model, self.data, self.recipe, self.generator = model, data, recipe, generator
+        self.checkpoint, self.stop = checkpoint, stop
+        self.perceptron_rule = recipe.optimizer == "perceptron"
+        n, bs = len(data.y_train), recipe.batch_size
+        self.steps_per_epoch = n // bs if recipe.drop_last else -(-n // bs)
+        total = recipe.epochs * self.steps_per_epoch
+        self.factor = lr_factor(recipe.schedule, self.steps_per_epoch,
+                                min(total, recipe.max_steps) if recipe.max_steps else total)
+        self.optimizer: torch.optim.Optimizer | None = None
+        self.scheduler: torch.optim.lr_scheduler.LambdaLR | None = None
+        self.fast = None
+        self.best_state: dict | None = None
+        on_cuda = data.y_train.device.type == "cuda"
+        if fast if fast is not None else (recipe.fast and on_cuda):
+            if not recipe.drop_last:
+                raise ConfigError("recipe.fast needs recipe.drop_last: true (a CUDA graph has fixed batch shapes)")
+            from landmarks.train.fast import FastStep
+
+            self.fast = FastStep(model, data.x_train_u8, data.y_train, data.max_value, data.mean, data.std, recipe,
+                                 self.steps_per_epoch, graph=on_cuda, bf16=on_cuda, channels_last=on_cuda)
+        elif not self.perceptron_rule:
+            if recipe.channels_last:
+                model.to(memory_format=torch.channels_last)
+            self.optimizer = make_optimizer(model, recipe)
+            self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, self.factor)
+
+    def buffers(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per-step losses and the misclassified count of one epoch, on the device."""
+        if self.fast:  # the fast step writes into buffers that live with its CUDA graph
+            return self.fast.losses, self.fast.wrong
+        device = self.data.y_train.device
+        return torch.zeros(self.steps_per_epoch, device=device), torch.zeros((), device=device, dtype=torch.long)
+
+    def step(self, idx: torch.Tensor, b: int, lr_step: int, losses: torch.Tensor, wrong: torch.Tensor) -> None:
+        """One optimizer step on the training examples `idx` (batch `b` of the epoch, global step
+        `lr_step`); its loss goes to `losses[b]` and its mistakes are added to `wrong`."""
+        if self.fast:
+            self.fast.run(idx, b, self.lr_now(lr_step))
+            return
+        model, recipe = self.model, self.recipe
+        xb, yb = self.data.x_train[idx], self.data.y_train[idx]
+        if recipe.augment:
+            xb = augment(xb, recipe)
+        if recipe.channels_last and xb.dim() == 4:
+            xb = xb.contiguous(memory_format=torch.channels_last)
+        with torch.autocast(xb.device.type, dtype=torch.bfloat16, enabled=recipe.precision == "bf16"):
+            logits = model(xb)
+            loss = compute_loss(logits.float(), yb, recipe.loss)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        self.scheduler.step()
+        if recipe.max_norm > 0:
+            apply_max_norm(model, recipe.max_norm)
+        losses[b] = loss.detach() * len(yb)
+        wrong += (logits.detach().argmax(1) != yb).sum()
+
+    def lr_now(self, step: int) -> float:
+        return self.recipe.lr * self.factor(step)
+
+    def payload(self, state: TrainState) -> dict:
+        return {
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict() if self.optimizer else
+            ({"fast_momentum": self.fast.momentum} if self.fast else None),
+            "scheduler": self.scheduler.state_dict() if self.scheduler else None,
+            "rng": rng_state(self.generator),
+            "state": asdict(state),
+            "best_state": self.best_state,
+        }
+
+    def restore(self, payload: dict) -> TrainState:
+        self.model.load_state_dict(payload["model"])
+        if self.optimizer:
+            self.optimizer.load_state_dict(payload["optimizer"])
+            self.scheduler.load_state_dict(payload["scheduler"])
+        if self.fast:
+            with torch.no_grad():
+                for m, saved in zip(self.fast.momentum, payload["optimizer"]["fast_momentum"]):
+                    m.copy_(saved)
+        set_rng_state(payload["rng"], self.generator)
+        self.best_state = payload["best_state"]
+        return TrainState(**payload["state"])
+
+    def save(self, state: TrainState) -> None:
+        if self.checkpoint:
+            self.checkpoint.save(self.payload(state), state.step)
+
+    def maybe_stop(self, state: TrainState) -> None:
+        if self.stop is not None and self.stop.requested:
+            self.save(state)
+            where = (f"; checkpoint saved to {self.checkpoint.path}" if self.checkpoint
+                     else " (no checkpoint: checkpointing is off)")
+            raise Interrupted(f"stopped by signal {self.stop.signum} at step {state.step}{where}; "
+                              "run the same command again to resume", self.stop.signum)
