@@ -2,7 +2,7 @@
 
 import torch
 
-from landmarks.catalog import Recipe
+from landmarks.train.recipe import Recipe
 from landmarks.train.augment import augment, random_affine, random_crop, random_flip
 
 

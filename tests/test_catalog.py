@@ -20,7 +20,7 @@ def edit(catalog_dir: Path, change) -> Path:
 
 
 def refused(catalog_dir: Path, capsys, *args: str) -> str:
-    code = main(["--catalog", str(catalog_dir), *(args or ("list",))])
+    code = main(["--catalog", str(catalog_dir), *(args or ("check",))])
     err = capsys.readouterr().err
     assert code == 2, err
     return err

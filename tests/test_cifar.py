@@ -3,19 +3,14 @@ generated data in the CIFAR binary format, fetched over HTTP and prepared like t
 
 import lzma
 import tarfile
-import uuid
 
 import pytest
 import torch
 
+from archives import cifar_archive, register_generated_cifar, tar_bytes
 from httpserver import Route, Server
 from landmarks.catalog import load_catalog, resolve_recipe
-from landmarks.data import DatasetSpec, register_dataset
-from landmarks.data.cifar10 import decode_cifar10
-from landmarks.data.fetch import RemoteFile
 from landmarks.models import count_parameters, create_model
-from landmarks.runner import CheckpointPolicy, train_landmark
-from test_data import cifar_archive, sha, tar_bytes
 
 # He et al. 2016, Table 6 (millions); a model may be within 3%
 PAPER_PARAMS = {"resnet20": 0.27, "resnet32": 0.46, "resnet44": 0.66, "resnet56": 0.85, "resnet110": 1.7, "resnet1202": 19.4}
@@ -41,30 +36,22 @@ def test_option_a_shortcut_pads_channels_and_subsamples():
 
 
 @pytest.mark.slow
-def test_few_steps_on_generated_cifar_binary(tmp_path, monkeypatch):
+def test_few_steps_on_generated_cifar_binary(tmp_path, monkeypatch, train):
     members, _ = cifar_archive(1, n=40)
     xz = tar_bytes([(tarfile.TarInfo(k), v) for k, v in members.items()], compress=lzma.compress)
-    name = f"gen-cifar-{uuid.uuid4().hex[:8]}"
-    rf = RemoteFile("cifar-10-binary.tar.gz", (), {k: sha(v) for k, v in members.items() if k.endswith(".bin")},
-                    archive=True, alternates=("cifar-10-binary.tar.xz",))
-    register_dataset(DatasetSpec(name, "generated CIFAR", 10, 255, "download", (rf,), decode_cifar10))
-    catalog = load_catalog()  # the real He et al. 2016 entry, pointed at the generated data
-    lm = catalog["he2016-resnet-cifar10"]
-    object.__setattr__(lm, "dataset", name)
-    from dataclasses import replace
-
-    short = replace(lm.profiles["paper"], reduced_budget=True,
-                    recipe={"max_steps": 4, "epochs": 2, "batch_size": 16,
-                            "schedule": {"kind": "multistep", "unit": "step", "milestones": [2]}})
-    object.__setattr__(lm, "profiles", {**lm.profiles, "quick": short})
+    name, _ = register_generated_cifar(members)
+    real = load_catalog()["he2016-resnet-cifar10"]  # the real He et al. 2016 entry, pointed at the generated data
+    short = real.profiles["paper"].model_copy(update={
+        "reduced_budget": True, "recipe": {"max_steps": 4, "epochs": 2, "batch_size": 16,
+                                           "schedule": {"kind": "multistep", "unit": "step", "milestones": [2]}}})
+    lm = real.model_copy(update={"dataset": name, "profiles": {**real.profiles, "quick": short}})
+    lm._path = real.path
     recipe = resolve_recipe(lm, lm.claim("ResNet-20"), "quick")
     assert recipe.augment == ("crop", "flip") and recipe.drop_last and recipe.max_steps == 4
     with Server() as server:
         server.routes[f"/m/{name}/cifar-10-binary.tar.xz"] = Route(xz)
         monkeypatch.setenv("LANDMARKS_DATA_MIRROR", f"{server.url}/m")
-        doc = train_landmark(lm, "quick", tmp_path / "out", torch.device("cpu"), None, data_dir=tmp_path / "data",
-                             log=lambda m: None, checkpoints=CheckpointPolicy(dir=tmp_path / "ck"), only_seeds=(0,),
-                             only_claims=("ResNet-20",))
+        doc = train(lm, "quick", tmp_path / "out", only_seeds=(0,), only_claims=("ResNet-20",))
     (run,) = doc["runs"]
     assert run["info.steps"] == 4 and run["reduced_budget"] and doc["subset"]
     assert 0 <= run["value"] <= 100 and run["info.parameters"] == 269_722

@@ -4,8 +4,6 @@
 from __future__ import annotations
 
 import gzip
-import hashlib
-import io
 import lzma
 import tarfile
 import time
@@ -15,10 +13,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from archives import cifar_archive, register_generated_cifar, sha, tar_bytes
 from httpserver import Route, Server
 from landmarks.cli import main
-from landmarks.data import DatasetSpec, register_dataset
-from landmarks.data.cifar10 import FOLDER, decode_cifar10
+from landmarks.data.registry import DatasetSpec, register_dataset
 from landmarks.data.content import iter_members, read_content, safe_extract
 from landmarks.data.fetch import FetchOptions, RemoteFile, fetch_file
 from landmarks.data.formats import read_cifar_binary, read_idx, write_cifar_binary, write_idx
@@ -26,11 +24,7 @@ from landmarks.data.mnist import PARTS, decode_idx
 from landmarks.data.prepare import fetch_dataset, load_prepared, prepare_dataset
 from landmarks.errors import DataError
 
-QUIET = FetchOptions(retries=3, backoff=0.01, timeout=5, log=lambda m: None)
-
-
-def sha(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
+QUIET = FetchOptions(retries=3, backoff=0.01, timeout=5)
 
 
 def fake_idx(seed: int = 0, n_train: int = 50, n_test: int = 20) -> dict[str, bytes]:
@@ -51,7 +45,7 @@ def register_idx(raw: dict[str, bytes], urls: str = "") -> str:
         RemoteFile(name=f"{stem}.gz", urls=(f"{urls}/{stem}.gz",) if urls else (), content={"": sha(data)})
         for stem, data in raw.items()
     )
-    register_dataset(DatasetSpec(name, "generated IDX", 10, 255, "download", files, decode_idx))
+    register_dataset(DatasetSpec(name, "generated IDX", 10, 255, "download", files, decode_idx, (1, 28, 28)))
     return name
 
 
@@ -91,7 +85,7 @@ def test_fetch_prepare_load_over_http(tmp_path, monkeypatch):
         monkeypatch.setenv("LANDMARKS_DATA_MIRROR", f"{server.url}/m")
         files = fetch_dataset(name, tmp_path, opts=QUIET)
     assert len(files) == 4 and all(p.parent == tmp_path / "raw" / name for p in files.values())
-    manifest = prepare_dataset(name, tmp_path, log=lambda m: None)
+    manifest = prepare_dataset(name, tmp_path)
     splits = load_prepared(name, tmp_path)
     assert splits.train_x.shape == (50, 28, 28, 1) and splits.train_x.dtype == np.uint8
     assert splits.test_y.dtype == np.int64 and list(splits.train_y[:12]) == [*range(10), 0, 1]
@@ -163,16 +157,6 @@ def test_truncated_gzip_says_so(tmp_path):
         read_content(path)
 
 
-def tar_bytes(members: list[tuple[tarfile.TarInfo, bytes | None]], compress=gzip.compress) -> bytes:
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w") as tar:
-        for info, data in members:
-            if data is not None:
-                info.size = len(data)
-            tar.addfile(info, io.BytesIO(data) if data is not None else None)
-    return compress(buf.getvalue())
-
-
 @pytest.mark.parametrize(
     "info,words",
     [
@@ -194,32 +178,16 @@ def test_unsafe_archive_members_refused(tmp_path, info, words):
         list(iter_members(archive))
 
 
-def cifar_archive(seed: int, n: int = 30) -> tuple[dict[str, bytes], dict[str, np.ndarray]]:
-    rng = np.random.default_rng(seed)
-    members, arrays = {}, {"x": [], "y": []}
-    for name in [f"data_batch_{i}.bin" for i in range(1, 6)] + ["test_batch.bin"]:
-        x = rng.integers(0, 256, (n, 32, 32, 3)).astype(np.uint8)
-        y = rng.integers(0, 10, n)
-        members[f"{FOLDER}/{name}"] = write_cifar_binary(x, y)
-        arrays["x"].append(x)
-        arrays["y"].append(y)
-    members[f"{FOLDER}/batches.meta.txt"] = b"airplane\nautomobile\n"
-    return members, arrays
-
-
 def test_cifar_generated_archive_repacked_as_xz_fetched_and_prepared(tmp_path, monkeypatch):
     members, arrays = cifar_archive(0)
     xz = tar_bytes([(tarfile.TarInfo(k), v) for k, v in members.items()], compress=lzma.compress)
-    rf = RemoteFile("cifar-10-binary.tar.gz", (), {k: sha(v) for k, v in members.items() if k.endswith(".bin")},
-                    archive=True, alternates=("cifar-10-binary.tar.xz",))
-    name = f"gen-cifar-{uuid.uuid4().hex[:8]}"
-    register_dataset(DatasetSpec(name, "generated CIFAR", 10, 255, "download", (rf,), decode_cifar10))
+    name, rf = register_generated_cifar(members)
     with Server() as server:  # the mirror has only the re-packed .tar.xz; its content verifies
         server.routes[f"/m/{name}/cifar-10-binary.tar.xz"] = Route(xz)
         monkeypatch.setenv("LANDMARKS_DATA_MIRROR", f"{server.url}/m")
         files = fetch_dataset(name, tmp_path, opts=QUIET)
     assert files[rf.name].name == "cifar-10-binary.tar.xz"
-    prepare_dataset(name, tmp_path, log=lambda m: None)
+    prepare_dataset(name, tmp_path)
     s = load_prepared(name, tmp_path)
     assert s.train_x.shape == (150, 32, 32, 3) and s.test_x.shape == (30, 32, 32, 3)
     assert (s.train_x[:30] == arrays["x"][0]).all() and (s.test_y == arrays["y"][5]).all()

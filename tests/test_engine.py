@@ -1,39 +1,33 @@
 """The training engine on real (bundled) data, on the CPU."""
 
 import math
-from dataclasses import replace
 
 import pytest
 import torch
 
-from landmarks.catalog import Recipe, Schedule
-from landmarks.data import load_splits
-from landmarks.data.loaders import split_validation, to_device
+from landmarks.data.loaders import split_validation
 from landmarks.errors import TrainingError
 from landmarks.models import create_model
 from landmarks.train.engine import evaluate, fit
+from landmarks.train.recipe import Recipe, Schedule
 from landmarks.train.schedules import lr_factor
 from landmarks.train.seeding import seed_everything, set_deterministic
 
 
-@pytest.fixture(autouse=True, scope="module")
-def data_dir(tmp_path_factory):
-    global DATA
-    DATA = tmp_path_factory.mktemp("data")
+@pytest.fixture
+def train(digits):
+    """train(seed, recipe, model, **model_args) -> (net, FitResult) on the prepared digits."""
+
+    def run(seed, recipe, model="mlp", **args):
+        data = digits(recipe.val_fraction)
+        gen = seed_everything(seed)
+        net = create_model(model, data.in_shape, data.num_classes, **args)
+        return net, fit(net, data, recipe, gen)
+
+    return run
 
 
-def digits(val_fraction=0.1):
-    return to_device(load_splits("digits", DATA), val_fraction, "standard", torch.device("cpu"))
-
-
-def train(seed, recipe, model="mlp", **args):
-    data = digits(recipe.val_fraction)
-    gen = seed_everything(seed)
-    net = create_model(model, data.in_shape, data.num_classes, **args)
-    return net, fit(net, data, recipe, gen)
-
-
-def test_mlp_learns_digits():
+def test_mlp_learns_digits(train):
     recipe = Recipe(lr=0.05, momentum=0.9, epochs=4, batch_size=32)
     net, res = train(0, recipe, hidden=[64])
     assert len(res.history) == 4
@@ -42,7 +36,7 @@ def test_mlp_learns_digits():
     assert res.selected_epoch == 4  # "last": the final epoch is reported
 
 
-def test_same_seed_same_numbers_bit_for_bit():
+def test_same_seed_same_numbers_bit_for_bit(train):
     set_deterministic(True)
     try:
         recipe = Recipe(lr=0.05, momentum=0.9, epochs=2, batch_size=64)
@@ -56,13 +50,13 @@ def test_same_seed_same_numbers_bit_for_bit():
     assert strip(a.history) != strip(c.history)
 
 
-def test_bf16_and_channels_last_follow_the_fp32_reference():
+def test_bf16_and_channels_last_follow_the_fp32_reference(train, digits):
     """The CPU speed options change the arithmetic, not the training: same seed, same data order,
     the final loss within 15% of plain fp32 and the test error within 2 points."""
     base = Recipe(lr=0.05, momentum=0.9, epochs=3, batch_size=64)
     ref = train(5, base, model="cnn_small")[1]
-    nhwc_net, nhwc = train(5, replace(base, channels_last=True), model="cnn_small")
-    half = train(5, replace(base, precision="bf16"), model="cnn_small")[1]
+    nhwc_net, nhwc = train(5, base.model_copy(update={"channels_last": True}), model="cnn_small")
+    half = train(5, base.model_copy(update={"precision": "bf16"}), model="cnn_small")[1]
     for run in (nhwc, half):
         assert math.isclose(ref.history[-1]["train_loss"], run.history[-1]["train_loss"], rel_tol=0.15)
         assert abs(run.test["top1_error"] - ref.test["top1_error"]) < 2.0
@@ -73,11 +67,11 @@ def test_bf16_and_channels_last_follow_the_fp32_reference():
     seen = []
     net = create_model("mlp", (1, 8, 8), 10, hidden=[16])
     net.register_forward_hook(lambda m, i, o: seen.append(o.dtype))
-    fit(net, digits(0.0), replace(base, epochs=1, precision="bf16", val_fraction=0.0), seed_everything(0))
+    fit(net, digits(0.0), base.model_copy(update={"epochs": 1, "precision": "bf16", "val_fraction": 0.0}), seed_everything(0))
     assert torch.bfloat16 in seen
 
 
-def test_best_val_selection_and_early_stopping():
+def test_best_val_selection_and_early_stopping(train, digits):
     recipe = Recipe(lr=0.05, epochs=30, select="best_val", early_stopping_patience=2)
     net, res = train(0, recipe, hidden=[32])
     vals = [h["val_error"] for h in res.history]
@@ -87,13 +81,13 @@ def test_best_val_selection_and_early_stopping():
     assert evaluate(net, data.x_test, data.y_test)["top1_error"] == res.test["top1_error"]
 
 
-def test_perceptron_rule_through_the_engine():
+def test_perceptron_rule_through_the_engine(train):
     net, res = train(0, Recipe(optimizer="perceptron", epochs=5), model="perceptron")
     assert res.steps == 0 and res.history[0]["lr"] == 1.0
     assert res.test["top1_error"] < 15.0
 
 
-def test_divergence_is_an_error_naming_the_epoch():
+def test_divergence_is_an_error_naming_the_epoch(train):
     try:
         train(0, Recipe(lr=1e6, epochs=3, loss="mse"), hidden=[32])
     except TrainingError as exc:

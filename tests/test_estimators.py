@@ -4,14 +4,13 @@ the real runner on the bundled digits."""
 from pathlib import Path
 
 import pytest
-import torch
 import yaml
 
 from landmarks.catalog import load_catalog
 from landmarks.errors import ConfigError
 from landmarks.estimators import ESTIMATORS, create_estimator
+from landmarks.registries import check_catalog
 from landmarks.report.build import build_report
-from landmarks.runner import CheckpointPolicy, train_landmark
 
 LANDMARK = {
     "id": "digits-sklearn",
@@ -55,15 +54,24 @@ def test_catalog_checks_estimator_names_not_model_names(tmp_path):
     bad = {**LANDMARK, "claims": [{**LANDMARK["claims"][0], "model": "lenet5"}], "orderings": []}
     write(tmp_path / "c", bad)
     with pytest.raises(ConfigError) as err:
-        load_catalog(tmp_path / "c")
+        check_catalog(load_catalog(tmp_path / "c"))
     assert "claims[0].model" in str(err.value) and "unknown estimator 'lenet5'" in str(err.value)
 
 
-def test_estimator_task_through_the_runner(tmp_path):
+def test_catalog_refuses_an_estimator_argument_scikit_learn_does_not_take(tmp_path):
+    bad = {**LANDMARK, "claims": [{**LANDMARK["claims"][0], "model_args": {"kernal": "rbf"}}], "orderings": []}
+    write(tmp_path / "c", bad)
+    with pytest.raises(ConfigError) as err:
+        check_catalog(load_catalog(tmp_path / "c"))
+    assert "claim 'rbf svc'" in str(err.value) and "claims[0].model_args" in str(err.value)
+    assert "kernal" in str(err.value)
+
+
+@pytest.mark.slow
+def test_estimator_task_through_the_runner(tmp_path, train):
     write(tmp_path / "c", LANDMARK)
     lm = load_catalog(tmp_path / "c")["digits-sklearn"]
-    doc = train_landmark(lm, "quick", tmp_path / "models" / lm.id, torch.device("cpu"), None, data_dir=tmp_path / "data",
-                         log=lambda s: None, checkpoints=CheckpointPolicy(dir=tmp_path / "ck"))
+    doc = train(lm, "quick", tmp_path / "models" / lm.id)
     runs = {(r["claim"], r["seed"]): r for r in doc["runs"]}
     assert len(runs) == 7 and ("rbf svc once", 0) in runs and ("rbf svc once", 1) not in runs
     assert runs[("rbf svc once", 0)]["value"] == runs[("rbf svc", 0)]["value"]

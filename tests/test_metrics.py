@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from landmarks.metrics import at_chance, chance_error, topk_correct, topk_error
+from landmarks.metrics import at_chance, chance_error, error_percent, topk_correct
 
 
 def test_hand_computed_top1_top2():
@@ -15,9 +15,9 @@ def test_hand_computed_top1_top2():
     ])
     y = torch.tensor([1, 1, 0, 1])
     assert topk_correct(logits, y, (1, 2)) == {1: 1, 2: 3}
-    err = topk_error(logits, y, (1, 2))
-    assert err[1] == pytest.approx(75.0)
-    assert err[2] == pytest.approx(25.0)
+    err = error_percent(topk_correct(logits, y, (1, 2)), len(y))
+    assert err["top1_error"] == pytest.approx(75.0)
+    assert err["top2_error"] == pytest.approx(25.0)
 
 
 def test_ties_are_not_counted_as_correct_for_every_class():
@@ -30,7 +30,7 @@ def test_ties_are_not_counted_as_correct_for_every_class():
 def test_k_larger_than_number_of_classes_counts_everything():
     logits = torch.tensor([[0.9, 0.1], [0.9, 0.1]])
     y = torch.tensor([1, 1])
-    assert topk_error(logits, y, (1, 5)) == {1: 100.0, 5: 0.0}
+    assert error_percent(topk_correct(logits, y, (1, 5)), len(y)) == {"top1_error": 100.0, "top5_error": 0.0}
 
 
 def test_chance_level():

@@ -1,14 +1,13 @@
 """Verdicts and the report built from real runs."""
 
 import pandas as pd
-import torch
+import pytest
 import yaml
 
 from landmarks.catalog import load_catalog
 from landmarks.report.build import build_report
 from landmarks.report.verdicts import (NO_CLAIM, NOT_REPRODUCED, REDUCED, REPRODUCED, claim_verdict,
                                        ordering_verdict)
-from landmarks.runner import CheckpointPolicy, train_landmark
 
 
 def test_claim_verdicts():
@@ -30,7 +29,8 @@ def test_ordering_verdicts():
     assert ordering_verdict([5.0, 1.0], True, True) == REDUCED
 
 
-def test_report_from_real_runs(catalog_dir, tmp_path):
+@pytest.mark.slow
+def test_report_from_real_runs(catalog_dir, tmp_path, train):
     path = catalog_dir / "xor-backprop.yaml"
     data = yaml.safe_load(path.read_text())
     data["profiles"]["classic"] = {"seeds": [0, 1, 2], "reduced_budget": True, "recipe": {"epochs": 300}}
@@ -38,9 +38,7 @@ def test_report_from_real_runs(catalog_dir, tmp_path):
     catalog = load_catalog(catalog_dir)
     models = tmp_path / "models"
     for profile in ("quick", "classic"):
-        train_landmark(catalog["xor-backprop"], profile, models / profile / "xor-backprop",
-                       torch.device("cpu"), None, log=lambda s: None,
-                       checkpoints=CheckpointPolicy(dir=tmp_path / "checkpoints"))
+        train(catalog["xor-backprop"], profile, models / profile / "xor-backprop")
         build_report(profile, models / profile, tmp_path / "reports" / profile, catalog)
 
     quick = tmp_path / "reports" / "quick"
@@ -64,7 +62,8 @@ def test_report_from_real_runs(catalog_dir, tmp_path):
     assert pd.read_csv(quick / "results.csv").equals(results)
 
 
-def test_a_run_that_did_not_learn_is_said_aloud(catalog_dir, tmp_path):
+@pytest.mark.slow
+def test_a_run_that_did_not_learn_is_said_aloud(catalog_dir, tmp_path, train, caplog):
     # a step of lr 5 kills every ReLU of the digits MLP at once: it then answers one class
     path = catalog_dir / "digits-linear-mlp-cnn.yaml"
     data = yaml.safe_load(path.read_text())
@@ -74,12 +73,10 @@ def test_a_run_that_did_not_learn_is_said_aloud(catalog_dir, tmp_path):
     data["profiles"]["quick"] = {"seeds": [0]}
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     catalog = load_catalog(catalog_dir)
-    lines: list[str] = []
     models = tmp_path / "models" / "quick"
-    train_landmark(catalog["digits-linear-mlp-cnn"], "quick", models / "digits-linear-mlp-cnn",
-                   torch.device("cpu"), None, log=lines.append,
-                   checkpoints=CheckpointPolicy(dir=tmp_path / "checkpoints"))
-    warnings = [s for s in lines if "did not learn" in s]
+    with caplog.at_level("WARNING", logger="landmarks"):
+        train(catalog["digits-linear-mlp-cnn"], "quick", models / "digits-linear-mlp-cnn")
+    warnings = [r.getMessage() for r in caplog.records if "did not learn" in r.getMessage()]
     assert len(warnings) == 1 and "mlp, lr 5, seed 0" in warnings[0]
 
     build_report("quick", models, tmp_path / "reports", catalog)

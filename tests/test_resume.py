@@ -15,39 +15,17 @@ import pytest
 import torch
 import yaml
 
-from conftest import parent_and_child
 from landmarks.catalog import load_catalog, resolve_recipe
 from landmarks.cli import main
-from landmarks.data import load_splits
 from landmarks.data.loaders import to_device
+from landmarks.data.prepare import load_prepared
 from landmarks.models import create_model
 from landmarks.train.checkpoint import Checkpointer
-from landmarks.train.engine import compute_loss, make_optimizer
 from landmarks.train.seeding import seed_everything
+from landmarks.train.trainer import compute_loss, make_optimizer
 
 BIN = Path(sys.executable).parent
 LANDMARK = "digits-linear-mlp-cnn"
-
-
-@pytest.fixture(scope="module")
-def data_dir(tmp_path_factory) -> Path:
-    d = tmp_path_factory.mktemp("data")
-    load_splits("digits", d)  # prepared once for every process of this module
-    return d
-
-
-def workspace(tmp: Path, data_dir: Path, catalog_src: Path, lr: float = 0.05, epochs: int = 150) -> Path:
-    """A project folder: one claim (an MLP with dropout, so RNG state matters), one seed."""
-    ws = tmp
-    ws.mkdir(parents=True, exist_ok=True)
-    (ws / "benchmarks").mkdir(exist_ok=True)
-    data = yaml.safe_load((catalog_src / f"{LANDMARK}.yaml").read_text())
-    data["recipe"]["lr"] = lr
-    data["claims"][1]["model_args"] = {"hidden": [100], "dropout": 0.3}
-    data["profiles"]["quick"] = {"seeds": [7], "claims": ["mlp 64x100"], "recipe": {"epochs": epochs}}
-    (ws / "benchmarks" / f"{LANDMARK}.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
-    (ws / "params.yaml").write_text(yaml.safe_dump({"data": {"dir": str(data_dir)}, "train": {"deterministic": True}}))
-    return ws
 
 
 def train_cmd(*extra: str) -> list[str]:
@@ -83,17 +61,17 @@ def kill_when_checkpointed(ws: Path, delay: float, sig: int = signal.SIGKILL) ->
 
 
 @pytest.mark.slow
-def test_sigkill_then_resume_matches_uninterrupted_run(tmp_path, data_dir, catalog_dir):
-    base = workspace(tmp_path / "base", data_dir, catalog_dir)
+def test_sigkill_then_resume_matches_uninterrupted_run(tmp_path, digits_workspace):
+    base = digits_workspace(tmp_path / "base")
     assert run(base).returncode == 0
     expected = outcome(base)
     rng = random.Random(1234)
     for trial in range(3):
-        ws = workspace(tmp_path / f"killed{trial}", data_dir, catalog_dir)
+        ws = digits_workspace(tmp_path / f"killed{trial}")
         kill_when_checkpointed(ws, delay=rng.uniform(0.0, 1.5))
         resumed = run(ws)
         assert resumed.returncode == 0, resumed.stderr
-        assert "resuming from step" in resumed.stdout
+        assert "resuming from step" in resumed.stderr
         runs, history, weights = outcome(ws)
         assert runs == expected[0]
         assert history == expected[1]  # every epoch's losses and errors, bit for bit
@@ -102,7 +80,7 @@ def test_sigkill_then_resume_matches_uninterrupted_run(tmp_path, data_dir, catal
         assert not (ws / "checkpoints" / "quick" / LANDMARK).exists()  # cleaned up once complete
 
     # SIGTERM (a cluster's preemption notice) writes a checkpoint at once and exits 143
-    ws = workspace(tmp_path / "terminated", data_dir, catalog_dir)
+    ws = digits_workspace(tmp_path / "terminated")
     err = kill_when_checkpointed(ws, delay=0.5, sig=signal.SIGTERM)
     assert "stopped by signal 15" in err and "checkpoint saved" in err
     assert run(ws).returncode == 0
@@ -133,16 +111,16 @@ def test_half_written_checkpoint_leaves_the_previous_one_usable(tmp_path):
 
 
 @pytest.mark.slow
-def test_resume_against_changed_recipe_is_refused_naming_the_field(tmp_path, data_dir, catalog_dir):
-    ws = workspace(tmp_path / "ws", data_dir, catalog_dir, lr=0.05)
+def test_resume_against_changed_recipe_is_refused_naming_the_field(tmp_path, digits_workspace):
+    ws = digits_workspace(tmp_path / "ws", lr=0.05)
     kill_when_checkpointed(ws, delay=0.0)
-    workspace(ws, data_dir, catalog_dir, lr=0.01)  # the recipe changes under the checkpoint
+    digits_workspace(ws, lr=0.01)  # the recipe changes under the checkpoint
     refused = run(ws, "--resume")
     assert refused.returncode == 2
     assert "recipe.lr" in refused.stderr and "0.05" in refused.stderr and "0.01" in refused.stderr
     started_over = run(ws)  # the default (auto) sets the old checkpoint aside and starts over
     assert started_over.returncode == 0
-    assert "starting over" in started_over.stdout and "recipe.lr" in started_over.stdout
+    assert "starting over" in started_over.stderr and "recipe.lr" in started_over.stderr
 
 
 def reference_first_nan_step(recipe, data, seed: int, model_args: dict) -> int:
@@ -165,10 +143,11 @@ def reference_first_nan_step(recipe, data, seed: int, model_args: dict) -> int:
     raise AssertionError("the reference run never diverged")
 
 
-def test_divergence_ends_failed_with_the_first_nan_step(tmp_path, data_dir, catalog_dir, capsys, monkeypatch):
-    ws = workspace(tmp_path / "ws", data_dir, catalog_dir, lr=1e5)
+def test_divergence_ends_failed_with_the_first_nan_step(tmp_path, digits_dir, digits_workspace, mlflow_runs, capsys,
+                                                        monkeypatch):
+    ws = digits_workspace(tmp_path / "ws", lr=1e5)
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    (ws / "params.yaml").write_text(yaml.safe_dump({"data": {"dir": str(data_dir)}, "tracking": {"uri": uri}}))
+    (ws / "params.yaml").write_text(yaml.safe_dump({"data": {"dir": str(digits_dir)}, "tracking": {"uri": uri}}))
     monkeypatch.chdir(ws)
     code = main(["train", LANDMARK])
     err = capsys.readouterr().err
@@ -177,10 +156,10 @@ def test_divergence_ends_failed_with_the_first_nan_step(tmp_path, data_dir, cata
     lm = load_catalog(ws / "benchmarks")[LANDMARK]
     claim = lm.claim("mlp 64x100")
     recipe = resolve_recipe(lm, claim, "quick")
-    data = to_device(load_splits("digits", data_dir), recipe.val_fraction, recipe.normalize, torch.device("cpu"))
+    data = to_device(load_prepared("digits", digits_dir), recipe.val_fraction, recipe.normalize, torch.device("cpu"))
     expected = reference_first_nan_step(recipe, data, seed=7, model_args=dict(claim.model_args))
 
-    _, parent, child = parent_and_child(uri, LANDMARK)
+    _, parent, child = mlflow_runs(uri, LANDMARK)
     assert child.info.status == "FAILED" and parent.info.status == "FAILED"
     assert int(child.data.tags["failed_at_step"]) == expected
     assert f"at step {expected}" in err and "learning rate" in child.data.tags["failure"]

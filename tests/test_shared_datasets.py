@@ -41,6 +41,7 @@ def test_mnist_and_fashion_from_the_mirror(params, tmp_path, capsys):
     assert main(["--params", str(params), "verify", "mnist", "fashion-mnist"]) == 0
 
 
+@pytest.mark.slow
 def test_cifar10_real_copy_every_bin_verified(params, tmp_path, capsys):
     assert main(["--params", str(params), "fetch", "cifar-10"]) == 0
     archive = tmp_path / "data" / "raw" / "cifar-10" / "cifar-10-binary.tar.xz"
@@ -59,6 +60,7 @@ def test_cifar10_real_copy_every_bin_verified(params, tmp_path, capsys):
     assert np.bincount(s.train_y).tolist() == [5000] * 10 and np.bincount(s.test_y).tolist() == [1000] * 10
 
 
+@pytest.mark.slow
 def test_short_lenet5_training_on_a_slice_of_mnist(params, tmp_path):
     from dataclasses import replace
 
@@ -75,7 +77,7 @@ def test_short_lenet5_training_on_a_slice_of_mnist(params, tmp_path):
     s = load_prepared("mnist", tmp_path / "data")
     s = replace(s, train_x=s.train_x[:3000], train_y=s.train_y[:3000], test_x=s.test_x[:1000], test_y=s.test_y[:1000])
     lm = load_catalog()["lecun1998-mnist"]
-    recipe = replace(resolve_recipe(lm, lm.claim("LeNet-5"), "classic"), epochs=2)
+    recipe = resolve_recipe(lm, lm.claim("LeNet-5"), "classic").model_copy(update={"epochs": 2})
     data = to_device(s, recipe.val_fraction, recipe.normalize, torch.device("cpu"))
     model = create_model("lenet5", data.in_shape, 10)
     assert count_parameters(model) == 61_706

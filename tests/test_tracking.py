@@ -3,12 +3,11 @@
 import json
 from pathlib import Path
 
-import torch
+import pytest
 import yaml
 from mlflow.tracking import MlflowClient
 
 from landmarks.catalog import load_catalog
-from landmarks.runner import CheckpointPolicy, train_landmark
 from landmarks.tracking import Tracker
 
 
@@ -19,14 +18,13 @@ def small_digits(catalog_dir: Path) -> None:
     path.write_text(yaml.safe_dump(data, sort_keys=False))
 
 
-def test_run_records_read_back(catalog_dir, tmp_path):
+@pytest.mark.slow
+def test_run_records_read_back(catalog_dir, tmp_path, train):
     small_digits(catalog_dir)
     lm = load_catalog(catalog_dir)["digits-linear-mlp-cnn"]
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     tracker = Tracker(uri, project=tmp_path)
-    doc = train_landmark(lm, "quick", tmp_path / "out", torch.device("cpu"), tracker,
-                         data_dir=tmp_path / "data", log=lambda s: None,
-                         checkpoints=CheckpointPolicy(dir=tmp_path / "checkpoints"))
+    doc = train(lm, "quick", tmp_path / "out", tracker)
 
     client = MlflowClient(tracking_uri=uri)
     exp = client.get_experiment_by_name("landmarks/digits-linear-mlp-cnn")

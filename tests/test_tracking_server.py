@@ -12,15 +12,13 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-import torch
 
-from conftest import parent_and_child
 from landmarks.catalog import load_catalog
-from landmarks.runner import CheckpointPolicy, train_landmark
-from landmarks.tracking import Tracker, sync
-from test_resume import LANDMARK, data_dir, workspace  # noqa: F401  (data_dir is a fixture)
+from landmarks.tracking import Tracker
+from landmarks.tracking.sync import sync
 
 BIN = Path(sys.executable).parent
+LANDMARK = "digits-linear-mlp-cnn"
 
 
 def free_port() -> int:
@@ -60,31 +58,30 @@ def stop_server(proc: subprocess.Popen) -> None:
 
 @pytest.mark.server
 @pytest.mark.slow
-def test_server_stopped_mid_run_then_synced(tmp_path, data_dir, catalog_dir, monkeypatch):  # noqa: F811
+def test_server_stopped_mid_run_then_synced(tmp_path, digits_dir, digits_workspace, train, mlflow_runs, monkeypatch):
     port = free_port()
     uri = f"http://127.0.0.1:{port}"
     server = start_server(tmp_path, port)
     try:
-        ws = workspace(tmp_path / "ws", data_dir, catalog_dir, epochs=8)
+        ws = digits_workspace(tmp_path / "ws", epochs=8)
         lm = load_catalog(ws / "benchmarks")[LANDMARK]
-        tracker = Tracker(uri, project=ws, log=lambda m: None)
-        send_epoch = tracker.log_epoch
+        tracker = Tracker(uri, project=ws)
+        send_history = tracker.log_history
 
-        def log_epoch(run_id, row):
-            if row["epoch"] == 3:
+        def log_history(run_id, rows):
+            if any(row["epoch"] == 3 for row in rows):
                 stop_server(server)  # the server goes away in the middle of the run
-            send_epoch(run_id, row)
+            send_history(run_id, rows)
 
-        monkeypatch.setattr(tracker, "log_epoch", log_epoch)
-        doc = train_landmark(lm, "quick", ws / "out", torch.device("cpu"), tracker, data_dir=data_dir,
-                             log=lambda m: None, checkpoints=CheckpointPolicy(dir=ws / "ck"))
+        monkeypatch.setattr(tracker, "log_history", log_history)
+        doc = train(lm, "quick", ws / "out", tracker, data_dir=digits_dir)
         assert server.poll() is not None, "the server was stopped during the run"
         assert len(doc["runs"]) == 1 and (ws / "out" / "metrics.json").exists()  # training completed
         assert tracker.pending > 0 and tracker.journal.exists()
 
         server = start_server(tmp_path, port)  # back, on the same store
-        assert sync(tracker.journal, log=lambda m: None) == tracker.pending
-        client, parent, child = parent_and_child(uri, LANDMARK)
+        assert sync(tracker.journal) == tracker.pending
+        client, parent, child = mlflow_runs(uri, LANDMARK)
         assert child.info.status == "FINISHED" and parent.info.status == "FINISHED"
         history = doc["runs"][0]
         for key in ("test_error", "train_loss", "val_error"):
