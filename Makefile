@@ -1,6 +1,8 @@
 # Two commands on a fresh machine:
 #   make reproduce   set up .venv, run the pipeline (params.yaml's profile; quick by default, offline)
-#   make test        set up .venv, run the tests
+#   make test        set up .venv, run the tests (all of them: what CI runs)
+# and, while working on the code:
+#   make test-fast   the tests not marked slow, server or gpu (under a minute on 2 cores)
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(abspath $(VENV))/bin
@@ -8,7 +10,7 @@ export PATH := $(BIN):$(PATH)
 export DVC_NO_ANALYTICS := 1
 PROFILE = $(shell sed -n 's/^profile: *\([a-z]*\).*/\1/p' params.yaml)
 
-.PHONY: reproduce test install clean-runs
+.PHONY: reproduce test test-fast install clean-runs
 
 $(VENV)/.installed: pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,6 +31,9 @@ reproduce: $(VENV)/.installed
 test: $(VENV)/.installed
 	@$(BIN)/python -m pytest $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: no tests were collected" >&2; exit 1; fi; exit $$rc
+
+test-fast: $(VENV)/.installed
+	@$(MAKE) --no-print-directory test PYTEST_ARGS='-m "not slow and not server and not gpu" $(PYTEST_ARGS)'
 
 clean-runs:
 	rm -rf models mlflow.db mlartifacts

@@ -63,15 +63,20 @@ def check_landmark(lm: Landmark) -> None:
         if task.models == "estimator":
             problem = _estimator_problem(builder, claim.model_args)
         else:
-            if task.inputs is not None:
-                in_shape, classes = task.inputs(lm, claim)
-            else:
-                spec = DATASETS.get(lm.dataset)
-                in_shape, classes = spec.shape, spec.num_classes
-            problem = _model_problem(builder, claim.model, claim.model_args, in_shape, classes)
+            problem = _model_problem(builder, claim.model, claim.model_args, *model_inputs(lm, claim))
         if problem:
             fld, msg = problem
             raise fail(f"claims[{i}].model_args{'.' + fld if fld else ''}", msg, claim)
+
+
+def model_inputs(lm: Landmark, claim: Claim) -> tuple[tuple[int, ...], int]:
+    """(input shape, number of classes) that a claim's model is built for: the task's, for
+    generated data, else the landmark's dataset's."""
+    task = TASKS.get(lm.task)
+    if task.inputs is not None:
+        return task.inputs(lm, claim)
+    spec = DATASETS.get(lm.dataset)
+    return spec.shape, spec.num_classes
 
 
 def _model_problem(builder: Any, name: str, args: Mapping[str, Any], in_shape: tuple[int, ...],
@@ -109,4 +114,6 @@ def _estimator_problem(builder: Any, args: Mapping[str, Any]) -> tuple[str, str]
 
 
 def _type_name(tp: Any) -> str:
-    return getattr(tp, "__name__", None) or str(tp).replace("typing.", "")
+    if typing.get_args(tp):  # Sequence[int], not Sequence
+        return str(tp).replace("typing.", "").replace("collections.abc.", "")
+    return getattr(tp, "__name__", str(tp))

@@ -1,5 +1,6 @@
 """The catalog refuses bad files with exit code 2 and a message naming the file and the field."""
 
+import json
 from pathlib import Path
 
 import pytest
@@ -96,3 +97,62 @@ def test_use_rewrites_the_pipeline_lists_and_keeps_the_rest(tmp_path, capsys):
     assert "# auto: CUDA when there is one" in params.read_text()  # comments and settings survive
     assert main(["--catalog", str(root / "benchmarks"), "--params", str(params), "use", "quick"]) == 0
     assert params.read_text() == original
+
+
+@pytest.mark.parametrize(
+    "change,field,words",
+    [
+        (lambda d: d["claims"][1]["model_args"].update(hiden=[10]), "'claims[1].model_args.hiden'",
+         "unknown argument of model 'mlp'; it takes: hidden, activation"),
+        (lambda d: d["claims"][1]["model_args"].update(hidden="100"), "'claims[1].model_args.hidden'",
+         "got '100'"),
+        (lambda d: d["claims"][1]["model_args"].update(dropout="half"), "'claims[1].model_args.dropout'",
+         "the builder's type is float"),
+        (lambda d: d["claims"][1]["model_args"].update(activation="swish"), "'claims[1].model_args'",
+         "cannot be built"),
+        (lambda d: d["claims"][2].update(model="lenet5"), "'claims[2].model_args'",
+         "cannot be built with {} for inputs of shape (1, 8, 8)"),
+    ],
+)
+def test_model_args_are_checked_against_the_builder_at_load(catalog_dir, capsys, tmp_path, change, field, words):
+    """A misspelt key, a wrong type, a value the builder refuses, a model too big for the
+    dataset's images: each refused with exit 2 naming file, claim and field, before training."""
+    path = edit(catalog_dir, change)
+    for args in (("check",), ("train", "digits-linear-mlp-cnn", "--models", str(tmp_path / "m"), "--no-tracking")):
+        err = refused(catalog_dir, capsys, *args)
+        assert str(path) in err and field in err and words in err, err
+        assert "claim '" in err
+    assert not (tmp_path / "m").exists()
+
+
+def test_unknown_model_is_refused_at_train(catalog_dir, capsys, tmp_path):
+    edit(catalog_dir, lambda d: d["claims"][1].update(model="mlp3"))
+    err = refused(catalog_dir, capsys, "train", "digits-linear-mlp-cnn", "--models", str(tmp_path / "m"))
+    assert "claim 'mlp 64x100'" in err and "'claims[1].model'" in err and "unknown model 'mlp3'" in err
+
+
+def test_check_passes_the_real_catalog(capsys):
+    root = Path(__file__).resolve().parents[1]
+    assert main(["--catalog", str(root / "benchmarks"), "check"]) == 0
+    n = len(list((root / "benchmarks").glob("*.yaml")))
+    assert f"{n} landmarks checked against the registries: all good" in capsys.readouterr().out
+
+
+def test_schema_validates_every_landmark_file_and_refuses_a_typo(tmp_path, capsys):
+    import jsonschema
+
+    root = Path(__file__).resolve().parents[1]
+    out = tmp_path / "landmark.schema.json"
+    assert main(["schema", "--out", str(out)]) == 0
+    schema = json.loads(out.read_text())
+    validator = jsonschema.Draft202012Validator(schema)
+    files = sorted((root / "benchmarks").glob("*.yaml"))
+    for path in files:
+        errors = list(validator.iter_errors(yaml.safe_load(path.read_text())))
+        assert not errors, (path.name, errors[0].message)
+    doc = yaml.safe_load(files[0].read_text())
+    doc["recipe"] = {**doc.get("recipe", {}), "lrr": 0.1}
+    assert any("lrr" in e.message for e in validator.iter_errors(doc))
+    doc["recipe"] = {"lr": "fast"}
+    assert list(validator.iter_errors(doc))
+    assert main(["schema"]) == 0 and json.loads(capsys.readouterr().out) == schema

@@ -1,5 +1,7 @@
 """Every registered model builds on a tiny CPU input, with the right output shape and no NaN."""
 
+from pathlib import Path
+
 import pytest
 import torch
 from torch import nn
@@ -80,3 +82,33 @@ def test_perceptron_rule_binary_update():
     assert p.update(x, 1) is False  # now right
     assert p.update(x, 0) is True
     assert torch.equal(p.linear.weight[0], torch.zeros(2))
+
+
+def catalog_claims() -> list:
+    """(landmark, claim) for every claim of every catalog file whose task trains a torch model."""
+    from landmarks.catalog import load_catalog
+    from landmarks.tasks import TASKS
+
+    catalog = load_catalog(Path(__file__).resolve().parents[1] / "benchmarks")
+    # a 1202-layer net's backward takes seconds: not in the fast subset
+    return [pytest.param(lm, claim, id=f"{lm.id}:{claim.name}",
+                         marks=[pytest.mark.slow] if claim.model.endswith("1202") else [])
+            for lm in catalog.values() if TASKS.get(lm.task).models == "model" for claim in lm.claims]
+
+
+@pytest.mark.parametrize("lm,claim", catalog_claims())
+def test_every_catalog_claim_builds_runs_and_gets_a_gradient_everywhere(lm, claim):
+    """Like timm's registry tests: each claim's model with its model_args, at its dataset's input
+    shape, forward and backward on a small batch; every parameter must receive a gradient."""
+    from landmarks.registries import model_inputs
+
+    in_shape, classes = model_inputs(lm, claim)
+    torch.manual_seed(0)
+    model = create_model(claim.model, in_shape, classes, **claim.model_args)
+    model.train()
+    out = model(torch.randn(4, *in_shape))
+    assert out.shape == (4, 1 if claim.model_args.get("single_output") else classes)
+    assert torch.isfinite(out).all()
+    out.pow(2).mean().backward()  # reaches every output, unlike a loss on one class
+    missing = [n for n, p in model.named_parameters() if p.grad is None or not torch.isfinite(p.grad).all()]
+    assert not missing, missing

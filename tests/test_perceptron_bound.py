@@ -6,6 +6,7 @@ import torch
 
 from landmarks.models import create_model
 from landmarks.tasks.convergence import novikoff_bound, separable_set
+from landmarks.train.perceptron import perceptron_epoch
 
 
 @pytest.mark.parametrize("n,dim,margin", [(50, 2, 0.2), (300, 2, 0.05), (400, 5, 0.1), (800, 20, 0.02), (200, 50, 0.05)])
@@ -15,11 +16,11 @@ def test_mistakes_never_exceed_bound(n, dim, margin):
         radius, gamma, bound = novikoff_bound(x, y, w)
         assert gamma >= margin - 1e-12 and radius <= 1.0 + 1e-9
         model = create_model("perceptron", (dim,), 2, bias=False)
-        xt = torch.from_numpy(x).float()
-        rng = np.random.default_rng(seed)
+        xt, yt = torch.from_numpy(x).float(), torch.from_numpy(y)
+        generator = torch.Generator().manual_seed(seed)
         mistakes = 0
         for _ in range(10_000):
-            made = sum(model.update(xt[i], int(y[i])) for i in rng.permutation(n))
+            made = perceptron_epoch(model, xt, yt, generator)
             mistakes += made
             if made == 0:
                 break

@@ -3,38 +3,19 @@
 from __future__ import annotations
 
 import argparse
-import datetime
 import logging
-import re
 from pathlib import Path
-
-import pandas as pd
-import torch
-
-from landmarks.provenance import git_state, machine_label
-from landmarks.files import write_atomic
-from landmarks.train.seeding import resolve_device
 
 log = logging.getLogger(__name__)
 
 
-def _slug(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
-
-
-def save(kind: str, table: pd.DataFrame, device: torch.device, out_dir: Path, notes: str = "") -> Path:
-    machine = machine_label(device)
-    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    name = f"{kind}-{_slug(machine)}"
-    header = (f"# `landmarks bench {kind}` on {machine}\n\n"
-              f"Measured {stamp}; torch {torch.__version__}; commit `{git_state()['git_commit'][:12]}`.\n\n")
-    write_atomic(out_dir / f"{name}.md", header + table.to_markdown(index=False) + "\n" + (f"\n{notes}\n" if notes else ""))
-    write_atomic(out_dir / f"{name}.csv", table.assign(machine=machine, measured=stamp).to_csv(index=False))
-    return out_dir / f"{name}.md"
-
-
 def cmd_bench(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from landmarks.bench.save import save
     from landmarks.config import load_params
+    from landmarks.provenance import machine_label
+    from landmarks.train.seeding import resolve_device
 
     params = load_params(args.params)
     device = resolve_device(args.device or params.train.device)

@@ -35,7 +35,7 @@ def _flat_splits(name: str, ctx: StageContext):
 
 def _top5_error(scores: np.ndarray, classes: np.ndarray, y: np.ndarray) -> float:
     assert (classes == np.arange(len(classes))).all(), "class labels must be 0..n-1, as in the registry"
-    hits = topk_correct(torch.from_numpy(np.ascontiguousarray(scores)), torch.from_numpy(y).long(), (5,))
+    hits = topk_correct(torch.from_numpy(np.ascontiguousarray(scores)), torch.from_numpy(np.array(y)).long(), (5,))
     return error_percent(hits, len(y))["top5_error"]
 
 
