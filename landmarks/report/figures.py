@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from landmarks.files import atomic_open
+
 
 def learning_curves(history: pd.DataFrame, title: str, out: Path) -> Path | None:
     """Training (dashed) and test (solid) error per epoch; None when the runs have no curves."""
@@ -31,9 +33,7 @@ def learning_curves(history: pd.DataFrame, title: str, out: Path) -> Path | None
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
     fig.tight_layout()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp.png")
-    fig.savefig(tmp, dpi=110)
+    with atomic_open(out, binary=True) as f:
+        fig.savefig(f, format="png", dpi=110)
     plt.close(fig)
-    tmp.replace(out)
     return out

@@ -7,7 +7,8 @@
 #      and `landmarks bench epoch` (engine vs tutorial loop on MNIST);
 #   4. one full-recipe ResNet-20 run (64k steps, paper profile, seed 0), its wall time and error.
 # Results go to $OUT (or ./gpu-out): logs, reports/bench/*.md|csv, the run's metrics.json.
-# Needs torch, pandas, pyyaml, tabulate, scipy, scikit-learn, matplotlib; not mlflow or dvc.
+# Needs torch, pandas, matplotlib, pydantic, pyyaml, tabulate; not mlflow or dvc (wheels.sh brings
+# pydantic, pyyaml and tabulate along, for a Python that lacks them).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 OUT=${OUT:-gpu-out}
@@ -19,6 +20,12 @@ STEPS=${STEPS:-200}
 WARMUP=${WARMUP:-20}
 IMAGES=${IMAGES:-0}
 step=${1:-all}
+
+# pydantic and PyYAML from the wheels scripts/gpu/wheels.sh put in .whl/, where this Python lacks them
+if ! $PY -c "import pydantic, yaml, tabulate" 2>/dev/null; then
+  $PY -m pip install --quiet --no-index --find-links .whl --target .device-data/site pydantic pyyaml tabulate
+  export PYTHONPATH=$PWD/.device-data/site:$PYTHONPATH
+fi
 
 if [ -d .device-data ]; then
   mkdir -p .device-data/mirror/cifar-10 .device-data/mirror/mnist
