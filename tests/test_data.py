@@ -163,6 +163,9 @@ def test_truncated_gzip_says_so(tmp_path):
         (tarfile.TarInfo("../evil.txt"), "climbs out"),
         (tarfile.TarInfo("/etc/evil.txt"), "absolute path"),
         (lambda: (i := tarfile.TarInfo("link"), setattr(i, "type", tarfile.SYMTYPE), setattr(i, "linkname", "../../etc/passwd"), i)[-1], "outside the archive"),
+        (tarfile.TarInfo("a/../b.txt"), "climbs out"),  # stays inside, but no release has it
+        (lambda: (i := tarfile.TarInfo("a/l"), setattr(i, "type", tarfile.SYMTYPE), setattr(i, "linkname", "../c"), i)[-1], "outside the archive"),
+        (lambda: (i := tarfile.TarInfo("dev"), setattr(i, "type", tarfile.CHRTYPE), i)[-1], "device or pipe"),
     ],
 )
 def test_unsafe_archive_members_refused(tmp_path, info, words):

@@ -1,8 +1,8 @@
 """The catalog: one YAML file per landmark in benchmarks/ (data, not code).
 
-`schema` says what a file may hold, `load` reads and cross-checks the files, and `check` binds
-them to the registries of code (models, datasets, tasks, estimators, metrics). Loading imports
-no registry, so `landmarks list` runs without torch.
+`schema` says what a file may hold, `load` reads and cross-checks the files, and
+`landmarks.registries` binds them to the registries of code (models, datasets, tasks,
+estimators, metrics). Loading imports no registry, so `landmarks list` runs without torch.
 """
 
 from landmarks.catalog.load import deep_merge, get_landmark, load_catalog, load_landmark, resolve_recipe

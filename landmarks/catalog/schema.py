@@ -3,7 +3,7 @@
     landmarks schema > landmark.schema.json   # for editors that check and complete YAML
 
 Only the shape of the file is checked here; whether its models, datasets, tasks and metrics
-exist is `landmarks.catalog.check`'s job, so this module imports no registry of code.
+exist is `landmarks.registries`' job, so this module imports no registry of code.
 """
 
 from __future__ import annotations
@@ -27,10 +27,17 @@ class Claim(Strict):
     paper: float | None = None  # the published value; None where the claim is an ordering only
     source: str = ""  # table or figure of the paper
     metric: str | None = None  # defaults to the landmark's metric
-    # mean_within: mean within tolerance of the paper's value, or better.
-    # all_at_most / all_at_least: every run on the right side of the paper's value (bounds).
+    # mean_within: the 95% interval of the mean inside the paper's value +- tolerance.
+    # all_at_most / all_at_least: every run on the right side of the paper's value (a bound that
+    # must hold, such as a theorem's: a check, not a reproduction)
     check: Literal["mean_within", "all_at_most", "all_at_least"] = "mean_within"
-    tolerance: float | None = None  # defaults to the landmark's tolerance
+    # the spread (std over runs) the paper reports for its own number, where it gives one; it is
+    # then the tolerance (He et al. 2016, ResNet-110: 6.61 +- 0.16)
+    paper_spread: float | None = None
+    # a tolerance stated here overrides the rule (paper_spread, else the test set's binomial noise
+    # and the paper's rounding) and must say why in tolerance_reason
+    tolerance: float | None = None
+    tolerance_reason: str = ""
     # keyword arguments of the model's builder, checked against its signature at load
     model_args: Mapping[str, Any] = Field(default_factory=dict)
     data_args: Mapping[str, Any] = Field(default_factory=dict)
@@ -58,8 +65,12 @@ class Ordering(Strict):
 class Profile(Strict):
     seeds: tuple[int, ...]
     recipe: Mapping[str, Any] = Field(default_factory=dict)  # overrides of the recipe under this profile
-    # True when the budget is below the paper's: every table then says "reduced budget"
+    # True when the budget is below the paper's (fewer epochs, a subset): every table then says
+    # "reduced budget" instead of a verdict on the paper's number
     reduced_budget: bool = False
+    # True when the recipe departs from the paper's in another way (optimiser, schedule,
+    # precision, preprocessing): the tables say "modified recipe"; `note` names each departure
+    modified_recipe: bool = False
     claims: tuple[str, ...] | None = None  # the claims this profile runs; all when absent
     note: str = ""
 
@@ -74,7 +85,6 @@ class Landmark(Strict):
     claims: tuple[Claim, ...]
     profiles: Mapping[str, Profile]
     dataset: str | None = None
-    tolerance: float = 0.0
     recipe: Recipe = Field(default_factory=Recipe)
     orderings: tuple[Ordering, ...] = ()
     notes: str = ""
@@ -105,5 +115,7 @@ class Landmark(Strict):
     def metric_of(self, claim: Claim) -> str:
         return claim.metric or self.metric
 
-    def tolerance_of(self, claim: Claim) -> float:
-        return self.tolerance if claim.tolerance is None else claim.tolerance
+    def budget(self, profile: str) -> str:
+        """"paper", "reduced budget" or "modified recipe": what a profile's runs may claim."""
+        prof = self.profile(profile)
+        return "reduced budget" if prof.reduced_budget else "modified recipe" if prof.modified_recipe else "paper"

@@ -85,6 +85,3 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout = None
         return 0
 
-
-if __name__ == "__main__":
-    sys.exit(main())

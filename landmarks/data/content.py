@@ -85,13 +85,20 @@ def check_member(member: tarfile.TarInfo, archive: Path, dest: str = _NOWHERE) -
     """The member as tarfile's "data" extraction filter passes it; a DataError saying why the
     archive is refused otherwise (a path that leaves `dest`, a link out of it, a device or pipe).
 
-    Absolute names are refused too, although the filter would strip their leading "/": a dataset
-    archive never has them, so one that does is not the publisher's.
+    Absolute names, '..' anywhere in a name and links whose target climbs with '..' are refused
+    too, although the filter would strip a leading "/" and accept a '..' that stays inside: a
+    dataset archive never has them, so one that does is not the publisher's, and the checks hold
+    even on a Python whose filter has known bypasses through chains of links.
     """
     where = f"{archive}: archive member {member.name!r}"
-    first = PurePosixPath(member.name).parts[:1]
-    if member.name.startswith(("/", "\\")) or (first and ":" in first[0]):
+    name = PurePosixPath(member.name)
+    if member.name.startswith(("/", "\\")) or (name.parts[:1] and ":" in name.parts[0]):
         raise DataError(f"{where} has an absolute path; refusing the archive (it may be malicious)")
+    if ".." in name.parts:
+        raise DataError(f"{where} climbs out with '..'; refusing the archive (it may be malicious)")
+    if (member.issym() or member.islnk()) and (member.linkname.startswith("/")
+                                               or ".." in PurePosixPath(member.linkname).parts):
+        raise DataError(f"{where} is a link to {member.linkname!r}, outside the archive; refusing the archive")
     try:
         return tarfile.data_filter(member, dest)
     except tarfile.OutsideDestinationError:
@@ -146,10 +153,11 @@ def read_content(path: Path, member: str | None = None) -> bytes:
 
 
 def safe_extract(path: Path, dest: Path) -> list[Path]:
-    """Extract a tar archive under `dest` with tarfile's "data" filter and the refusals of
-    `check_member`; on a refusal, a `dest` this call created is removed again."""
-    created = not dest.exists()
-    dest.mkdir(parents=True, exist_ok=True)
+    """Extract a tar archive into `dest`, a folder this call creates, with tarfile's "data" filter
+    and the refusals of `check_member`; on a refusal `dest` is removed again, nothing is left."""
+    if dest.exists():
+        raise ValueError(f"{dest} exists: extract into a new folder")
+    dest.mkdir(parents=True)
     names: list[str] = []
 
     def keep(member: tarfile.TarInfo, dest_path: str) -> tarfile.TarInfo:
@@ -162,8 +170,7 @@ def safe_extract(path: Path, dest: Path) -> list[Path]:
         with _stream_errors(path), open_decompressed(path) as raw, tarfile.open(fileobj=raw, mode="r|") as tar:
             tar.extractall(dest, filter=keep)
     except DataError:
-        if created:
-            shutil.rmtree(dest, ignore_errors=True)
+        shutil.rmtree(dest, ignore_errors=True)
         raise
     return [dest / n for n in names]
 
