@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from typing import Any, Literal
 
 import torch
 
@@ -15,22 +17,30 @@ class MetricInfo:
     lower_is_better: bool
     unit: str  # how values are written in tables: "%" for percentages, "" for plain numbers
     description: str
+    # continuous: a t-interval over seeds; binary: each run is 0 or 1, the mean is a share of
+    # runs, and its interval is Clopper-Pearson's (exact binomial)
+    kind: Literal["continuous", "binary"] = "continuous"
+    bounds: tuple[float, float] = (-math.inf, math.inf)  # no interval reaches outside these
+    # a percentage of the test set's images: the tolerance rule's binomial floor applies
+    test_set_share: bool = False
 
 
 METRICS: Registry[MetricInfo] = Registry("metric")
 
 
-def _metric(name: str, lower_is_better: bool, unit: str, description: str) -> None:
-    METRICS.register(name)(MetricInfo(name, lower_is_better, unit, description))
+def _metric(name: str, lower_is_better: bool, unit: str, description: str, **info: Any) -> None:
+    METRICS.register(name)(MetricInfo(name, lower_is_better, unit, description, **info))
 
 
-_metric("top1_error", True, "%", "test error in percent (top-1)")
-_metric("top5_error", True, "%", "test error in percent (top-5)")
-_metric("train_error", True, "%", "training error in percent over the last epoch")
-_metric("accuracy", False, "", "fraction of examples classified correctly")
-_metric("solved", False, "", "1 if the run classified every training example correctly, else 0")
-_metric("bound_ratio", True, "", "perceptron mistakes divided by the (R/gamma)^2 bound")
-_metric("epochs_to_threshold", True, "", "epochs until the training error first reaches a threshold")
+_metric("top1_error", True, "%", "test error in percent (top-1)", bounds=(0.0, 100.0), test_set_share=True)
+_metric("top5_error", True, "%", "test error in percent (top-5)", bounds=(0.0, 100.0), test_set_share=True)
+_metric("train_error", True, "%", "training error in percent over the last epoch", bounds=(0.0, 100.0))
+_metric("accuracy", False, "", "fraction of examples classified correctly", bounds=(0.0, 1.0))
+_metric("solved", False, "", "1 if the run classified every training example correctly, else 0", kind="binary",
+        bounds=(0.0, 1.0))
+_metric("bound_ratio", True, "", "perceptron mistakes divided by the (R/gamma)^2 bound", bounds=(0.0, math.inf))
+_metric("epochs_to_threshold", True, "", "epochs until the training error first reaches a threshold",
+        bounds=(1.0, math.inf))
 
 
 @torch.no_grad()

@@ -26,6 +26,7 @@ from landmarks.estimators import ESTIMATORS
 from landmarks.metrics import METRICS
 from landmarks.models import MODELS
 from landmarks.registry import Registry
+from landmarks.stats import binomial_floor, rounding_half_unit
 from landmarks.tasks import TASKS
 
 
@@ -57,6 +58,9 @@ def check_landmark(lm: Landmark) -> None:
     for i, claim in enumerate(lm.claims):
         if claim.metric is not None and claim.metric not in METRICS:
             raise fail(f"claims[{i}].metric", _known(METRICS, claim.metric), claim)
+        if claim.paper is not None and claim.check == "mean_within" and tolerance_for(lm, claim)[0] is None:
+            raise fail(f"claims[{i}].tolerance", tolerance_for(lm, claim)[1] + "; state `tolerance` and "
+                       "`tolerance_reason`, or the paper's `paper_spread`", claim)
         if claim.model not in kinds:
             raise fail(f"claims[{i}].model", _known(kinds, claim.model), claim)
         builder = kinds.get(claim.model)
@@ -67,6 +71,23 @@ def check_landmark(lm: Landmark) -> None:
         if problem:
             fld, msg = problem
             raise fail(f"claims[{i}].model_args{'.' + fld if fld else ''}", msg, claim)
+
+
+def tolerance_for(lm: Landmark, claim: Claim) -> tuple[float | None, str]:
+    """(tolerance, the rule that set it) for a claim's band, paper +- tolerance: a stated value
+    and its reason; else the paper's reported spread; else, for a share of the test set, 1.96
+    binomial standard errors of the paper's rate on the test set plus the paper's rounding.
+    (None, why) when no rule applies."""
+    if claim.tolerance is not None:
+        return claim.tolerance, f"stated: {' '.join(claim.tolerance_reason.split())}"
+    if claim.paper_spread is not None:
+        return claim.paper_spread, "the paper's reported spread"
+    info = METRICS.get(lm.metric_of(claim))
+    n = DATASETS.get(lm.dataset).test_images if lm.dataset else 0
+    if claim.paper is not None and info.test_set_share and n:
+        tol, se = binomial_floor(claim.paper, n)
+        return tol, f"1.96 x {se:.2g} (binomial, N = {n:,}) + rounding {rounding_half_unit(claim.paper):g}"
+    return None, f"no rule gives a tolerance for metric {info.name!r}{'' if n else ' without a test set'}"
 
 
 def model_inputs(lm: Landmark, claim: Claim) -> tuple[tuple[int, ...], int]:

@@ -20,7 +20,6 @@ LANDMARK = {
     "task": "estimator",
     "dataset": "digits",
     "metric": "top1_error",
-    "tolerance": 1.0,
     "recipe": {"val_fraction": 0.0},
     "claims": [
         {"name": "rbf svc", "model": "svc", "model_args": {"kernel": "rbf", "C": 10.0}, "paper": 2.0},
@@ -89,5 +88,5 @@ def test_estimator_task_through_the_runner(tmp_path, train):
     table = (tmp_path / "report" / "tables" / "digits-sklearn.md").read_text()
     once = next(line for line in table.splitlines() if line.startswith("| rbf svc once"))
     twice = next(line for line in table.splitlines() if line.startswith("| rbf svc ") and "once" not in line)
-    assert "(1)" in once and "+-" not in once  # one run: no spread shown
-    assert "+-" in twice and "(2)" in twice
+    assert "% (1)" in once and "% ± " not in once  # one run: no spread shown
+    assert "% ± " in twice and "% (2)" in twice

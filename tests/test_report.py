@@ -1,32 +1,102 @@
 """Verdicts and the report built from real runs."""
 
+import math
+from pathlib import Path
+
 import pandas as pd
 import pytest
 import yaml
 
 from landmarks.catalog import load_catalog
 from landmarks.report.build import build_report
-from landmarks.report.verdicts import (NO_CLAIM, NOT_REPRODUCED, REDUCED, REPRODUCED, claim_verdict,
-                                       ordering_verdict)
+from landmarks.errors import ConfigError
+from landmarks.registries import tolerance_for
+from landmarks.report.verdicts import (BETTER, HOLDS, INCONCLUSIVE, MODIFIED, NO_CLAIM, NOT_REPRODUCED, REDUCED,
+                                       REPRODUCED, VIOLATED, claim_verdict, ordering_verdict)
+from landmarks.stats import binomial_floor, interval, ordering_p_value, rounding_half_unit
 
 
-def test_claim_verdicts():
-    assert claim_verdict("mean_within", 0.95, [1.0, 1.1], 0.2, True, False) == REPRODUCED
-    assert claim_verdict("mean_within", 0.95, [1.3, 1.2], 0.2, True, False) == NOT_REPRODUCED
-    assert claim_verdict("mean_within", 0.95, [0.5], 0.0, True, False) == REPRODUCED  # better counts
-    assert claim_verdict("mean_within", 0.9, [0.85], 0.01, False, False) == NOT_REPRODUCED
-    assert claim_verdict("all_at_most", 1.0, [0.2, 1.01], 0.0, True, False) == NOT_REPRODUCED
-    assert claim_verdict("all_at_most", 0.75, [0.75, 0.5], 0.0, False, False) == REPRODUCED
-    assert claim_verdict("all_at_least", 0.5, [0.6, 0.4], 0.0, False, False) == NOT_REPRODUCED
-    assert claim_verdict("mean_within", 0.95, [0.9], 0.2, True, True) == REDUCED
-    assert claim_verdict("mean_within", None, [0.9], 0.2, True, False) == NO_CLAIM
+def verdict(values, paper, tolerance, kind="continuous", lower_is_better=True, budget="paper", check="mean_within",
+            bounds=(0.0, 100.0), deterministic=False):
+    ci = interval(values, kind, bounds, deterministic)
+    return claim_verdict(check, paper, values, tolerance, ci, lower_is_better, budget)
 
 
-def test_ordering_verdicts():
-    assert ordering_verdict([5.0, 2.0, 1.0], True, False) == REPRODUCED
-    assert ordering_verdict([5.0, 1.0, 2.0], True, False) == NOT_REPRODUCED
-    assert ordering_verdict([0.8, 0.9], False, False) == REPRODUCED
-    assert ordering_verdict([5.0, 1.0], True, True) == REDUCED
+def test_each_verdict_category_on_constructed_runs():
+    # LeNet-5-like errors around the paper's 0.95 +- 0.2
+    assert verdict([0.93, 0.97, 0.95, 0.96, 0.94], 0.95, 0.2) == (REPRODUCED, "inside")
+    # far better than the paper (LeCun's 300-HU net: 4.70 in the paper, 2.90 here): not a pass
+    assert verdict([2.85, 2.95, 2.90, 2.88, 2.92], 4.7, 0.4) == (BETTER, "below")
+    assert verdict([1.6, 1.7, 1.65, 1.62, 1.68], 0.95, 0.2) == (NOT_REPRODUCED, "above")
+    # a mean inside the band whose interval crosses its edge: more seeds would decide
+    assert verdict([1.0, 1.3, 1.1], 1.06, 0.2) == (INCONCLUSIVE, "crosses")
+    # for an accuracy, higher is better: the sides swap
+    assert verdict([0.99, 0.995], 0.9, 0.01, lower_is_better=False, bounds=(0, 1))[0] == BETTER
+    # a binary metric at 7 of 10 (XOR solved): Clopper-Pearson [0.35, 0.93] crosses 0.5
+    assert verdict([1] * 7 + [0] * 3, 1.0, 0.5, kind="binary", lower_is_better=False, bounds=(0, 1)) == \
+        (INCONCLUSIVE, "crosses")
+    assert verdict([1] * 10, 1.0, 0.5, kind="binary", lower_is_better=False, bounds=(0, 1))[0] == REPRODUCED
+    # a budget below the paper's says so whatever the numbers, but still says where they lie
+    assert verdict([0.95, 0.96], 0.95, 0.2, budget=REDUCED) == (REDUCED, "inside")
+    assert verdict([2.9, 2.91], 4.7, 0.4, budget=MODIFIED) == (MODIFIED, "below")
+    # bounds every run must respect are checks, kept apart from reproductions
+    assert verdict([0.2, 0.9], 1.0, None, check="all_at_most")[0] == HOLDS
+    assert verdict([0.2, 1.01], 1.0, None, check="all_at_most")[0] == VIOLATED
+    assert verdict([0.6, 0.4], 0.5, None, check="all_at_least")[0] == VIOLATED
+    assert verdict([0.9], None, None) == (NO_CLAIM, "")
+    # one seeded run gives no interval: inconclusive; a deterministic one is its own interval
+    assert verdict([0.95], 0.95, 0.2)[0] == INCONCLUSIVE
+    assert verdict([0.95], 0.95, 0.2, deterministic=True)[0] == REPRODUCED
+
+
+def test_intervals_fit_the_metric():
+    low, high = interval([1] * 7 + [0] * 3, "binary", (0, 1))
+    assert 0 <= low < 0.7 < high <= 1  # a t-interval here would reach 1.05
+    assert interval([1] * 10, "binary", (0, 1))[1] == 1.0
+    low, high = interval([0.1, 0.9, 0.2], "continuous", (0.0, 100.0))
+    assert low == 0.0 and high < 100.0  # clipped to the metric's range
+    assert all(math.isnan(v) for v in interval([3.0], "continuous", (0, 100)))
+
+
+def test_tolerance_rule():
+    # the test set's binomial noise: LeNet-5 at 0.95% on 10,000 images, 1.96 x 0.097 + 0.005
+    tol, se = binomial_floor(0.95, 10_000)
+    assert se == pytest.approx(100 * math.sqrt(0.0095 * 0.9905 / 10_000))
+    assert tol == pytest.approx(1.959964 * se + 0.005, rel=1e-6) and 0.19 < tol < 0.20
+    assert rounding_half_unit(12.0) == 0.05 and rounding_half_unit(3.05) == 0.005 and rounding_half_unit(18) == 0.05
+    catalog = load_catalog(Path(__file__).resolve().parents[1] / "benchmarks")
+    lecun = catalog["lecun1998-mnist"]
+    tol, rule = tolerance_for(lecun, lecun.claim("LeNet-5"))
+    assert tol == pytest.approx(binomial_floor(0.95, 10_000)[0]) and "N = 10,000" in rule
+    he = catalog["he2016-resnet-cifar10"]
+    assert tolerance_for(he, he.claim("ResNet-110")) == (0.16, "the paper's reported spread")
+    xor = catalog["xor-backprop"]
+    tol, rule = tolerance_for(xor, xor.claim("2-2-1 net, backpropagation"))
+    assert tol == 0.5 and rule.startswith("stated: ")
+
+
+def test_a_stated_tolerance_needs_its_reason(catalog_dir):
+    path = catalog_dir / "xor-backprop.yaml"
+    data = yaml.safe_load(path.read_text())
+    del data["claims"][1]["tolerance_reason"]
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    with pytest.raises(ConfigError, match=r"claims\[1\].tolerance_reason"):
+        load_catalog(catalog_dir)
+
+
+def test_ordering_verdicts_come_from_a_test_on_the_runs():
+    worst, mid, best = [5.0, 5.2, 4.9, 5.1], [2.0, 2.2, 1.9, 2.1], [1.0, 1.1, 0.9, 1.05]
+    p, p_rev = ordering_p_value([worst, mid, best], True, [False] * 3)
+    assert p < 0.001 and ordering_verdict(p, p_rev) == REPRODUCED
+    p, p_rev = ordering_p_value([worst, best, mid], True, [False] * 3)  # a pair significantly reversed
+    assert ordering_verdict(p, p_rev) == NOT_REPRODUCED
+    # means in the claimed order but within the noise (digits MLP > CNN, p ~ 0.1): not decided
+    p, p_rev = ordering_p_value([[2.0, 2.4, 1.8], [1.6, 2.1, 1.7]], True, [False] * 2)
+    assert 0.05 < p < 0.5 and ordering_verdict(p, p_rev) == INCONCLUSIVE
+    assert ordering_verdict(0.0, 1.0, REDUCED) == REDUCED
+    # higher is better for an accuracy: the claimed order is rising
+    p, _ = ordering_p_value([[0.80, 0.81, 0.79], [0.90, 0.91, 0.92]], False, [False] * 2)
+    assert p < 0.01
 
 
 @pytest.mark.slow
@@ -58,7 +128,10 @@ def test_report_from_real_runs(catalog_dir, tmp_path, train):
     # a reduced-budget profile is labelled so, in its own folder, without touching the quick one
     classic = tmp_path / "reports" / "classic"
     assert "reduced budget" in (classic / "tables" / "xor-backprop.md").read_text()
-    assert set(pd.read_csv(classic / "summary.csv").verdict) == {REDUCED}
+    verdicts = pd.read_csv(classic / "summary.csv").set_index("claim")["verdict"]
+    assert verdicts["2-2-1 net, backpropagation"] == REDUCED  # whatever the runs gave
+    assert verdicts["perceptron (best of all epochs)"] == HOLDS  # a theorem holds under any budget
+    assert "Each verdict is decided on the 95% interval" in readme
     assert pd.read_csv(quick / "results.csv").equals(results)
 
 

@@ -5,7 +5,7 @@
 
 Loading checks what the files alone can say: types, unknown keys, claim names that orderings
 and profiles refer to, profiles that exist, recipes that resolve under every profile. Whether
-models, datasets, tasks and metrics are registered is `landmarks.catalog.check`'s job.
+models, datasets, tasks and metrics are registered is `landmarks.registries`' job.
 """
 
 from __future__ import annotations
@@ -48,6 +48,8 @@ def _consistent(lm: Landmark, path: Path) -> None:
     for i, c in enumerate(lm.claims):
         if names.count(c.name) > 1:
             raise fail(f"claims[{i}].name", f"{c.name!r} is used twice")
+        if c.tolerance is not None and not c.tolerance_reason.strip():
+            raise fail(f"claims[{i}].tolerance_reason", "a stated tolerance needs its reason (why not the rule's)")
     for i, o in enumerate(lm.orderings):
         for j, n in enumerate(o.claims):
             if n not in names:

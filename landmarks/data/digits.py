@@ -36,5 +36,6 @@ register_dataset(
         files=(),
         decode=decode_digits,
         shape=(1, 8, 8),
+        test_images=450,  # 25% of 1797, stratified
     )
 )

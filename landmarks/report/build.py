@@ -16,7 +16,8 @@ import pandas as pd
 from landmarks.catalog import Landmark
 from landmarks.errors import ConfigError
 from landmarks.report.figures import learning_curves
-from landmarks.report.tables import landmark_table, load_results, runs_at_chance, summarize
+from landmarks.report.tables import landmark_table, load_results, runs_at_chance, summarize, tolerance_rules
+from landmarks.report.verdicts import EXPLAINED, is_check
 from landmarks.files import write_atomic
 
 
@@ -40,10 +41,11 @@ def build_report(profile: str, models_dir: Path, out_dir: Path, catalog: Mapping
         hist_path = models_dir / lm.id / "history.csv"
         history = pd.read_csv(hist_path) if hist_path.exists() and hist_path.stat().st_size > 1 else pd.DataFrame()
         figure = learning_curves(history, f"{lm.title} [{profile}]", out_dir / "figures" / f"{lm.id}.png")
-        reduced = " (reduced budget: not the paper's recipe)" if doc["reduced_budget"] else ""
+        budget = lm.budget(profile) if profile in lm.profiles else ("reduced budget" if doc["reduced_budget"] else "paper")
+        label = f" ({budget}: not the paper's recipe)" if budget != "paper" else ""
         prov = doc["provenance"]
         body = [
-            f"## {lm.title}{reduced}",
+            f"## {lm.title}{label}",
             "",
             f"{lm.citation.strip()}",
             "",
@@ -54,6 +56,12 @@ def build_report(profile: str, models_dir: Path, out_dir: Path, catalog: Mapping
             f"{_dirty(prov)}. "
             f"torch {prov.get('version.torch')}.",
         ]
+        rules = tolerance_rules(summary, lm)
+        if rules:
+            body += ["", "Tolerance: " + "; ".join(rules) + "."]
+        prof_note = lm.profiles[profile].note.strip() if profile in lm.profiles else ""
+        if prof_note:
+            body += ["", f"Profile `{profile}`: {' '.join(prof_note.split())}"]
         stuck = runs_at_chance(results, lm.id)
         if stuck:
             body += ["", f"**Did not learn** (test error at chance level; counted in the means above): "
@@ -66,20 +74,22 @@ def build_report(profile: str, models_dir: Path, out_dir: Path, catalog: Mapping
         text = f"# {lm.id} [{profile}]\n\n" + "\n".join(body) + "\n"
         write_atomic(out_dir / "tables" / f"{lm.id}.md", text)
         sections.append("\n".join(body))
-        verdicts = summary[summary["landmark"] == lm.id]["verdict"].value_counts().to_dict()
+        counts = summary[summary["landmark"] == lm.id]["verdict"].value_counts().to_dict()
+        verdicts = {k: v for k, v in counts.items() if not is_check(k)}
+        checks = {k.split(": ", 1)[1]: v for k, v in counts.items() if is_check(k)}
         index_rows.append({
             "landmark": f"[{lm.id}](tables/{lm.id}.md)",
             "title": lm.title,
             "runs": len(doc["runs"]),
             "verdicts": ", ".join(f"{k}: {v}" for k, v in sorted(verdicts.items())),
+            "checks": ", ".join(f"{k}: {v}" for k, v in sorted(checks.items())),
             "runtime (s)": f"{doc['seconds']:.1f}",
             "machine": doc["runs"][0]["machine"],
         })
     readme = [
         f"# Landmarks: paper vs reproduced, profile `{profile}`",
         "",
-        "Numbers come only from the runs recorded in `results.csv` (one row per run). "
-        "A profile marked reduced budget does not follow the paper's recipe and is not comparable.",
+        "Numbers come only from the runs recorded in `results.csv` (one row per run). " + EXPLAINED,
         "",
         pd.DataFrame(index_rows).to_markdown(index=False),
         "",

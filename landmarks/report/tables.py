@@ -5,18 +5,19 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import Mapping
+from typing import Any, Mapping
 
 import pandas as pd
-from scipy import stats
 
 from landmarks.catalog import Landmark
 from landmarks.metrics import METRICS
+from landmarks.registries import tolerance_for
 from landmarks.report.verdicts import claim_verdict, ordering_verdict
+from landmarks.stats import interval, ordering_p_value
 
 SUMMARY_COLUMNS = [
     "landmark", "claim", "model", "parameters", "metric", "paper", "mean", "std", "n", "ci95_low", "ci95_high",
-    "difference", "verdict", "reduced_budget", "source",
+    "difference", "tolerance", "tolerance_rule", "band_position", "p_value", "verdict", "budget", "source",
 ]
 
 
@@ -27,88 +28,78 @@ def load_results(models_dir: Path) -> tuple[pd.DataFrame, list[dict]]:
     return pd.DataFrame(rows), docs
 
 
-def _ci95(values: list[float]) -> tuple[float, float]:
-    n = len(values)
-    if n < 2:
-        return (math.nan, math.nan)
-    mean = sum(values) / n
-    sem = stats.sem(values)
-    if sem == 0:
-        return (mean, mean)
-    return tuple(float(x) for x in stats.t.interval(0.95, n - 1, loc=mean, scale=sem))
+def _budget(lm: Landmark, runs: pd.DataFrame) -> str:
+    profile = str(runs["profile"].iloc[0])
+    if profile in lm.profiles:
+        return lm.budget(profile)
+    return "reduced budget" if bool(runs["reduced_budget"].iloc[0]) else "paper"
+
+
+def _claim_row(lm: Landmark, claim: Any, sel: pd.DataFrame, budget: str) -> dict:
+    values = [float(v) for v in sel["value"]]
+    metric = lm.metric_of(claim)
+    info = METRICS.get(metric)
+    mean = sum(values) / len(values)
+    low, high = interval(values, info.kind, info.bounds, deterministic=claim.seed_independent)
+    tolerance, rule = tolerance_for(lm, claim) if claim.paper is not None and claim.check == "mean_within" else (None, "")
+    verdict, position = claim_verdict(claim.check, claim.paper, values, tolerance, (low, high),
+                                      info.lower_is_better, budget)
+    params = sel["info.parameters"].iloc[0] if "info.parameters" in sel and sel["info.parameters"].notna().any() else None
+    return {
+        "landmark": lm.id, "claim": claim.name, "model": claim.model, "parameters": params, "metric": metric,
+        "paper": claim.paper, "mean": mean, "std": float(pd.Series(values).std()) if len(values) > 1 else 0.0,
+        "n": len(values), "ci95_low": low, "ci95_high": high,
+        "difference": None if claim.paper is None else mean - claim.paper,
+        "tolerance": tolerance, "tolerance_rule": rule, "band_position": position, "p_value": None,
+        "verdict": verdict, "budget": budget, "source": claim.source,
+    }
+
+
+def _ordering_row(lm: Landmark, order: Any, runs: pd.DataFrame, budget: str) -> dict | None:
+    metric = order.metric or lm.metric
+    column = "value" if metric == lm.metric else f"metric.{metric}"
+    if column not in runs:
+        return None
+    lower = METRICS.get(metric).lower_is_better
+    groups = [[float(v) for v in runs[runs["claim"] == n][column]] for n in order.claims]
+    fixed = [lm.claim(n).seed_independent for n in order.claims]
+    p_claimed, p_reverse = ordering_p_value(groups, lower, fixed)
+    means = [sum(g) / len(g) for g in groups]
+    ratio = means[0] / means[-1] if order.ratio is not None and means[-1] else None
+    sign = " > " if lower else " < "
+    return {
+        "landmark": lm.id,
+        "claim": f"ordering of {metric}: " + sign.join(order.claims) + (" (ratio)" if ratio is not None else ""),
+        "model": "", "parameters": None, "metric": metric, "paper": order.ratio, "mean": ratio, "std": None,
+        "n": None, "ci95_low": None, "ci95_high": None, "difference": None, "tolerance": None,
+        "tolerance_rule": "", "band_position": "", "p_value": p_claimed,
+        "verdict": ordering_verdict(p_claimed, p_reverse, budget), "budget": budget, "source": order.source,
+    }
 
 
 def summarize(results: pd.DataFrame, catalog: Mapping[str, Landmark]) -> pd.DataFrame:
-    """One row per claim, then one per ordering: paper, mean +- std (n), CI, difference, verdict."""
+    """One row per claim, then one per ordering: paper, mean +- std (n), interval, tolerance,
+    where the interval lies against the band, p-value (orderings), verdict."""
     out = []
     for lm_id, runs in results.groupby("landmark", sort=True):
         lm = catalog.get(lm_id)
         if lm is None:
             continue
-        reduced = bool(runs["reduced_budget"].iloc[0])
-        means: dict[str, float] = {}
-        for claim in lm.claims:
-            sel = runs[runs["claim"] == claim.name]
-            if sel.empty:
-                continue
-            values = [float(v) for v in sel["value"]]
-            metric = lm.metric_of(claim)
-            info = METRICS.get(metric)
-            mean = sum(values) / len(values)
-            means[claim.name] = mean
-            low, high = _ci95(values)
-            params = sel["info.parameters"].iloc[0] if "info.parameters" in sel and sel["info.parameters"].notna().any() else None
-            out.append({
-                "landmark": lm_id,
-                "claim": claim.name,
-                "model": claim.model,
-                "parameters": params,
-                "metric": metric,
-                "paper": claim.paper,
-                "mean": mean,
-                "std": float(pd.Series(values).std()) if len(values) > 1 else 0.0,
-                "n": len(values),
-                "ci95_low": low,
-                "ci95_high": high,
-                "difference": None if claim.paper is None else mean - claim.paper,
-                "verdict": claim_verdict(claim.check, claim.paper, values, lm.tolerance_of(claim),
-                                         info.lower_is_better, reduced),
-                "reduced_budget": reduced,
-                "source": claim.source,
-            })
+        budget = _budget(lm, runs)
+        ran = set(runs["claim"])
+        out += [_claim_row(lm, c, runs[runs["claim"] == c.name], budget) for c in lm.claims if c.name in ran]
         for order in lm.orderings:
-            if not all(n in means for n in order.claims):
-                continue
-            metric = order.metric or lm.metric
-            lower = METRICS.get(metric).lower_is_better
-            sign = " > " if lower else " < "
-            column = "value" if metric == lm.metric else f"metric.{metric}"
-            if column not in runs:
-                continue
-            order_means = [float(runs[runs["claim"] == n][column].mean()) for n in order.claims]
-            ratio = order_means[0] / order_means[-1] if order.ratio is not None and order_means[-1] else None
-            out.append({
-                "landmark": lm_id,
-                "claim": f"ordering of {metric}: " + sign.join(order.claims) + (" (ratio)" if ratio is not None else ""),
-                "model": "",
-                "parameters": None,
-                "metric": metric,
-                "paper": order.ratio,
-                "mean": ratio,
-                "std": None,
-                "n": None,
-                "ci95_low": None,
-                "ci95_high": None,
-                "difference": None,
-                "verdict": ordering_verdict(order_means, lower, reduced),
-                "reduced_budget": reduced,
-                "source": order.source,
-            })
+            if set(order.claims) <= ran and (row := _ordering_row(lm, order, runs, budget)):
+                out.append(row)
     return pd.DataFrame(out, columns=SUMMARY_COLUMNS)
 
 
+def _missing(value: object) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
 def _fmt(value: object, unit: str) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
+    if _missing(value):
         return ""
     return f"{value:.2f}{unit}" if unit == "%" else f"{value:.3g}"
 
@@ -117,36 +108,49 @@ def _params(n: float) -> str:
     return f"{n / 1e6:.2f}M" if n >= 1e5 else f"{int(n):,}"
 
 
+def _p(value: float) -> str:
+    return "" if _missing(value) else ("< 0.001" if value < 0.001 else f"{value:.3f}")
+
+
 def landmark_table(summary: pd.DataFrame, lm: Landmark) -> str:
-    """Markdown shaped like a lecture's table: claim | paper | reproduced | difference | verdict."""
+    """Markdown shaped like a lecture's table: claim | paper | reproduced | interval | difference |
+    tolerance | verdict."""
     rows = []
     for r in summary[summary["landmark"] == lm.id].to_dict("records"):
         unit = METRICS.get(r["metric"]).unit
-        if r["n"] is None or (isinstance(r["n"], float) and math.isnan(r["n"])):
-            ratio = r["mean"] is not None and not (isinstance(r["mean"], float) and math.isnan(r["mean"]))
-            reproduced, ci = (f"ratio of means {r['mean']:.2f}" if ratio else "from the rows above"), ""
-            unit = ""
+        points = " pts" if unit == "%" else ""
+        if _missing(r["n"]):
+            reproduced = f"ratio of means {r['mean']:.2f}" if not _missing(r["mean"]) else "from the rows above"
+            ci, unit = "", ""
         else:
-            # a single run has no spread to show (a seed-independent SVC): "+- 0" would claim one
-            spread = f" +- {_fmt(r['std'], unit)}" if r["n"] > 1 else ""
+            # a single run has no spread to show (a seed-independent SVC): "± 0" would claim one
+            spread = f" ± {_fmt(r['std'], unit)}" if r["n"] > 1 else ""
             reproduced = f"{_fmt(r['mean'], unit)}{spread} ({int(r['n'])})"
-            ci = f"[{_fmt(r['ci95_low'], unit)}, {_fmt(r['ci95_high'], unit)}]" if r["n"] > 1 else ""
-        diff = r["difference"]
-        params = r.get("parameters")
+            ci = f"[{_fmt(r['ci95_low'], unit)}, {_fmt(r['ci95_high'], unit)}]" if not _missing(r["ci95_low"]) else ""
+        diff, tol = r["difference"], r["tolerance"]
         rows.append({
             "claim": r["claim"],
-            "params": "" if params is None or (isinstance(params, float) and math.isnan(params)) else _params(params),
+            "params": "" if _missing(r.get("parameters")) else _params(r["parameters"]),
             "paper": _fmt(r["paper"], unit),
-            "reproduced mean +- std (n)": reproduced,
-            "95% CI": ci,
-            "difference": "" if diff is None or math.isnan(diff) else (f"{diff:+.2f}" if unit == "%" else f"{diff:+.3g}"),
+            "reproduced mean ± std (n)": reproduced,
+            "95% interval": ci,
+            "difference": "" if _missing(diff) else (f"{diff:+.2f}{points}" if unit == "%" else f"{diff:+.3g}"),
+            "tolerance": "" if _missing(tol) else f"± {tol:.2f}{points}" if unit == "%" else f"± {tol:.3g}",
+            "p": _p(r["p_value"]),
             "verdict": r["verdict"],
             "source": r["source"],
         })
     table = pd.DataFrame(rows)
-    if not table["params"].any():
-        table = table.drop(columns="params")
+    for optional in ("params", "p"):
+        if not table[optional].any():
+            table = table.drop(columns=optional)
     return table.to_markdown(index=False)
+
+
+def tolerance_rules(summary: pd.DataFrame, lm: Landmark) -> list[str]:
+    """'claim: rule' for every claim whose tolerance a rule set."""
+    sel = summary[(summary["landmark"] == lm.id) & (summary["tolerance_rule"] != "")]
+    return [f"{r['claim']}: {r['tolerance_rule']}" for r in sel.to_dict("records")]
 
 
 def runs_at_chance(results: pd.DataFrame, landmark: str) -> list[str]:

@@ -1,0 +1,92 @@
+"""The statistics behind a verdict: an interval that fits the metric, the tolerance rule, and the
+test that decides an ordering.
+
+- Continuous metrics (test error over seeds): Student's t-interval of the mean, clipped to the
+  metric's range. Binary metrics (a run solved XOR or did not): the share of runs, with the
+  Clopper-Pearson (exact binomial) interval, which never leaves [0, 1].
+- Tolerance, in this order: a value the catalog states with its reason; the spread the paper
+  reports for its own runs; else the paper's own measurement noise, 1.96 binomial standard errors
+  of its error rate on the test set (sqrt(p (1 - p) / N)), plus half a unit of the paper's last
+  written digit.
+- Orderings: a one-sided Welch t-test for each neighbouring pair of claims; the largest p-value
+  decides (one-sample t against a deterministic claim run once; none for two such claims).
+"""
+
+from __future__ import annotations
+
+import math
+from decimal import Decimal
+from typing import Sequence
+
+import numpy as np
+from scipy import stats
+
+LEVEL = 0.95
+ALPHA = 0.05
+Z95 = 1.959963984540054  # two-sided 95% normal quantile
+
+
+def interval(values: Sequence[float], kind: str, bounds: tuple[float, float],
+             deterministic: bool = False) -> tuple[float, float]:
+    """The 95% interval of the mean of `values`; (nan, nan) when one run of a seeded claim
+    cannot give one. A deterministic claim (run once, its result does not depend on the seed)
+    has the point itself."""
+    n = len(values)
+    if n == 0:
+        return (math.nan, math.nan)
+    if kind == "binary":
+        k = int(round(sum(values)))
+        ci = stats.binomtest(k, n).proportion_ci(LEVEL, method="exact")
+        return (float(ci.low), float(ci.high))
+    mean = float(np.mean(values))
+    if n == 1:
+        return (mean, mean) if deterministic else (math.nan, math.nan)
+    sem = float(np.std(values, ddof=1)) / math.sqrt(n)
+    if sem == 0:
+        return (mean, mean)
+    low, high = stats.t.interval(LEVEL, n - 1, loc=mean, scale=sem)
+    return (max(float(low), bounds[0]), min(float(high), bounds[1]))
+
+
+def rounding_half_unit(paper: float) -> float:
+    """Half a unit of the last digit the paper wrote: 0.95 -> 0.005, 4.7 -> 0.05, 12 -> 0.05."""
+    exponent = Decimal(repr(float(paper))).normalize().as_tuple().exponent
+    return 0.5 * 10.0 ** min(int(exponent), -1)
+
+
+def binomial_floor(paper_percent: float, test_images: int) -> tuple[float, float]:
+    """(tolerance, standard error) in percentage points for an error rate measured on
+    `test_images` images: 1.96 standard errors plus the paper's rounding."""
+    p = paper_percent / 100.0
+    se = 100.0 * math.sqrt(p * (1.0 - p) / test_images)
+    return Z95 * se + rounding_half_unit(paper_percent), se
+
+
+def ordering_p_value(groups: Sequence[Sequence[float]], lower_is_better: bool, deterministic: Sequence[bool]
+                     ) -> tuple[float, float]:
+    """(p for the claimed order: the largest over neighbouring pairs; p for a reversed pair: the
+    smallest). The claim holds when the first is below ALPHA and fails when the second is.
+    Groups go from the claimed worst to the claimed best."""
+    p_claimed, p_reverse = 0.0, 1.0
+    pairs = list(zip(groups, deterministic))
+    for (a, a_fixed), (b, b_fixed) in zip(pairs, pairs[1:]):
+        # the claim: the worse one (a) has the higher value for an error, the lower for an accuracy
+        (hi, hi_fixed), (lo, lo_fixed) = ((a, a_fixed), (b, b_fixed)) if lower_is_better else ((b, b_fixed), (a, a_fixed))
+        p_claimed = max(p_claimed, _greater(list(hi), list(lo), hi_fixed, lo_fixed))
+        p_reverse = min(p_reverse, _greater(list(lo), list(hi), lo_fixed, hi_fixed))
+    return p_claimed, p_reverse
+
+
+def _greater(a: list[float], b: list[float], a_fixed: bool, b_fixed: bool) -> float:
+    """One-sided p-value that mean(a) > mean(b)."""
+    if len(a) < 2 and len(b) < 2:
+        if a_fixed and b_fixed:  # two deterministic results: no seed noise to test against
+            return 0.0 if a[0] > b[0] else 1.0
+        return 1.0
+    if np.var(a) == 0 and np.var(b) == 0:
+        return 0.0 if np.mean(a) > np.mean(b) else 1.0
+    if len(b) < 2:
+        return float(stats.ttest_1samp(a, b[0], alternative="greater").pvalue) if b_fixed else 1.0
+    if len(a) < 2:
+        return float(stats.ttest_1samp(b, a[0], alternative="less").pvalue) if a_fixed else 1.0
+    return float(stats.ttest_ind(a, b, equal_var=False, alternative="greater").pvalue)
