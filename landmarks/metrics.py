@@ -39,6 +39,8 @@ _metric("accuracy", False, "", "fraction of examples classified correctly", boun
 _metric("solved", False, "", "1 if the run classified every training example correctly, else 0", kind="binary",
         bounds=(0.0, 1.0))
 _metric("bound_ratio", True, "", "perceptron mistakes divided by the (R/gamma)^2 bound", bounds=(0.0, math.inf))
+_metric("converged", False, "", "1 if the perceptron rule finished an epoch without mistakes, else 0", kind="binary",
+        bounds=(0.0, 1.0))
 _metric("epochs_to_threshold", True, "", "epochs until the training error first reaches a threshold",
         bounds=(1.0, math.inf))
 

@@ -112,6 +112,14 @@ def _p(value: float) -> str:
     return "" if _missing(value) else ("< 0.001" if value < 0.001 else f"{value:.3f}")
 
 
+def _verdict_cell(r: dict) -> str:
+    """A profile that is not the paper's recipe still says where its interval lies against the
+    band: 'modified recipe (below the band)'."""
+    if r["budget"] != "paper" and r["verdict"] == r["budget"] and r["band_position"]:
+        return f"{r['verdict']} ({r['band_position']} the band)"
+    return r["verdict"]
+
+
 def landmark_table(summary: pd.DataFrame, lm: Landmark) -> str:
     """Markdown shaped like a lecture's table: claim | paper | reproduced | interval | difference |
     tolerance | verdict."""
@@ -137,7 +145,7 @@ def landmark_table(summary: pd.DataFrame, lm: Landmark) -> str:
             "difference": "" if _missing(diff) else (f"{diff:+.2f}{points}" if unit == "%" else f"{diff:+.3g}"),
             "tolerance": "" if _missing(tol) else f"± {tol:.2f}{points}" if unit == "%" else f"± {tol:.3g}",
             "p": _p(r["p_value"]),
-            "verdict": r["verdict"],
+            "verdict": _verdict_cell(r),
             "source": r["source"],
         })
     table = pd.DataFrame(rows)

@@ -1,6 +1,7 @@
 """Fit a scikit-learn estimator on a dataset's flattened images and report its test error.
 
-Images are scaled to [0, 1] and flattened, as in the Fashion-MNIST benchmark. A fit cannot be
+Images are scaled to [0, 1] and flattened (the Fashion-MNIST benchmark's runner standardised each
+pixel instead: a departure the profile names). A fit cannot be
 checkpointed part-way; a stopped run starts its fit again. The training error is not measured:
 for an RBF SVC it would cost six times the test prediction.
 """
