@@ -90,3 +90,16 @@ def test_estimator_task_through_the_runner(tmp_path, train):
     twice = next(line for line in table.splitlines() if line.startswith("| rbf svc ") and "once" not in line)
     assert "% (1)" in once and "% ± " not in once  # one run: no spread shown
     assert "% ± " in twice and "% (2)" in twice
+
+
+@pytest.mark.slow
+def test_standardised_pixels_as_the_benchmark_runner_did(tmp_path, train):
+    """`normalize: standard` standardises each pixel on the training images (StandardScaler)
+    before the fit; a linear SVC then lands elsewhere than on [0, 1] inputs."""
+    doc = {**LANDMARK, "claims": [LANDMARK["claims"][2]], "orderings": [],
+           "profiles": {"quick": {"seeds": [0]}, "paper": {"seeds": [0], "recipe": {"normalize": "standard"}}}}
+    write(tmp_path / "c", doc)
+    lm = load_catalog(tmp_path / "c")["digits-sklearn"]
+    unit = train(lm, "quick", tmp_path / "unit")["runs"][0]
+    std = train(lm, "paper", tmp_path / "std")["runs"][0]
+    assert unit["value"] != std["value"] and std["value"] < 10.0
