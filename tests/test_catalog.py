@@ -156,3 +156,17 @@ def test_schema_validates_every_landmark_file_and_refuses_a_typo(tmp_path, capsy
     doc["recipe"] = {"lr": "fast"}
     assert list(validator.iter_errors(doc))
     assert main(["schema"]) == 0 and json.loads(capsys.readouterr().out) == schema
+
+
+def test_a_claim_no_tolerance_rule_covers_is_refused(catalog_dir, capsys):
+    """XOR's share of solved seeds is not a share of a test set: without a stated tolerance (and
+    its reason) no rule gives its band."""
+    def drop(d):
+        del d["claims"][1]["tolerance"], d["claims"][1]["tolerance_reason"]
+
+    path = catalog_dir / "xor-backprop.yaml"
+    data = yaml.safe_load(path.read_text())
+    drop(data)
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    err = refused(catalog_dir, capsys, "check")
+    assert str(path) in err and "'claims[1].tolerance'" in err and "no rule gives a tolerance" in err

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from landmarks.models import create_model
-from landmarks.tasks.convergence import novikoff_bound, separable_set
+from landmarks.tasks.convergence import max_margin, novikoff_bound, separable_set
 from landmarks.train.perceptron import perceptron_epoch
 
 
@@ -35,3 +35,18 @@ def test_generated_set_is_separable_with_margin():
     assert x.shape == (500, 3)
     assert np.all(np.abs(x @ w) >= 0.1)
     assert set(np.unique(y)) == {0, 1}
+
+
+def test_the_largest_margin_gives_the_tightest_bound():
+    for seed in range(3):
+        x, y, w = separable_set(400, 5, 0.05, seed)
+        radius, gamma, bound = novikoff_bound(x, y, w)
+        gamma_star = max_margin(x, y)
+        assert gamma_star >= gamma - 1e-9  # no separator through 0 has a larger margin than the SVM's
+        model = create_model("perceptron", (5,), 2, bias=False)
+        xt, yt = torch.from_numpy(x).float(), torch.from_numpy(y)
+        generator = torch.Generator().manual_seed(seed)
+        mistakes = 0
+        while (made := perceptron_epoch(model, xt, yt, generator)):
+            mistakes += made
+        assert mistakes <= (radius / gamma_star) ** 2 <= bound

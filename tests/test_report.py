@@ -9,6 +9,7 @@ import yaml
 
 from landmarks.catalog import load_catalog
 from landmarks.report.build import build_report
+from landmarks.report.tables import landmark_table, summarize
 from landmarks.errors import ConfigError
 from landmarks.registries import tolerance_for
 from landmarks.report.verdicts import (BETTER, HOLDS, INCONCLUSIVE, MODIFIED, NO_CLAIM, NOT_REPRODUCED, REDUCED,
@@ -159,3 +160,16 @@ def test_a_run_that_did_not_learn_is_said_aloud(catalog_dir, tmp_path, train, ca
     table = (tmp_path / "reports" / "tables" / "digits-linear-mlp-cnn.md").read_text()
     said = next(s for s in table.splitlines() if s.startswith("**Did not learn**"))
     assert "mlp, lr 5 seed 0" in said and f"{mlp['name']} seed" not in said
+
+
+def test_a_profile_off_the_paper_recipe_says_so_and_where_it_lies():
+    catalog = load_catalog(Path(__file__).resolve().parents[1] / "benchmarks")
+    lm = catalog["lecun1998-mnist"]
+    assert lm.budget("classic") == MODIFIED and catalog["srivastava2014-dropout-mnist"].budget("classic") == REDUCED
+    runs = pd.DataFrame([{"landmark": lm.id, "profile": "classic", "reduced_budget": False, "claim": "LeNet-5",
+                          "value": v, "info.parameters": 61706} for v in (0.60, 0.62, 0.61, 0.59, 0.63)])
+    summary = summarize(runs, catalog)
+    row = summary.iloc[0]
+    assert row["verdict"] == MODIFIED and row["band_position"] == "below"
+    table = landmark_table(summary, lm)
+    assert "modified recipe (below the band)" in table and "± 0.20 pts" in table
