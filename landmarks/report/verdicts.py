@@ -36,7 +36,7 @@ NO_CLAIM = "-"
 Budget = Literal["paper", "reduced budget", "modified recipe"]
 EXPLAINED = (
     "Each verdict is decided on the 95% interval of the mean over seeds (t for errors, "
-    "Clopper-Pearson for shares of runs) against the band paper +- tolerance: `reproduced` inside it, "
+    "Clopper-Pearson for shares of runs) against the band paper ± tolerance: `reproduced` inside it, "
     "`better than paper` or `not reproduced` entirely on one side, `inconclusive` across an edge "
     "(more seeds would decide). `reduced budget` and `modified recipe` rows did not run the paper's "
     "recipe and claim nothing about its number; `check` rows are bounds every run must respect, "
