@@ -58,8 +58,9 @@ def check_landmark(lm: Landmark) -> None:
     for i, claim in enumerate(lm.claims):
         if claim.metric is not None and claim.metric not in METRICS:
             raise fail(f"claims[{i}].metric", _known(METRICS, claim.metric), claim)
-        if claim.paper is not None and claim.check == "mean_within" and tolerance_for(lm, claim)[0] is None:
-            raise fail(f"claims[{i}].tolerance", tolerance_for(lm, claim)[1] + "; state `tolerance` and "
+        tolerance, rule = tolerance_for(lm, claim)
+        if claim.paper is not None and claim.check == "mean_within" and tolerance is None:
+            raise fail(f"claims[{i}].tolerance", rule + "; state `tolerance` and "
                        "`tolerance_reason`, or the paper's `paper_spread`", claim)
         if claim.model not in kinds:
             raise fail(f"claims[{i}].model", _known(kinds, claim.model), claim)

@@ -8,18 +8,18 @@ import os
 from pathlib import Path
 
 from landmarks.cli.options import checked, params, profile, with_profile
-from landmarks.catalog import get_landmark
+from landmarks.catalog import Landmark, get_landmark
 
 log = logging.getLogger(__name__)
 
 
-def _train(landmark_id: str, profile_name: str, args: argparse.Namespace) -> None:
+def _train(lm: Landmark, profile_name: str, args: argparse.Namespace) -> None:
+    """Train one landmark of a catalog the caller has checked."""
     from landmarks.runner import TrainJob, train_landmark
     from landmarks.tracking import open_tracker
     from landmarks.train.seeding import resolve_device, set_deterministic
 
     p = params(args)
-    lm = get_landmark(checked(args, ids=[landmark_id]), landmark_id)
     lm.profile(profile_name)  # refuse an unknown profile before anything starts
     if p.train.verbose and not getattr(args, "quiet", 0):
         logging.getLogger("landmarks").setLevel(logging.DEBUG)
@@ -39,25 +39,26 @@ def _train(landmark_id: str, profile_name: str, args: argparse.Namespace) -> Non
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    _train(args.landmark, profile(args), args)
+    _train(get_landmark(checked(args, ids=[args.landmark]), args.landmark), profile(args), args)
     return 0
 
 
-def cmd_report(args: argparse.Namespace) -> int:
+def cmd_report(args: argparse.Namespace, catalog: dict[str, Landmark] | None = None) -> int:
     from landmarks.report.build import build_report
 
     name = profile(args)
-    out = build_report(name, Path(args.models) / name, Path(args.reports) / name, checked(args, name))
+    catalog = catalog if catalog is not None else checked(args, name)
+    out = build_report(name, Path(args.models) / name, Path(args.reports) / name, catalog)
     print(f"report: {out}")
     return 0
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     name = profile(args)
-    catalog = checked(args, name, ids=args.landmarks or None)
+    catalog = checked(args, name)  # every landmark the report covers, once
     for landmark_id in args.landmarks or [i for i, lm in catalog.items() if name in lm.profiles]:
-        _train(landmark_id, name, args)
-    return cmd_report(args)
+        _train(get_landmark(catalog, landmark_id), name, args)
+    return cmd_report(args, catalog)
 
 
 def cmd_sync(args: argparse.Namespace) -> int:
