@@ -75,10 +75,10 @@ def train_landmark(job: TrainJob, tracker: Tracker | None = None) -> dict:
     claims = tuple(lm.claim(n) for n in job.only_claims) if job.only_claims else lm.claims_for(profile)
     if job.only_seeds:
         prof = prof.model_copy(update={"seeds": tuple(job.only_seeds)})
-    ctx = StageContext(device=job.device, data_dir=job.data_dir, mirror=job.mirror)
+    state_dir = Path(job.checkpoints.dir) / profile / lm.id
+    ctx = StageContext(device=job.device, data_dir=job.data_dir, mirror=job.mirror, state_dir=state_dir)
     tags = {"landmark": lm.id, "profile": profile, "reduced_budget": str(prof.reduced_budget).lower(),
             "deterministic": str(job.deterministic).lower(), **git_state(), **versions(), **hardware(job.device)}
-    state_dir = Path(job.checkpoints.dir) / profile / lm.id
     total = sum(len(c.seeds(prof.seeds)) for c in claims)
     label = " (reduced budget)" if prof.reduced_budget else ""
     log.info("[%s] profile %s%s: %d claims x %d seeds (%d runs) on %s", lm.id, profile, label, len(claims),

@@ -38,20 +38,22 @@ class DeviceData:
         return tuple(self.x_train_u8.shape[1:])
 
 
-def split_validation(n: int, val_fraction: float) -> tuple[np.ndarray, np.ndarray]:
-    """Indices of the training and validation parts of a training set of size n."""
-    perm = np.random.default_rng(VAL_SPLIT_SEED).permutation(n)
+def split_validation(n: int, val_fraction: float, how: str = "random") -> tuple[np.ndarray, np.ndarray]:
+    """Indices of the training and validation parts of a training set of size n: a fixed random
+    share ("random"), or the last images of the file ("last": Simard et al. 2003 train on MNIST's
+    first 50,000 images and validate on the other 10,000)."""
     n_val = int(round(n * val_fraction))
-    return np.sort(perm[n_val:]), np.sort(perm[:n_val])
+    order = np.arange(n) if how == "last" else np.random.default_rng(VAL_SPLIT_SEED).permutation(n)[::-1]
+    return np.sort(order[:n - n_val]), np.sort(order[n - n_val:])
 
 
 def to_device(splits: Splits, val_fraction: float, normalize: str, device: torch.device,
-              float_train: bool = True) -> DeviceData:
+              float_train: bool = True, val_split: str = "random") -> DeviceData:
     def u8(x: np.ndarray) -> torch.Tensor:
         # a copy: prepared arrays are read-only memory maps
         return torch.from_numpy(np.array(x)).to(device).permute(0, 3, 1, 2).contiguous()
 
-    tr, va = split_validation(len(splits.train_y), val_fraction)
+    tr, va = split_validation(len(splits.train_y), val_fraction, val_split)
     all_u8 = u8(splits.train_x)
     y_all = torch.from_numpy(np.array(splits.train_y)).to(device)
     idx_tr = torch.from_numpy(tr).to(device)

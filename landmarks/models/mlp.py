@@ -22,6 +22,7 @@ class MLP(nn.Module):
         activation: str = "relu",
         dropout: float = 0.0,
         input_dropout: float = 0.0,
+        init_std: float = 0.0,
     ) -> None:
         super().__init__()
         if activation not in ACTIVATIONS:
@@ -37,6 +38,12 @@ class MLP(nn.Module):
             width = h
         layers.append(nn.Linear(width, out_features))
         self.net = nn.Sequential(*layers)
+        if init_std:
+            # Simard et al. 2003: every weight drawn with standard deviation 0.05, biases at zero
+            for m in self.net:
+                if isinstance(m, nn.Linear):
+                    nn.init.normal_(m.weight, std=init_std)
+                    nn.init.zeros_(m.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
@@ -51,7 +58,9 @@ def mlp(
     dropout: float = 0.0,
     input_dropout: float = 0.0,
     single_output: bool = False,
+    init_std: float = 0.0,
 ) -> MLP:
-    """`single_output`: one output unit for two classes (the 2-2-1 XOR net of 1986)."""
+    """`single_output`: one output unit for two classes (the 2-2-1 XOR net of 1986).
+    `init_std`: draw weights from N(0, init_std^2) and zero the biases; 0 keeps PyTorch's default."""
     out = 1 if single_output else num_classes
-    return MLP(math.prod(in_shape), list(hidden), out, activation, dropout, input_dropout)
+    return MLP(math.prod(in_shape), list(hidden), out, activation, dropout, input_dropout, init_std)

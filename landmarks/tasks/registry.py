@@ -49,6 +49,8 @@ class StageContext:
     device: torch.device
     data_dir: Path = Path("data")
     mirror: str = ""  # params.yaml's data.mirror (LANDMARKS_DATA_MIRROR wins)
+    # the stage's working folder while it is unfinished (its checkpoints); None: keep nothing
+    state_dir: Path | None = None
     cache: dict[str, Any] = field(default_factory=dict)  # prepared data and its device copies
 
     def splits(self, dataset: str) -> Splits:

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from landmarks.schema import Strict
 
 
 class Schedule(Strict):
-    kind: Literal["constant", "step", "multistep", "cosine"] = "constant"
+    # "exponential": the rate times gamma after every epoch (or step), as in Hinton et al. 2012
+    kind: Literal["constant", "step", "multistep", "cosine", "exponential"] = "constant"
     # milestones and step_size count epochs, or optimizer steps when unit is "step"
     # (He et al. 2016 divide the rate at 32k and 48k iterations, not at epochs)
     unit: Literal["epoch", "step"] = "epoch"
@@ -27,10 +28,31 @@ class Schedule(Strict):
     warmup_factor: float = 1.0
 
 
+class LrSearch(Strict):
+    """Choose the learning rate on a validation split before the runs (AlexNet Fig. 1: each net's
+    rate "to make training as fast as possible"): each rate of `grid` trains a fresh model for
+    `epochs` epochs of the recipe from seed `seed`; the lowest validation error then wins. The test
+    set plays no part."""
+
+    grid: tuple[float, ...] = Field(min_length=2)
+    epochs: int = Field(1, ge=1)
+    val_fraction: float = Field(0.1, gt=0.0, lt=1.0)  # held out for the search only
+    seed: int = 0
+
+
 class Recipe(Strict):
     optimizer: Literal["sgd", "perceptron"] = "sgd"
     lr: float = 0.1
+    # when set, `lr` is replaced by the rate this search chooses (recorded with each run)
+    lr_search: LrSearch | None = None
     momentum: float = 0.0
+    # momentum rising linearly from `momentum_start` to `momentum` over the first epochs
+    # (Srivastava et al. 2014 speak of a "final momentum"); None: `momentum` from the start
+    momentum_start: float | None = None
+    momentum_ramp_epochs: int = 0
+    # true: the gradient enters the velocity scaled by (1 - momentum), the form of Hinton et al.
+    # 2012 and Srivastava et al. 2014, so `lr` is the long-run step size; false: PyTorch's SGD
+    dampened: bool = False
     nesterov: bool = False
     weight_decay: float = 0.0
     batch_size: int = 32
@@ -43,6 +65,8 @@ class Recipe(Strict):
     schedule: Schedule = Field(default_factory=Schedule)
     # share of the training set held out for validation (fixed split, same for every seed)
     val_fraction: float = 0.1
+    # which images are held out: a fixed random share, or the last ones of the training file
+    val_split: Literal["random", "last"] = "random"
     # "last": report the final model (the papers' practice); "best_val": the epoch with the
     # lowest validation error. The test set is never used to choose.
     select: Literal["last", "best_val"] = "last"
@@ -66,3 +90,17 @@ class Recipe(Strict):
     fast: bool = False
     # epochs_to_threshold: the first epoch whose training error (%) is at most this
     threshold: float = 0.0
+
+    @model_validator(mode="after")
+    def _momentum_ramp(self) -> "Recipe":
+        if (self.momentum_start is None) != (self.momentum_ramp_epochs == 0):
+            raise ValueError("momentum_start and momentum_ramp_epochs go together: set both or neither")
+        if self.dampened and self.nesterov:
+            raise ValueError("dampened momentum and nesterov do not go together (PyTorch's SGD refuses it)")
+        return self
+
+    def momentum_at(self, epoch: float) -> float:
+        """The momentum at a (fractional) epoch of the run."""
+        if self.momentum_start is None or epoch >= self.momentum_ramp_epochs:
+            return self.momentum
+        return self.momentum_start + (self.momentum - self.momentum_start) * epoch / self.momentum_ramp_epochs

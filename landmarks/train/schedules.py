@@ -28,6 +28,8 @@ def lr_factor(schedule: Schedule, steps_per_epoch: int, total_steps: int = 0) ->
             f = schedule.gamma ** bisect.bisect_right(milestones, step)
         elif schedule.kind == "step" and step_size > 0:
             f = schedule.gamma ** (step // step_size)
+        elif schedule.kind == "exponential":
+            f = schedule.gamma ** (step // per)
         elif schedule.kind == "cosine":
             f = 0.5 * (1.0 + math.cos(math.pi * min(step, total_steps) / total_steps))
         else:

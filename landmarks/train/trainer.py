@@ -86,12 +86,16 @@ class Trainer:
         self.best_state: dict | None = None
         on_cuda = data.y_train.device.type == "cuda"
         if fast if fast is not None else (recipe.fast and on_cuda):
+            if recipe.momentum_start is not None or recipe.dampened:
+                raise ConfigError("recipe.fast keeps a fixed, undampened momentum: drop momentum_start and "
+                                  "dampened, or set fast: false")
             if not recipe.drop_last:
                 raise ConfigError("recipe.fast needs recipe.drop_last: true (a CUDA graph has fixed batch shapes)")
             from landmarks.train.fast import FastStep
 
             self.fast = FastStep(model, data.x_train_u8, data.y_train, data.max_value, data.mean, data.std, recipe,
-                                 self.steps_per_epoch, graph=on_cuda, bf16=on_cuda, channels_last=on_cuda)
+                                 self.steps_per_epoch, graph=on_cuda, bf16=on_cuda and recipe.precision == "bf16",
+                                 channels_last=on_cuda and recipe.channels_last)
         elif not self.perceptron_rule:
             if recipe.channels_last:
                 model.to(memory_format=torch.channels_last)
@@ -122,12 +126,22 @@ class Trainer:
             loss = compute_loss(logits.float(), yb, recipe.loss)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
+        if recipe.momentum_start is not None or recipe.dampened:
+            self._set_momentum(lr_step)
         self.optimizer.step()
         self.scheduler.step()
         if recipe.max_norm > 0:
             apply_max_norm(model, recipe.max_norm)
         losses[b] = loss.detach() * len(yb)
         wrong += (logits.detach().argmax(1) != yb).sum()
+
+    def _set_momentum(self, step: int) -> None:
+        # PyTorch's SGD reads momentum and dampening from the group at every step; its first step
+        # starts the velocity at the raw gradient whatever the dampening
+        m = self.recipe.momentum_at(step / self.steps_per_epoch)
+        for group in self.optimizer.param_groups:
+            group["momentum"] = m
+            group["dampening"] = m if self.recipe.dampened else 0.0
 
     def lr_now(self, step: int) -> float:
         return self.recipe.lr * self.factor(step)
