@@ -20,7 +20,7 @@ from landmarks.train.seeding import seed_everything
 from landmarks.train.trainer import Trainer
 
 STEPS = 12
-# measured on the reference CPU over these 12 steps: 2e-7 for layers18pct, 2e-4 for ResNet-20
+# measured on the reference CPU over these 12 steps: 1e-7 for cnn4, 2e-4 for ResNet-20
 # (batch norm amplifies rounding); dropping momentum from the update moves them by 3e-2 and 5e-1
 RTOL = 2e-3
 
@@ -37,7 +37,7 @@ def step_losses(fast: bool, recipe: Recipe, splits, model_name: str, seed: int =
     return losses[:STEPS].numpy() / recipe.batch_size
 
 
-@pytest.mark.parametrize("model_name", ["layers18pct", "resnet20"])
+@pytest.mark.parametrize("model_name", ["cnn4", "resnet20"])
 def test_fast_step_matches_the_eager_reference(model_name, cifar_like, smooth_recipe):
     splits = cifar_like(400)
     ref = step_losses(False, smooth_recipe, splits, model_name)

@@ -30,7 +30,7 @@ class DeviceData:
     num_classes: int
     x_train_u8: torch.Tensor  # uint8, (N, C, H, W): what the fast path indexes
     max_value: float
-    mean: torch.Tensor | None = None  # (1, C, 1, 1) when normalize is "standard"
+    mean: torch.Tensor | None = None  # (1, C, 1, 1) for "standard", (1, C, H, W) for "pixel_mean"
     std: torch.Tensor | None = None
 
     @property
@@ -69,6 +69,11 @@ def to_device(splits: Splits, val_fraction: float, normalize: str, device: torch
         mean = x_train.mean(dim=(0, 2, 3), keepdim=True)
         std = x_train.std(dim=(0, 2, 3), keepdim=True).clamp_min(1e-6)
         x_train, x_val, x_test = ((t - mean) / std for t in (x_train, x_val, x_test))
+    elif normalize == "pixel_mean":
+        # the mean image of the training part, subtracted pixel by pixel and channel by channel
+        mean = x_train.mean(dim=0, keepdim=True)
+        std = torch.ones_like(mean)
+        x_train, x_val, x_test = (t - mean for t in (x_train, x_val, x_test))
     return DeviceData(
         x_train=x_train if float_train else None,
         y_train=y_all[idx_tr],

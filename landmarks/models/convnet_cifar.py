@@ -2,8 +2,8 @@
 
 `layers18pct`: the layers-18pct.cfg net (18% test error, no augmentation): three 5x5 conv layers
 of 32, 32 and 64 filters, each followed by 3x3 stride-2 pooling (max, then average, average)
-and the first two by local response normalisation over 3x3 neighbourhoods, then a 10-way fully
-connected layer.
+and the first two by cuda-convnet's `rnorm` response normalisation (same map, 3x3
+neighbourhoods), then a 10-way fully connected layer; weights drawn as the cfg draws them.
 
 `cnn4`: the four-layer convolutional net of AlexNet's Figure 1 (Krizhevsky, Sutskever and Hinton
 2012), ReLU or tanh. The paper does not list its layers; this is the layers-18pct stack without
@@ -14,40 +14,70 @@ the ReLU/tanh comparison is like for like.
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from landmarks.models.registry import register_model
 
 ACT = {"relu": nn.ReLU, "tanh": nn.Tanh}
+# layer-params-18pct.cfg: [rnorm1] and [rnorm2] have size=3, scale=0.00005, pow=.75
+RNORM_SIZE, RNORM_SCALE, RNORM_POW = 3, 5e-5, 0.75
+
+
+class SameMapResponseNorm(nn.Module):
+    """cuda-convnet's `rnorm`: each activation divided by (1 + scale/size^2 * sum of the squares
+    over its size x size neighbourhood in the same map)^pow. (`nn.LocalResponseNorm` normalises
+    across neighbouring maps instead, AlexNet's 2012 form.)"""
+
+    def __init__(self, size: int = RNORM_SIZE, scale: float = RNORM_SCALE, power: float = RNORM_POW) -> None:
+        super().__init__()
+        self.size, self.scale, self.power = size, scale, power
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # the mean over the window (zero beyond the border) is the sum / size^2
+        mean_sq = F.avg_pool2d(x * x, self.size, stride=1, padding=self.size // 2, count_include_pad=True)
+        return x / (1.0 + self.scale * mean_sq).pow(self.power)
 
 
 class ConvNet(nn.Module):
-    def __init__(self, in_channels: int, num_classes: int, activation: str = "relu", lrn: bool = True) -> None:
+    def __init__(self, in_channels: int, num_classes: int, activation: str = "relu",
+                 norm: str = "none", init_stds: tuple[float, float, float, float] = (0.05, 0.05, 0.05, 0.01)) -> None:
         super().__init__()
         if activation not in ACT:
             raise TypeError(f"activation must be one of {sorted(ACT)}, got {activation!r}")
-        act = ACT[activation]
-        norm = (lambda: nn.LocalResponseNorm(3, alpha=5e-5 * 9, beta=0.75)) if lrn else nn.Identity
+        if norm not in NORMS:
+            raise TypeError(f"norm must be one of {sorted(NORMS)}, got {norm!r}")
+        act, norm_layer = ACT[activation], NORMS[norm]
         self.features = nn.Sequential(
-            nn.Conv2d(in_channels, 32, 5, padding=2), nn.MaxPool2d(3, 2), act(), norm(),
-            nn.Conv2d(32, 32, 5, padding=2), act(), nn.AvgPool2d(3, 2), norm(),
+            nn.Conv2d(in_channels, 32, 5, padding=2), nn.MaxPool2d(3, 2), act(), norm_layer(),
+            nn.Conv2d(32, 32, 5, padding=2), act(), nn.AvgPool2d(3, 2), norm_layer(),
             nn.Conv2d(32, 64, 5, padding=2), act(), nn.AvgPool2d(3, 2),
         )
         self.fc = nn.Linear(64 * 3 * 3, num_classes)
-        for m in self.modules():
-            if isinstance(m, (nn.Conv2d, nn.Linear)):
-                nn.init.normal_(m.weight, std=0.01 if isinstance(m, nn.Linear) else 0.05)
-                nn.init.zeros_(m.bias)
+        layers = [m for m in self.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+        for m, std in zip(layers, init_stds, strict=True):
+            nn.init.normal_(m.weight, std=std)
+            nn.init.zeros_(m.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.fc(torch.flatten(self.features(x), 1))
 
 
+NORMS = {
+    "same_map": SameMapResponseNorm,
+    # the form this net had before it followed the cfg: across 3 neighbouring maps, alpha = scale * 9
+    "cross_channel": lambda: nn.LocalResponseNorm(RNORM_SIZE, alpha=RNORM_SCALE * RNORM_SIZE**2, beta=RNORM_POW),
+    "none": nn.Identity,
+}
+
+
 @register_model("layers18pct")
-def layers18pct(in_shape: tuple[int, ...], num_classes: int) -> ConvNet:
-    return ConvNet(in_shape[0], num_classes, "relu", lrn=True)
+def layers18pct(in_shape: tuple[int, ...], num_classes: int, norm: str = "same_map",
+                init_stds: tuple[float, float, float, float] = (1e-4, 1e-2, 1e-2, 1e-2)) -> ConvNet:
+    """`init_stds`: conv1, conv2, conv3, fc10 (layers-18pct.cfg: initW 0.0001, then 0.01)."""
+    return ConvNet(in_shape[0], num_classes, "relu", norm, tuple(init_stds))
 
 
 @register_model("cnn4")
 def cnn4(in_shape: tuple[int, ...], num_classes: int, activation: str = "relu") -> ConvNet:
-    return ConvNet(in_shape[0], num_classes, activation, lrn=False)
+    return ConvNet(in_shape[0], num_classes, activation, norm="none")

@@ -36,7 +36,11 @@ class FastStep:
         self.bf16, self.channels_last = bf16, channels_last
         if channels_last:
             model.to(memory_format=torch.channels_last)
-        self.params = [p for p in model.parameters() if p.requires_grad]
+        named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+        self.params = [p for _, p in named]
+        # per-parameter rate scale and weight decay (recipe.param_rules), as Python scalars
+        self.lr_scales, self.decays = zip(*(recipe.param_settings(n) for n, _ in named)) if named else ((), ())
+        self.per_param = bool(recipe.param_rules)
         self.momentum = [torch.zeros_like(p) for p in self.params]
         self.lr = torch.tensor(recipe.lr, device=self.device)  # filled before each step
         self.idx = torch.zeros(recipe.batch_size, dtype=torch.long, device=self.device)
@@ -75,7 +79,9 @@ class FastStep:
         """torch.optim.SGD's update (no dampening), with a tensor learning rate."""
         r = self.recipe
         grads = [p.grad for p in self.params]
-        if r.weight_decay:
+        if self.per_param:
+            grads = torch._foreach_add(grads, torch._foreach_mul(self.params, list(self.decays)))
+        elif r.weight_decay:
             grads = torch._foreach_add(grads, self.params, alpha=r.weight_decay)
         if r.momentum:
             torch._foreach_mul_(self.momentum, r.momentum)
@@ -83,7 +89,10 @@ class FastStep:
             update = torch._foreach_add(grads, self.momentum, alpha=r.momentum) if r.nesterov else self.momentum
         else:
             update = grads
-        torch._foreach_add_(self.params, torch._foreach_mul(update, self.lr), alpha=-1.0)
+        step = torch._foreach_mul(update, self.lr)
+        if self.per_param:
+            torch._foreach_mul_(step, list(self.lr_scales))
+        torch._foreach_add_(self.params, step, alpha=-1.0)
 
     # -- driving it ---------------------------------------------------------------------------
     def capture(self) -> None:

@@ -7,9 +7,10 @@ run, in `metrics.json` and MLflow, like the learning rate.
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from landmarks.schema import Strict
 
@@ -26,6 +27,25 @@ class Schedule(Strict):
     # a lower rate for the first steps (ResNet-110: 0.01 for about 400 iterations), as a factor
     warmup_steps: int = 0
     warmup_factor: float = 1.0
+
+
+class ParamRule(Strict):
+    """Settings for the parameters whose name matches `match`, a regular expression searched in
+    names such as "features.0.weight" or "fc.bias" (cuda-convnet sets a rate and a weight cost
+    per layer and per weights/biases). The first rule that matches a parameter applies."""
+
+    match: str
+    lr_scale: float = Field(1.0, ge=0.0)  # times the recipe's rate (and its schedule)
+    weight_decay: float | None = Field(None, ge=0.0)  # None: the recipe's
+
+    @field_validator("match")
+    @classmethod
+    def _regex(cls, v: str) -> str:
+        try:
+            re.compile(v)
+        except re.error as exc:
+            raise ValueError(f"{v!r} is not a regular expression: {exc}") from None
+        return v
 
 
 class LrSearch(Strict):
@@ -55,6 +75,8 @@ class Recipe(Strict):
     dampened: bool = False
     nesterov: bool = False
     weight_decay: float = 0.0
+    # per-parameter rates and weight decay, by name (see ParamRule); the rest use lr and weight_decay
+    param_rules: tuple[ParamRule, ...] = ()
     batch_size: int = 32
     epochs: int = 10
     # stop after this many optimizer steps, mid-epoch if need be (He et al. 2016 stop at 64k
@@ -72,8 +94,9 @@ class Recipe(Strict):
     select: Literal["last", "best_val"] = "last"
     # stop after this many epochs without a better validation error; 0 turns it off
     early_stopping_patience: int = 0
-    # inputs are scaled to [0, 1]; "standard" then subtracts the training mean and divides by std
-    normalize: Literal["unit", "standard"] = "unit"
+    # inputs are scaled to [0, 1]; "standard" then subtracts the training mean and divides by the
+    # std, one each per channel; "pixel_mean" subtracts the mean training image (cuda-convnet)
+    normalize: Literal["unit", "standard", "pixel_mean"] = "unit"
     # max-norm constraint on each unit's incoming weights (Srivastava et al. 2014); 0 = off
     max_norm: float = 0.0
     # on-device augmentation of each training batch, in order: crop, flip, affine
@@ -98,6 +121,14 @@ class Recipe(Strict):
         if self.dampened and self.nesterov:
             raise ValueError("dampened momentum and nesterov do not go together (PyTorch's SGD refuses it)")
         return self
+
+    def param_settings(self, name: str) -> tuple[float, float]:
+        """(lr scale, weight decay) of the parameter called `name`."""
+        for rule in self.param_rules:
+            if re.search(rule.match, name):
+                wd = self.weight_decay if rule.weight_decay is None else rule.weight_decay
+                return rule.lr_scale, wd
+        return 1.0, self.weight_decay
 
     def momentum_at(self, epoch: float) -> float:
         """The momentum at a (fractional) epoch of the run."""

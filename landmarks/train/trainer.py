@@ -42,8 +42,14 @@ class TrainState:
 
 
 def make_optimizer(model: nn.Module, recipe: Recipe) -> torch.optim.Optimizer:
+    params: list | object = model.parameters()
+    if recipe.param_rules:  # one group per parameter: its own rate and weight decay
+        params = []
+        for name, p in model.named_parameters():
+            scale, wd = recipe.param_settings(name)
+            params.append({"params": [p], "lr": recipe.lr * scale, "weight_decay": wd})
     return torch.optim.SGD(
-        model.parameters(),
+        params,
         lr=recipe.lr,
         momentum=recipe.momentum,
         nesterov=recipe.nesterov,

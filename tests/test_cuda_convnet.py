@@ -1,0 +1,89 @@
+"""cuda-convnet's layers-18pct as its cfg files define it: same-map response normalisation, the
+cfg's initial weights, per-layer rates and weight costs, and mean-image subtraction."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from pydantic import ValidationError
+
+from landmarks.data.loaders import to_device
+from landmarks.models import create_model
+from landmarks.models.convnet_cifar import SameMapResponseNorm
+from landmarks.train.recipe import ParamRule, Recipe
+from landmarks.train.seeding import seed_everything
+from landmarks.train.trainer import Trainer, make_optimizer
+
+
+def test_same_map_norm_divides_by_its_own_neighbourhood():
+    torch.manual_seed(0)
+    x = torch.randn(2, 3, 6, 7) * 30
+    got = SameMapResponseNorm(size=3, scale=5e-3, power=0.75)(x)
+    want = torch.empty_like(x)
+    for n, c, i, j in np.ndindex(*x.shape):
+        window = x[n, c, max(i - 1, 0):i + 2, max(j - 1, 0):j + 2]  # the same map only
+        want[n, c, i, j] = x[n, c, i, j] / (1 + 5e-3 / 9 * (window**2).sum()) ** 0.75
+    torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-6)
+    # unlike nn.LocalResponseNorm, another map's activations leave a map alone
+    y = x.clone()
+    y[:, 1] *= 100
+    torch.testing.assert_close(SameMapResponseNorm(3, 5e-3, 0.75)(y)[:, 0], got[:, 0])
+
+
+def test_layers18pct_draws_the_cfg_weights():
+    torch.manual_seed(0)
+    m = create_model("layers18pct", (3, 32, 32), 10)
+    convs = [x for x in m.modules() if isinstance(x, (torch.nn.Conv2d, torch.nn.Linear))]
+    stds = [float(x.weight.detach().std()) for x in convs]
+    assert stds == pytest.approx([1e-4, 1e-2, 1e-2, 1e-2], rel=0.1)
+    assert isinstance(m.features[3], SameMapResponseNorm)
+
+
+def test_param_rules_give_each_layer_its_rate_and_weight_cost():
+    recipe = Recipe(lr=0.001, weight_decay=0.004, momentum=0.9,
+                    param_rules=(ParamRule(match="bias$", lr_scale=2.0, weight_decay=0.0),
+                                 ParamRule(match=r"^fc\.weight$", weight_decay=1.0)))
+    model = create_model("layers18pct", (3, 32, 32), 10)
+    names = [n for n, _ in model.named_parameters()]
+    groups = make_optimizer(model, recipe).param_groups
+    got = {n: (g["lr"], g["weight_decay"]) for n, g in zip(names, groups)}
+    assert got["features.0.weight"] == (0.001, 0.004)
+    assert got["features.0.bias"] == (0.002, 0.0)
+    assert got["fc.weight"] == (0.001, 1.0) and got["fc.bias"] == (0.002, 0.0)
+    with pytest.raises(ValidationError, match="not a regular expression"):
+        ParamRule(match="fc[")
+
+
+def test_fast_step_follows_the_param_rules(cifar_like, smooth_recipe):
+    """The fast path's own SGD applies the same per-parameter rates and decays as torch's."""
+    recipe = smooth_recipe.model_copy(update={"param_rules": (
+        ParamRule(match="bias$", lr_scale=2.0, weight_decay=0.0), ParamRule(match=r"^fc\.weight$", weight_decay=1.0))})
+    data = to_device(cifar_like(400), 0.0, recipe.normalize, torch.device("cpu"))
+    finals = []
+    for fast in (False, True):
+        gen = seed_everything(3)
+        trainer = Trainer(create_model("cnn4", data.in_shape, 10), data, recipe, gen, fast=fast)
+        order = torch.randperm(len(data.y_train), generator=gen)
+        losses, wrong = trainer.buffers()
+        for b in range(8):
+            trainer.step(order[b * 16:(b + 1) * 16], b, b, losses, wrong)
+        finals.append(trainer.model.fc.weight.detach().clone())
+    torch.testing.assert_close(finals[1], finals[0], rtol=1e-3, atol=1e-5)
+    # and the rules matter: without them fc's weights end elsewhere
+    gen = seed_everything(3)
+    plain = Trainer(create_model("cnn4", data.in_shape, 10), data, smooth_recipe, gen, fast=True)
+    order = torch.randperm(len(data.y_train), generator=gen)
+    losses, wrong = plain.buffers()
+    for b in range(8):
+        plain.step(order[b * 16:(b + 1) * 16], b, b, losses, wrong)
+    assert not torch.allclose(plain.model.fc.weight, finals[0], rtol=1e-3, atol=1e-5)
+
+
+def test_pixel_mean_subtracts_the_training_mean_image(cifar_like):
+    splits = cifar_like(300)
+    data = to_device(splits, 0.2, "pixel_mean", torch.device("cpu"))
+    assert data.mean.shape == (1, 3, 32, 32)
+    assert float(data.x_train.mean(dim=0).abs().max()) < 1e-5  # every pixel centred on the training part
+    raw = torch.from_numpy(splits.test_x).permute(0, 3, 1, 2).float() / 255
+    torch.testing.assert_close(data.x_test, raw - data.mean)
