@@ -2,6 +2,7 @@
 (Speed goals are checked by reading the benchmark output, not here.)"""
 
 import pandas as pd
+import torch
 import pytest
 
 from landmarks.bench.step import ms_per_step
@@ -14,16 +15,19 @@ def test_bench_step_prints_and_saves_both_paths(tmp_path, capsys):
                  "--out", str(out)]) == 0
     printed = capsys.readouterr().out
     assert "eager fp32 ms/step" in printed and "fast ms/step" in printed
+    assert "Matmul peak of this machine" in printed and "GFLOP/s fp32" in printed
     (csv,) = out.glob("step-cpu-*.csv")
     table = pd.read_csv(csv)
     assert list(table.model) == ["lenet5"] and (table["eager fp32 ms/step"] > 0).all() and (table["fast ms/step"] > 0).all()
+    row = table.iloc[0]
+    assert row["eager GFLOP/s"] == pytest.approx(row["GFLOP/step"] / row["eager fp32 ms/step"] * 1e3, rel=0.05)
     assert table.machine.iloc[0].startswith("CPU")
     assert "torch" in next(out.glob("step-cpu-*.md")).read_text()
 
 
 def test_resnet_step_with_augmentation_runs_on_both_paths():
-    assert ms_per_step("resnet20", False, __import__("torch").device("cpu"), steps=1, warmup=1) > 0
-    assert ms_per_step("resnet20", True, __import__("torch").device("cpu"), steps=1, warmup=1) > 0
+    assert ms_per_step("resnet20", False, torch.device("cpu"), steps=1, warmup=1) > 0
+    assert ms_per_step("resnet20", True, torch.device("cpu"), steps=1, warmup=1) > 0
 
 
 @pytest.mark.shared_data
@@ -36,3 +40,22 @@ def test_bench_epoch_engine_and_tutorial_loop(tmp_path, shared_datasets, monkeyp
     table = pd.read_csv(next((tmp_path / "bench").glob("epoch-cpu-*.csv")))
     assert table["engine s/epoch"].iloc[0] > 0 and table["tutorial loop s/epoch"].iloc[0] > 0
     assert "speed-up" in capsys.readouterr().out
+
+
+def test_step_flops_count_forward_and_backward():
+    import torch.nn.functional as F
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from landmarks.bench.step import step_flops
+    from landmarks.models import create_model
+
+    model = create_model("cnn4", (3, 32, 32), 10)
+    with FlopCounterMode(display=False) as fwd:
+        F.cross_entropy(model(torch.randn(128, 3, 32, 32)), torch.zeros(128, dtype=torch.long))
+    # backward costs about twice the forward (less for the first layer, whose input needs no gradient)
+    assert 2.5 < step_flops("cnn4") / fwd.get_total_flops() <= 3.0
+
+
+def test_unknown_bench_model_is_refused(tmp_path, caplog):
+    assert main(["bench", "step", "--device", "cpu", "--models", "nosuch", "--out", str(tmp_path)]) == 2
+    assert "no model nosuch" in caplog.text and "resnet20" in caplog.text

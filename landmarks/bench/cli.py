@@ -39,10 +39,16 @@ def cmd_bench(args: argparse.Namespace) -> int:
     else:
         from landmarks.bench import step
 
-        names = args.models.split(",") if args.models else list(step.MODELS)
-        rows = step.run(names, device, args.steps, args.warmup)
+        default = step.CPU_DEFAULT if device.type == "cpu" else tuple(step.MODELS)
+        names = args.models.split(",") if args.models else list(default)
+        unknown = sorted(set(names) - set(step.MODELS))
+        if unknown:
+            log.error("bench step: no model %s; choose from %s", ", ".join(unknown), ", ".join(step.MODELS))
+            return 2
+        rows, peaks = step.run(names, device, args.steps, args.warmup)
         table = pd.DataFrame(rows)
-        notes = step.NOTES
+        notes = f"{peaks}\n\n{step.NOTES}"
+        print(peaks)
     print(table.to_markdown(index=False))
     path = save(args.kind, table, device, Path(args.out), notes)
     print(f"saved {path}")
@@ -52,7 +58,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 def add_parser(sub, parents: list[argparse.ArgumentParser]) -> None:
     sp = sub.add_parser("bench", parents=parents, help="speed: the engine beside a baseline, in one run")
     sp.add_argument("kind", choices=["epoch", "step"], help="epoch: engine vs tutorial loop on MNIST; "
-                    "step: ms per training step, eager fp32 vs the fast path")
+                    "step: ms per training step and GFLOP/s, eager fp32 vs the device's fast path")
     sp.add_argument("--models", help="comma-separated (default: all of the kind)")
     sp.add_argument("--device", help="auto | cpu | cuda (default: params.yaml's)")
     sp.add_argument("--workers", type=int, default=2, help="DataLoader workers of the tutorial loop (default 2)")

@@ -1,13 +1,18 @@
-"""Milliseconds per training step: the eager fp32 path against the fast path, same model and batch.
+"""Milliseconds per training step: eager fp32 against the device's fast path, same model and batch,
+with the arithmetic rate each achieves beside the machine's measured matmul peak (the limit).
 
-    landmarks bench step --models lenet5,resnet20
+    landmarks bench step --device cpu --models lenet5,cnn4,layers18pct,resnet20
 
 Eager fp32 is the reference engine (float32 batches sliced from the device-resident dataset,
-torch.optim.SGD). The fast path indexes uint8 images, normalises and augments inside the step,
-runs bf16 autocast in channels_last and replays the whole step as a CUDA graph. Both use the
-same data, augmentation (ResNets: 4-pixel pad, random crop, flip) and optimizer settings. On a
-CPU the fast path runs the same step eagerly in fp32, so the ratio there is about 1: the figures
-that matter come from a GPU.
+torch.optim.SGD). The fast path is what a recipe with `precision: auto, channels_last: true`
+(and `fast: true` on CUDA) gets:
+- on CUDA: uint8 images indexed, normalised and augmented inside the step, bf16 autocast,
+  channels_last, the whole step replayed as a CUDA graph;
+- on a CPU: the eager step with bf16 autocast where the CPU multiplies bf16 natively
+  (AVX512-BF16 or AMX; fp32 otherwise) and channels_last for conv nets.
+Both use the same data, augmentation (CIFAR nets: 4-pixel pad, random crop, flip) and optimizer
+settings. A step's FLOPs (forward and backward, counted by torch's FlopCounterMode) over its time
+gives GFLOP/s; the peak is a large square matmul timed in fp32 and in bf16.
 """
 
 from __future__ import annotations
@@ -17,26 +22,34 @@ import time
 
 import numpy as np
 import torch
+import torch.nn.functional as F
+from torch.utils.flop_counter import FlopCounterMode
 
 from landmarks.data.loaders import to_device
 from landmarks.data.registry import Splits, arrays_hash
 from landmarks.models import create_model
+from landmarks.train.precision import resolve_precision
 from landmarks.train.recipe import Recipe
 from landmarks.train.seeding import seed_everything
 from landmarks.train.trainer import Trainer
 
 log = logging.getLogger(__name__)
 
-# name -> (model, image shape (H, W, C), batch, augmentation)
+CIFAR_AUG = ("crop", "flip")
+# name -> (model, model args, image shape (H, W, C), batch, augmentation)
 MODELS = {
-    "lenet5": ("lenet5", (28, 28, 1), 64, ()),
-    "resnet20": ("resnet20", (32, 32, 3), 128, ("crop", "flip")),
-    "resnet56": ("resnet56", (32, 32, 3), 128, ("crop", "flip")),
-    "resnet110": ("resnet110", (32, 32, 3), 128, ("crop", "flip")),
+    "lenet5": ("lenet5", {}, (28, 28, 1), 64, ()),
+    "cnn4": ("cnn4", {}, (32, 32, 3), 128, ()),
+    "layers18pct": ("layers18pct", {}, (32, 32, 3), 128, ()),
+    "resnet20": ("resnet20", {}, (32, 32, 3), 128, CIFAR_AUG),
+    "resnet56": ("resnet56", {}, (32, 32, 3), 128, CIFAR_AUG),
+    "resnet110": ("resnet110", {}, (32, 32, 3), 128, CIFAR_AUG),
 }
+CPU_DEFAULT = ("lenet5", "cnn4", "layers18pct", "resnet20")
 NOTES = ("Synthetic uint8 images resident on the device, SGD momentum 0.9, weight decay 5e-4; "
-         "timed after warm-up (the fast path's warm-up includes its CUDA-graph capture), "
-         "synchronised, wall clock over the timed steps.")
+         "timed after warm-up (the CUDA fast path's warm-up includes its graph capture), "
+         "synchronised, wall clock over the timed steps. GFLOP/s: the step's forward and backward "
+         "FLOPs (torch FlopCounterMode) over its time; peak: a square matmul of the same machine.")
 
 
 def _splits(shape: tuple[int, int, int], n: int) -> Splits:
@@ -51,15 +64,21 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
+def fast_recipe(device: torch.device) -> dict:
+    """The recipe fields of the fast path on this device."""
+    return {"precision": "auto", "channels_last": True, "fast": device.type == "cuda"}
+
+
 def ms_per_step(key: str, fast: bool, device: torch.device, steps: int, warmup: int) -> float:
-    name, shape, batch, aug = MODELS[key]
+    name, args, shape, batch, aug = MODELS[key]
     n = batch * 16
-    data = to_device(_splits(shape, n), 0.0, "standard", device, float_train=not fast)
+    on_cuda_fast = fast and device.type == "cuda"
+    data = to_device(_splits(shape, n), 0.0, "standard", device, float_train=not on_cuda_fast)
     gen = seed_everything(0)
-    model = create_model(name, data.in_shape, 10).to(device)
+    model = create_model(name, data.in_shape, 10, **args).to(device)
     recipe = Recipe(lr=0.05, momentum=0.9, weight_decay=5e-4, batch_size=batch, drop_last=True, augment=aug,
-                    fast=fast, val_fraction=0.0)
-    trainer = Trainer(model, data, recipe, gen, fast=fast)
+                    val_fraction=0.0, **(fast_recipe(device) if fast else {}))
+    trainer = Trainer(model, data, recipe, gen, fast=on_cuda_fast)
     model.train()
     per_epoch = trainer.steps_per_epoch
     order = torch.randperm(n, generator=gen).to(device)
@@ -79,15 +98,51 @@ def ms_per_step(key: str, fast: bool, device: torch.device, steps: int, warmup: 
     return 1000.0 * (time.perf_counter() - t0) / steps
 
 
-def run(names: list[str], device: torch.device, steps: int, warmup: int) -> list[dict]:
+def step_flops(key: str) -> int:
+    """FLOPs of one training step's forward and backward passes (the SGD update is negligible)."""
+    name, args, (h, w, c), batch, _ = MODELS[key]
+    model = create_model(name, (c, h, w), 10, **args)
+    x, y = torch.randn(batch, c, h, w), torch.randint(0, 10, (batch,))
+    with FlopCounterMode(display=False) as counter:
+        F.cross_entropy(model(x), y).backward()
+    return counter.get_total_flops()
+
+
+def matmul_peak(device: torch.device, dtype: torch.dtype, n: int = 0, repeats: int = 5) -> float:
+    """GFLOP/s of a square n x n matmul, the best of `repeats` timings."""
+    n = n or (8192 if device.type == "cuda" else 2048)
+    a = torch.randn(n, n, device=device, dtype=dtype)
+    b = torch.randn(n, n, device=device, dtype=dtype)
+    a @ b
+    _sync(device)
+    best = float("inf")
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        a @ b
+        _sync(device)
+        best = min(best, time.perf_counter() - t0)
+    return 2 * n**3 / best / 1e9
+
+
+def run(names: list[str], device: torch.device, steps: int, warmup: int) -> tuple[list[dict], str]:
+    """The table's rows and a line naming the peaks and the fast path."""
+    peak32, peak16 = matmul_peak(device, torch.float32), matmul_peak(device, torch.bfloat16)
+    precision = resolve_precision("auto", device)
+    if device.type == "cuda":
+        fast_kind = "CUDA graph + bf16 + channels_last" if precision == "bf16" else "CUDA graph + fp32 + channels_last"
+    else:
+        fast_kind = f"eager, {precision} autocast + channels_last (CPU)"
     rows = []
     for key in names:
-        _, _, batch, aug = MODELS[key]
+        _, _, _, batch, aug = MODELS[key]
+        gflop = step_flops(key) / 1e9
         eager = ms_per_step(key, False, device, steps, warmup)
         fast = ms_per_step(key, True, device, steps, warmup)
-        fast_kind = "CUDA graph + bf16 + channels_last" if device.type == "cuda" else "same step, eager fp32 (CPU)"
         rows.append({"model": key, "batch": batch, "augmentation": "+".join(aug) or "none",
-                     "eager fp32 ms/step": round(eager, 3), "fast ms/step": round(fast, 3),
-                     "speed-up": round(eager / fast, 2), "fast path": fast_kind})
+                     "GFLOP/step": round(gflop, 2), "eager fp32 ms/step": round(eager, 2), "fast ms/step": round(fast, 2),
+                     "speed-up": round(eager / fast, 2), "eager GFLOP/s": round(gflop / eager * 1e3, 1),
+                     "fast GFLOP/s": round(gflop / fast * 1e3, 1), "fast path": fast_kind})
         log.info("  %s: eager %.2f ms, fast %.2f ms -> %.1fx", key, eager, fast, eager / fast)
-    return rows
+    peaks = (f"Matmul peak of this machine (the limit): {peak32:,.0f} GFLOP/s fp32, {peak16:,.0f} GFLOP/s bf16. "
+             f"Fast path here: {fast_kind}.")
+    return rows, peaks

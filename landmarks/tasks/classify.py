@@ -13,6 +13,7 @@ from landmarks.models import count_parameters, create_model
 from landmarks.tasks.registry import RunControl, RunResult, RunSpec, StageContext, register_task
 from landmarks.train.engine import fit
 from landmarks.train.lr_search import search_lr
+from landmarks.train.precision import resolve_precision
 from landmarks.train.seeding import seed_everything
 
 
@@ -52,6 +53,7 @@ def classify(run: RunSpec, ctx: StageContext, control: RunControl) -> RunResult:
             "train_seconds": result.seconds,
             "at_chance": at_chance(result.test["top1_error"], data.num_classes),
             **({"lr": search["lr"], "lr_search": search["val_error"]} if search else {}),
+            "precision": resolve_precision(recipe.precision, ctx.device),
         },
         model=model,
     )

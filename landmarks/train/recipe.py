@@ -102,11 +102,13 @@ class Recipe(Strict):
     # on-device augmentation of each training batch, in order: crop, flip, affine
     augment: tuple[Literal["crop", "flip", "affine"], ...] = ()
     crop_pad: int = 4  # pixels of zero padding before the random crop
-    # the eager path's arithmetic: "bf16" runs forward and loss under bf16 autocast (weights and
-    # optimizer stay fp32); on CPUs with AVX512-BF16 or AMX it about halves an MLP's epoch
-    precision: Literal["fp32", "bf16"] = "fp32"
-    # NHWC activations for conv nets in the eager path; on the 2-core reference CPU it made no
-    # measurable difference to LeNet-5's epoch (about 5 s either way), so no classic recipe uses it
+    # the arithmetic of the forward pass and loss: "bf16" runs them under bf16 autocast (weights and
+    # optimizer stay fp32; on CPUs with AVX512-BF16 or AMX it about halves an MLP's epoch); "auto"
+    # is bf16 where the device multiplies bf16 natively (CUDA from Ampere on, CPUs with
+    # AVX512-BF16 or AMX) and fp32 elsewhere (landmarks/train/precision.py)
+    precision: Literal["fp32", "bf16", "auto"] = "fp32"
+    # NHWC activations for conv nets; on the 2-core reference CPU it made no measurable difference
+    # to LeNet-5's epoch (about 5 s either way) but takes a CIFAR cnn4 step from 67 to 38 ms
     channels_last: bool = False
     # the CUDA fast path (device-resident uint8 data, bf16, channels_last, whole-step CUDA
     # graphs); used only on CUDA devices, the eager path is the reference everywhere else

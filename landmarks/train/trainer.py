@@ -18,6 +18,7 @@ from landmarks.data.loaders import DeviceData
 from landmarks.errors import ConfigError
 from landmarks.train.augment import augment
 from landmarks.train.checkpoint import Checkpointer, rng_state, set_rng_state
+from landmarks.train.precision import resolve_precision
 from landmarks.train.recipe import Recipe
 from landmarks.train.schedules import lr_factor
 from landmarks.train.signals import Interrupted, StopFlag
@@ -91,6 +92,7 @@ class Trainer:
         self.fast = None
         self.best_state: dict | None = None
         on_cuda = data.y_train.device.type == "cuda"
+        self.bf16 = resolve_precision(recipe.precision, data.y_train.device) == "bf16"
         if fast if fast is not None else (recipe.fast and on_cuda):
             if recipe.momentum_start is not None or recipe.dampened:
                 raise ConfigError("recipe.fast keeps a fixed, undampened momentum: drop momentum_start and "
@@ -100,7 +102,7 @@ class Trainer:
             from landmarks.train.fast import FastStep
 
             self.fast = FastStep(model, data.x_train_u8, data.y_train, data.max_value, data.mean, data.std, recipe,
-                                 self.steps_per_epoch, graph=on_cuda, bf16=on_cuda and recipe.precision == "bf16",
+                                 self.steps_per_epoch, graph=on_cuda, bf16=on_cuda and self.bf16,
                                  channels_last=on_cuda and recipe.channels_last)
         elif not self.perceptron_rule:
             if recipe.channels_last:
@@ -127,7 +129,7 @@ class Trainer:
             xb = augment(xb, recipe)
         if recipe.channels_last and xb.dim() == 4:
             xb = xb.contiguous(memory_format=torch.channels_last)
-        with torch.autocast(xb.device.type, dtype=torch.bfloat16, enabled=recipe.precision == "bf16"):
+        with torch.autocast(xb.device.type, dtype=torch.bfloat16, enabled=self.bf16):
             logits = model(xb)
             loss = compute_loss(logits.float(), yb, recipe.loss)
         self.optimizer.zero_grad(set_to_none=True)
