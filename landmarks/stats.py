@@ -90,3 +90,20 @@ def _greater(a: list[float], b: list[float], a_fixed: bool, b_fixed: bool) -> fl
     if len(a) < 2:
         return float(stats.ttest_1samp(b, a[0], alternative="less").pvalue) if a_fixed else 1.0
     return float(stats.ttest_ind(a, b, equal_var=False, alternative="greater").pvalue)
+
+
+def ratio_interval(a: Sequence[float], b: Sequence[float]) -> tuple[float, float]:
+    """95% interval of mean(a) / mean(b) for two independent groups of positive values (AlexNet
+    Fig. 1: tanh epochs over ReLU epochs): the delta method on the log of the ratio, with Welch's
+    degrees of freedom. (nan, nan) when a group has fewer than two runs or a mean is not positive."""
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    if len(a) < 2 or len(b) < 2 or a.mean() <= 0 or b.mean() <= 0:
+        return (math.nan, math.nan)
+    va, vb = a.var(ddof=1) / (len(a) * a.mean() ** 2), b.var(ddof=1) / (len(b) * b.mean() ** 2)
+    log_ratio = math.log(a.mean() / b.mean())
+    se = math.sqrt(va + vb)
+    if se == 0:
+        return (math.exp(log_ratio), math.exp(log_ratio))
+    df = (va + vb) ** 2 / ((va**2 / (len(a) - 1) if va else 0.0) + (vb**2 / (len(b) - 1) if vb else 0.0))
+    t = stats.t.ppf(0.5 + LEVEL / 2, df)
+    return (math.exp(log_ratio - t * se), math.exp(log_ratio + t * se))

@@ -13,7 +13,7 @@ from landmarks.catalog import Landmark
 from landmarks.metrics import METRICS
 from landmarks.registries import tolerance_for
 from landmarks.report.verdicts import claim_verdict, ordering_verdict
-from landmarks.stats import interval, ordering_p_value
+from landmarks.stats import interval, ordering_p_value, ratio_interval
 
 SUMMARY_COLUMNS = [
     "landmark", "claim", "model", "parameters", "metric", "paper", "mean", "std", "n", "ci95_low", "ci95_high",
@@ -66,12 +66,13 @@ def _ordering_row(lm: Landmark, order: Any, runs: pd.DataFrame, budget: str) -> 
     p_claimed, p_reverse = ordering_p_value(groups, lower, fixed)
     means = [sum(g) / len(g) for g in groups]
     ratio = means[0] / means[-1] if order.ratio is not None and means[-1] else None
+    low, high = ratio_interval(groups[0], groups[-1]) if ratio is not None else (None, None)
     sign = " > " if lower else " < "
     return {
         "landmark": lm.id,
         "claim": f"ordering of {metric}: " + sign.join(order.claims) + (" (ratio)" if ratio is not None else ""),
         "model": "", "parameters": None, "metric": metric, "paper": order.ratio, "mean": ratio, "std": None,
-        "n": None, "ci95_low": None, "ci95_high": None, "difference": None, "tolerance": None,
+        "n": None, "ci95_low": low, "ci95_high": high, "difference": None, "tolerance": None,
         "tolerance_rule": "", "band_position": "", "p_value": p_claimed,
         "verdict": ordering_verdict(p_claimed, p_reverse, budget), "budget": budget, "source": order.source,
     }
@@ -129,7 +130,8 @@ def landmark_table(summary: pd.DataFrame, lm: Landmark) -> str:
         points = " pts" if unit == "%" else ""
         if _missing(r["n"]):
             reproduced = f"ratio of means {r['mean']:.2f}" if not _missing(r["mean"]) else "from the rows above"
-            ci, unit = "", ""
+            ci = f"[{r['ci95_low']:.2f}, {r['ci95_high']:.2f}]" if not _missing(r["ci95_low"]) else ""
+            unit = ""
         else:
             # a single run has no spread to show (a seed-independent SVC): "± 0" would claim one
             spread = f" ± {_fmt(r['std'], unit)}" if r["n"] > 1 else ""

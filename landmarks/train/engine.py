@@ -147,6 +147,8 @@ def fit(
             state.stale += 1
         if recipe.early_stopping_patience and has_val and state.stale >= recipe.early_stopping_patience:
             state.done = True
+        if recipe.stop_at_threshold and recipe.threshold and row["train_error"] <= recipe.threshold:
+            state.done = True
         if trainer.perceptron_rule and row["train_loss"] == 0:
             state.done = True  # converged: the rule makes no more changes
         if on_epoch:

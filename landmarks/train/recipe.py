@@ -115,6 +115,8 @@ class Recipe(Strict):
     fast: bool = False
     # epochs_to_threshold: the first epoch whose training error (%) is at most this
     threshold: float = 0.0
+    # end the run at that epoch (nothing after it changes epochs_to_threshold)
+    stop_at_threshold: bool = False
 
     @model_validator(mode="after")
     def _momentum_ramp(self) -> "Recipe":

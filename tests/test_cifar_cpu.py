@@ -1,0 +1,83 @@
+"""What the CIFAR-10 CPU profile rests on: the CPU fast path (bf16 autocast + channels_last) against
+eager fp32, runs that stop at their threshold, and the interval of AlexNet Fig. 1's ratio."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from landmarks.catalog import load_catalog, resolve_recipe
+from landmarks.data.loaders import to_device
+from landmarks.models import create_model
+from landmarks.stats import ratio_interval
+from landmarks.train.engine import fit
+from landmarks.train.recipe import Recipe
+from landmarks.train.seeding import seed_everything
+from landmarks.train.trainer import Trainer
+
+# bf16 keeps 8 bits of mantissa (relative rounding 2^-9 = 0.2% per value); a loss is a sum over
+# many such products, and after a few SGD steps the two paths see slightly different weights.
+# Over 6 steps of cnn4 the losses agreed within 4e-5 on the reference CPU (AVX512-BF16); the
+# tolerance leaves room for other instruction sets (AMX, oneDNN's emulation on older CPUs), while a
+# different update (no momentum, another rate) moves them by 50%.
+BF16_RTOL = 3e-2
+STEPS = 6
+
+
+def _losses(recipe: Recipe, splits, seed: int = 1) -> np.ndarray:
+    data = to_device(splits, 0.0, recipe.normalize, torch.device("cpu"))
+    gen = seed_everything(seed)
+    trainer = Trainer(create_model("cnn4", data.in_shape, 10), data, recipe, gen)
+    order = torch.randperm(len(data.y_train), generator=gen)
+    losses, wrong = trainer.buffers()
+    for b in range(STEPS):
+        trainer.step(order[b * recipe.batch_size:(b + 1) * recipe.batch_size], b, b, losses, wrong)
+    return losses[:STEPS].numpy() / recipe.batch_size
+
+
+def test_cpu_fast_path_follows_eager_fp32_within_bf16_rounding(cifar_like):
+    splits = cifar_like(512)
+    base = Recipe(lr=0.05, momentum=0.9, batch_size=64, normalize="standard", val_fraction=0.0)
+    fp32 = _losses(base, splits)
+    fast = _losses(base.model_copy(update={"precision": "bf16", "channels_last": True}), splits)
+    assert np.allclose(fast, fp32, rtol=BF16_RTOL), (fp32, fast)
+    assert not np.allclose(fast[1:], fp32[1:], rtol=1e-6)  # bf16 did run: it is not bit-equal
+    other = _losses(base.model_copy(update={"momentum": 0.0, "lr": 0.5}), splits)
+    assert not np.allclose(other, fp32, rtol=BF16_RTOL)  # the tolerance can tell another update
+
+
+def test_a_run_stops_at_its_threshold(digits):
+    data = digits(0.1, "standard")
+    recipe = Recipe(lr=0.05, momentum=0.9, batch_size=32, epochs=30, threshold=20.0, stop_at_threshold=True)
+    res = fit(create_model("mlp", data.in_shape, 10), data, recipe, seed_everything(0))
+    assert len(res.history) < 30 and res.history[-1]["train_error"] <= 20.0
+    assert all(h["train_error"] > 20.0 for h in res.history[:-1])
+
+
+def test_ratio_interval_covers_the_true_ratio():
+    rng = np.random.default_rng(0)
+    hits, trials = 0, 2000
+    for _ in range(trials):
+        a, b = rng.normal(30, 4, 5), rng.normal(5, 1, 5)  # tanh and ReLU epochs, true ratio 6
+        low, high = ratio_interval(a, b)
+        hits += low <= 6.0 <= high
+    assert 0.92 <= hits / trials <= 0.98
+    assert math.isnan(ratio_interval([30.0], [5.0, 6.0])[0])
+    assert ratio_interval([12.0, 12.0], [3.0, 3.0]) == (4.0, 4.0)
+
+
+def test_cifar_cpu_profile_runs_the_three_cifar_landmarks(root):
+    cat = load_catalog(root / "benchmarks")
+    ran = {lid for lid, lm in cat.items() if "cifar-cpu" in lm.profiles}
+    assert ran == {"krizhevsky2012-relu-vs-tanh", "he2016-fig6-plain-vs-residual", "krizhevsky2012-cuda-convnet-18pct"}
+    fig1 = cat["krizhevsky2012-relu-vs-tanh"]
+    assert len(fig1.profile("cifar-cpu").seeds) >= 5
+    for claim in fig1.claims_for("cifar-cpu"):
+        r = resolve_recipe(fig1, claim, "cifar-cpu")
+        assert r.lr_search is not None and r.stop_at_threshold and r.precision == "auto"
+    fig6 = cat["he2016-fig6-plain-vs-residual"]
+    steps = {resolve_recipe(fig6, c, "cifar-cpu").max_steps for c in fig6.claims_for("cifar-cpu")}
+    assert len(steps) == 1 and fig6.budget("cifar-cpu") == "reduced budget"
