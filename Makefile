@@ -8,7 +8,7 @@ VENV   ?= .venv
 BIN    := $(abspath $(VENV))/bin
 export PATH := $(BIN):$(PATH)
 export DVC_NO_ANALYTICS := 1
-PROFILE = $(shell sed -n 's/^profile: *\([a-z]*\).*/\1/p' params.yaml)
+PROFILE = $(shell sed -n 's/^profile: *\([a-z-]*\).*/\1/p' params.yaml)
 
 .PHONY: reproduce test test-fast install clean-runs
 
