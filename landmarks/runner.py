@@ -201,8 +201,12 @@ def _one_run(run: RunSpec, stage: _Stage) -> tuple[dict, list[dict]]:
         "seconds": seconds, "device": str(stage.job.device), "machine": machine_label(stage.job.device),
         "git_commit": stage.tags["git_commit"], "mlflow_run_id": run_id,
     }
+    tags = {"at_chance": "true"} if result.info.get("at_chance") else {}
+    for k in ("lr", "precision"):  # what the run resolved from its recipe (a rate search, "auto")
+        if k in result.info:
+            tags[f"resolved.{k}"] = str(result.info[k])
     stage.mlflow.finish_child(run_id, result.metrics, [h for h in result.history if h["epoch"] not in logged],
-                              seconds, {"at_chance": "true"} if result.info.get("at_chance") else {})
+                              seconds, tags)
     stage.finished.put(key, identity, row, result.history,
                        result.model.state_dict() if result.model is not None else None)
     stage.finished.copy_weights(key, stage.job.out_dir)

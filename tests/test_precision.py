@@ -20,10 +20,12 @@ def test_auto_follows_the_cpu_and_an_older_isa_means_fp32(monkeypatch):
     assert not cpu_has_bf16() and resolve_precision("auto", cpu) == "fp32"
 
 
-def test_a_run_records_the_precision_it_trained_in(catalog_dir, digits_dir, train, tmp_path, monkeypatch):
+def test_a_run_records_the_precision_it_trained_in(catalog_dir, digits_dir, train, tmp_path, monkeypatch,
+                                                   mlflow_runs):
     import yaml
 
     from landmarks.catalog import load_catalog
+    from landmarks.tracking import Tracker
 
     path = catalog_dir / "digits-linear-mlp-cnn.yaml"
     data = yaml.safe_load(path.read_text())
@@ -32,9 +34,12 @@ def test_a_run_records_the_precision_it_trained_in(catalog_dir, digits_dir, trai
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     lm = load_catalog(catalog_dir)["digits-linear-mlp-cnn"]
     monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX2")
-    doc = train(lm, "quick", tmp_path / "out", data_dir=digits_dir)
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    doc = train(lm, "quick", tmp_path / "out", Tracker(uri, project=tmp_path), data_dir=digits_dir)
     assert doc["runs"][0]["info.precision"] == "fp32"
     assert doc["recipes"][doc["runs"][0]["claim"]]["precision"] == "auto"
+    _, _, child = mlflow_runs(uri, "digits-linear-mlp-cnn")
+    assert child.data.tags["resolved.precision"] == "fp32"
 
 
 @pytest.mark.skipif(not cpu_has_bf16(), reason="needs a CPU with AVX512-BF16 or AMX")
