@@ -1,7 +1,7 @@
 """params.yaml: one section per stage, read into strict, frozen models.
 
     profile: quick                # quick | classic | paper | imagenet
-    datasets: [digits]            # the fetch and prepare stages of dvc.yaml
+    datasets: {digits: {code: landmarks/data/digits.py}}  # the fetch and prepare stages of dvc.yaml
     landmarks: {digits-linear-mlp-cnn: {data: digits}}  # train stages on a dataset
     generated: [xor-backprop]     # train stages on generated data
     train: {device: auto, deterministic: false, checkpoint: {every_seconds: 300}}
@@ -56,9 +56,13 @@ class StageItem(Strict):
     data: str  # the landmark's dataset: its train stage depends on data/prepared/<data>
 
 
+class DatasetItem(Strict):
+    code: str  # the file that registers the dataset: its fetch and prepare stages depend on it
+
+
 class Params(Strict):
     profile: str = "quick"
-    datasets: tuple[str, ...] = ()  # fetch and prepare stages
+    datasets: Mapping[str, DatasetItem] = Field(default_factory=dict)  # fetch and prepare stages, by name
     landmarks: Mapping[str, StageItem] = Field(default_factory=dict)  # train stages on datasets, by id
     generated: tuple[str, ...] = ()  # train stages on generated data
     train: TrainParams = Field(default_factory=TrainParams)
@@ -76,12 +80,24 @@ def load_params(path: Path | str = "params.yaml") -> Params:
     return params
 
 
+def dataset_code(name: str) -> str:
+    """The project-relative file that registers dataset `name` (landmarks/data/mnist.py)."""
+    import sys
+
+    from landmarks.data import DATASETS
+
+    spec = DATASETS.get(name)
+    module = sys.modules[spec.decode.__module__] if spec.decode else None
+    return f"landmarks/data/{Path(module.__file__).name}" if module and module.__file__ else "landmarks/data"
+
+
 def pipeline_lists(catalog: Mapping[str, Landmark], profile: str) -> dict:
     """The params.yaml lists that make dvc.yaml run every landmark of `profile`."""
     chosen = [lm for lm in catalog.values() if profile in lm.profiles]
     return {
         "profile": profile,
-        "datasets": sorted({lm.dataset for lm in chosen if lm.dataset}),
+        # each dataset with the file that defines it: its fetch and prepare stages depend on it alone
+        "datasets": {name: {"code": dataset_code(name)} for name in sorted({lm.dataset for lm in chosen if lm.dataset})},
         "landmarks": {lm.id: {"data": lm.dataset} for lm in chosen if lm.dataset},
         "generated": [lm.id for lm in chosen if not lm.dataset],
     }
@@ -91,8 +107,11 @@ def use_profile(path: Path, catalog: Mapping[str, Landmark], profile: str) -> di
     """Rewrite params.yaml's pipeline lists for `profile`, keeping every other setting."""
     if profile not in PROFILES:
         raise ConfigError(f"unknown profile {profile!r}; known: {', '.join(PROFILES)}")
-    load_params(path)  # refuse to rewrite a file that is already wrong
     lists = pipeline_lists(catalog, profile)
+    if path.exists():  # refuse to rewrite a file whose other settings are wrong (the lists are replaced)
+        current = read_yaml(path) or {}
+        if isinstance(current, dict):
+            validate(Params, {k: v for k, v in current.items() if k not in lists}, str(path))
     lines = (path.read_text(encoding="utf-8") if path.exists() else "").splitlines()
     n_head = next((i for i, ln in enumerate(lines) if not ln.startswith("#")), len(lines))
     # keep the leading comment and every other setting; drop the old blocks of these keys (a

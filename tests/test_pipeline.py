@@ -1,5 +1,6 @@
 """The real DVC pipeline, run by `dvc repro` in a scratch copy of the project."""
 
+import json
 import os
 import shutil
 import subprocess
@@ -32,7 +33,7 @@ def project(tmp_path: Path) -> Path:
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
     params["generated"] = ["perceptron-convergence", "xor-backprop"]
     params["landmarks"] = {}
-    params["datasets"] = ["digits"]
+    params["datasets"] = {"digits": {"code": "landmarks/data/digits.py"}}
     (proj / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     for lm in params["generated"]:  # fewer seeds: this tests the pipeline, not the landmark
         path = proj / "benchmarks" / f"{lm}.yaml"
@@ -73,3 +74,25 @@ def test_repro_then_up_to_date_then_one_landmark(project):
 
     results = pd.read_csv(reports / "results.csv")
     assert (results[results.landmark == "xor-backprop"].seed.nunique()) == 3
+
+    # what cannot change a result re-runs no training: a report-only file, train.verbose, the
+    # checkpoint timing; the report stage alone re-runs for the report code
+    with open(project / "landmarks" / "report" / "tables.py", "a") as f:
+        f.write("\n# a comment\n")
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    params["train"]["verbose"] = True
+    params["train"]["checkpoint"]["every_seconds"] = 60
+    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    status = sh(["dvc", "status"], project)
+    assert "report:" in status and "train" not in status, status
+    assert ran(sh(["dvc", "repro"], project)) == {"report"}
+
+    # dvc metrics show lists each claim's verdict; dvc plots finds the learning curves
+    metrics = sh(["dvc", "metrics", "show"], project)
+    assert "reports/quick/metrics.json" in metrics and "xor-backprop" in metrics
+    doc = json.loads((reports / "metrics.json").read_text())
+    xor = doc["xor-backprop"]
+    assert all("verdict" in row for row in xor.values()) and any(row.get("n") == 3 for row in xor.values())
+    plots = json.loads(sh(["dvc", "plots", "show", "--json"], project))
+    curves = [key for key in plots["data"] if key.endswith("perceptron-convergence.csv")]
+    assert curves and plots["data"][curves[0]], plots

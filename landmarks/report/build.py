@@ -8,6 +8,8 @@ figures/<landmark>.png and README.md, the page a reader opens first.
 
 from __future__ import annotations
 
+import json
+import math
 from pathlib import Path
 from typing import Mapping
 
@@ -31,6 +33,7 @@ def build_report(profile: str, models_dir: Path, out_dir: Path, catalog: Mapping
     summary = summarize(results, catalog)
     write_atomic(out_dir / "results.csv", results.to_csv(index=False))
     write_atomic(out_dir / "summary.csv", summary.to_csv(index=False))
+    write_atomic(out_dir / "metrics.json", json.dumps(verdict_metrics(summary), indent=1) + "\n")
     sections = []
     index_rows = []
     for doc in docs:
@@ -41,6 +44,9 @@ def build_report(profile: str, models_dir: Path, out_dir: Path, catalog: Mapping
         hist_path = models_dir / lm.id / "history.csv"
         history = pd.read_csv(hist_path) if hist_path.exists() and hist_path.stat().st_size > 1 else pd.DataFrame()
         figure = learning_curves(history, f"{lm.title} [{profile}]", out_dir / "figures" / f"{lm.id}.png")
+        curves = mean_curves(history)
+        if not curves.empty:
+            write_atomic(out_dir / "curves" / f"{lm.id}.csv", curves.to_csv(index=False))
         budget = lm.budget(profile) if profile in lm.profiles else ("reduced budget" if doc["reduced_budget"] else "paper")
         label = f" ({budget}: not the paper's recipe)" if budget != "paper" else ""
         prov = doc["provenance"]
@@ -104,6 +110,28 @@ def build_report(profile: str, models_dir: Path, out_dir: Path, catalog: Mapping
     ]
     write_atomic(out_dir / "README.md", "\n".join(readme))
     return out_dir / "README.md"
+
+
+def verdict_metrics(summary: pd.DataFrame) -> dict:
+    """metrics.json for `dvc metrics show`: per landmark and claim (or ordering), the paper value,
+    the runs' mean, std, n, 95% interval, tolerance, p-value and verdict."""
+    out: dict = {}
+    keys = ("paper", "mean", "std", "n", "ci95_low", "ci95_high", "tolerance", "p_value", "verdict")
+    for r in summary.to_dict("records"):
+        values = {k: r[k] for k in keys if not (r[k] is None or isinstance(r[k], float) and math.isnan(r[k]))}
+        out.setdefault(r["landmark"], {})[r["claim"]] = {
+            k: (round(float(v), 6) if k != "verdict" and not isinstance(v, str) else v) for k, v in values.items()}
+    return out
+
+
+def mean_curves(history: pd.DataFrame) -> pd.DataFrame:
+    """One row per epoch, a column per claim and error (the mean over seeds): `dvc plots show`."""
+    errors = [c for c in ("test_error", "train_error") if c in history]
+    if history.empty or "epoch" not in history or not errors:
+        return pd.DataFrame()
+    mean = history.groupby(["claim", "epoch"])[errors].mean().unstack("claim")
+    mean.columns = [f"{claim}: {err.replace('_', ' ')}" for err, claim in mean.columns]
+    return mean.reset_index()
 
 
 def _dirty(prov: dict) -> str:
