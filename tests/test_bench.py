@@ -55,7 +55,3 @@ def test_step_flops_count_forward_and_backward():
     # backward costs about twice the forward (less for the first layer, whose input needs no gradient)
     assert 2.5 < step_flops("cnn4") / fwd.get_total_flops() <= 3.0
 
-
-def test_unknown_bench_model_is_refused(tmp_path, caplog):
-    assert main(["bench", "step", "--device", "cpu", "--models", "nosuch", "--out", str(tmp_path)]) == 2
-    assert "no model nosuch" in caplog.text and "resnet20" in caplog.text

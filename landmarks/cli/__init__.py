@@ -70,8 +70,29 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _suggest(argv: list[str], parser: argparse.ArgumentParser) -> None:
+    """An unknown command gets the closest known one ("trian" -> "did you mean 'train'?")."""
+    import difflib
+
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
+    words, skip = [], False
+    for w in argv:  # the command is the first word that is neither an option nor an option's value
+        if skip or w.startswith("-"):
+            skip = w in ("--catalog", "--params")
+            continue
+        words.append(w)
+        break
+    if words and words[0] not in commands:
+        close = difflib.get_close_matches(words[0], list(commands), n=1)
+        hint = f"; did you mean '{close[0]}'?" if close else f"; commands: {', '.join(commands)}"
+        parser.error(f"unknown command '{words[0]}'{hint}")
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    _suggest(argv, parser)
+    args = parser.parse_args(argv)
     setup_logging(getattr(args, "verbose", 0) - getattr(args, "quiet", 0))
     try:
         return args.func(args)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import shutil
+import socket
 from pathlib import Path
 
 from landmarks.cli.options import checked, params, profile, with_profile
@@ -77,10 +79,35 @@ def cmd_ui(args: argparse.Namespace) -> int:
     from landmarks.tracking import resolve_uri
 
     uri = resolve_uri(params(args).tracking.uri)
-    cmd = ["mlflow", "ui", "--backend-store-uri", uri, "--host", "127.0.0.1", "--port", str(args.port)]
-    print(f"MLflow UI for {uri} at http://127.0.0.1:{args.port} (Ctrl-C stops it)")
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind(("127.0.0.1", args.port))
+        except OSError:
+            log.error("port %d on 127.0.0.1 is in use (another MLflow UI?); choose another with --port, "
+                      "e.g. `landmarks ui --port %d`", args.port, args.port + 1)
+            return 2
+    mlflow = shutil.which("mlflow")
+    if mlflow is None:
+        log.error("the `mlflow` command is not on PATH; install the project (`make install`) and run "
+                  "`.venv/bin/landmarks ui`")
+        return 2
+    # one worker: the UI serves one reader; MLflow's default of 4 is heavy on a laptop
+    cmd = [mlflow, "ui", "--backend-store-uri", uri, "--host", "127.0.0.1", "--port", str(args.port),
+           "--workers", "1"]
+    print(f"MLflow UI for {uri} at http://127.0.0.1:{args.port} (Ctrl-C stops it). MLflow 3 opens on its "
+          "GenAI view: pick 'Machine learning' (or the Experiments tab) to see the landmark runs.")
     os.execvp(cmd[0], cmd)
     return 0
+
+
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a port number, got {text!r}") from None
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"a port is between 1 and 65535, got {port}")
+    return port
 
 
 def _names(text: str) -> list[str]:
@@ -132,5 +159,5 @@ def add_parsers(sub, parents: list[argparse.ArgumentParser]) -> None:
     sp.set_defaults(func=cmd_sync)
 
     sp = sub.add_parser("ui", parents=parents, help="open the MLflow UI on 127.0.0.1")
-    sp.add_argument("--port", type=int, default=5000)
+    sp.add_argument("--port", type=_port, default=5000, help="on 127.0.0.1 (default: 5000)")
     sp.set_defaults(func=cmd_ui)

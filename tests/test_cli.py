@@ -1,0 +1,46 @@
+"""Bad command lines end in a clear message and a non-zero exit, never a traceback."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+from landmarks.cli import main
+
+
+def test_a_misspelt_command_gets_the_closest_one(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["--catalog", "benchmarks", "trian", "xor-backprop"])
+    assert exc.value.code == 2
+    assert "unknown command 'trian'; did you mean 'train'?" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("port, words", [("99999", "between 1 and 65535"), ("http", "expected a port number")])
+def test_ui_refuses_a_port_that_cannot_be(port, words, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["ui", "--port", port])
+    assert exc.value.code == 2 and words in capsys.readouterr().err
+
+
+def test_ui_says_when_its_port_is_busy(caplog):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        assert main(["ui", "--port", str(port)]) == 2
+    assert f"port {port} on 127.0.0.1 is in use" in caplog.text and f"--port {port + 1}" in caplog.text
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["train", "xor-backprop", "--seeds", "a"], "expected comma-separated whole numbers"),
+    (["list", "--profile", "nosuch"], "unknown profile 'nosuch'"),
+    (["bench", "step", "--models", "nosuch", "--device", "cpu"], "no model nosuch"),
+])
+def test_bad_arguments_exit_non_zero_with_the_reason(argv, words, capsys, caplog):
+    try:
+        code = main(argv)
+    except SystemExit as exc:
+        code = exc.code
+    assert code == 2
+    assert words in capsys.readouterr().err + caplog.text
