@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +28,7 @@ from landmarks.config import CheckpointPolicy
 from landmarks.data.prepare import prepared_hash
 from landmarks.errors import TrainingError
 from landmarks.files import write_atomic
+from landmarks.progress import RunProgress
 from landmarks.provenance import git_state, hardware, machine_label, versions
 from landmarks.tasks import TASKS, RunControl, RunResult, RunSpec, StageContext, Task
 from landmarks.tracking import LandmarkRuns, Tracker, flatten
@@ -165,12 +165,12 @@ def _one_run(run: RunSpec, stage: _Stage) -> tuple[dict, list[dict]]:
     checkpoint.extra = {"mlflow_run_id": run_id}
     logged: set[int] = set()
 
+    progress = RunProgress(f"{claim.name}, seed {run.seed}", None if run.recipe.max_steps else run.recipe.epochs)
+
     def on_epoch(row: dict) -> None:
         stage.mlflow.log_epoch(run_id, row)
         logged.add(row["epoch"])
-        val = "" if math.isnan(row.get("val_error", math.nan)) else f"val {row['val_error']:.2f}%  "
-        log.debug("    epoch %3d: train %.2f%%  %stest %.2f%%  (%.1f s)", row["epoch"], row["train_error"], val,
-                  row["test_error"], row["seconds"])
+        progress.epoch(row)
 
     if payload:
         log.info("  %s, seed %s: resuming from step %s (%s)", claim.name, run.seed, payload["state"]["step"],
@@ -189,6 +189,8 @@ def _one_run(run: RunSpec, stage: _Stage) -> tuple[dict, list[dict]]:
     except BaseException as exc:
         stage.mlflow.fail_child(run_id, "FAILED", exc)
         raise
+    finally:
+        progress.close()
     seconds = time.perf_counter() - t0  # of this process; a resumed run's earlier part is not counted
     metric = run.landmark.metric_of(claim)
     row = {

@@ -1,0 +1,55 @@
+"""Progress of one run, epoch by epoch: a tqdm bar on a terminal, plain lines elsewhere.
+
+On a terminal (stderr is a TTY) each run gets a bar with epoch n/N, the last loss and training
+error, and tqdm's ETA; it disappears when the run ends, leaving the one-line result. Elsewhere
+(CI logs, `dvc repro` piped to a file) a plain line is written per epoch with -v, and at most one a
+minute otherwise, so a long run is never silent for long. -q shows neither.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import sys
+import time
+
+log = logging.getLogger("landmarks.runner")
+
+QUIET_EVERY_S = 60.0  # without -v and without a terminal: a line at most this often
+
+
+class RunProgress:
+    def __init__(self, label: str, total_epochs: int | None) -> None:
+        self.label, self.total = label, total_epochs
+        self.t0 = self.last_line = time.perf_counter()
+        self.bar = None
+        if log.isEnabledFor(logging.INFO) and sys.stderr.isatty():
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total_epochs, desc=label, unit="epoch", leave=False, file=sys.stderr,
+                            dynamic_ncols=True, mininterval=0)  # an epoch is rare enough to draw each
+
+    def epoch(self, row: dict) -> None:
+        n = row["epoch"]
+        err = f"train {row['train_error']:.2f}%" if "train_error" in row else ""
+        val = row.get("val_error", math.nan)
+        val = "" if math.isnan(val) else f"  val {val:.2f}%"
+        if self.bar is not None:
+            self.bar.update(n - self.bar.n)
+            self.bar.set_postfix_str(f"loss {row.get('train_loss', math.nan):.4g}  {err}{val}", refresh=False)
+            return
+        now = time.perf_counter()
+        if not (log.isEnabledFor(logging.DEBUG) or now - self.last_line >= QUIET_EVERY_S):
+            return
+        self.last_line = now
+        of = f"/{self.total}" if self.total else ""
+        eta = ""
+        if self.total and n < self.total:
+            eta = f", about {(now - self.t0) / n * (self.total - n) / 60:.1f} min left"
+        test = f"  test {row['test_error']:.2f}%" if "test_error" in row else ""
+        log.info("    %s: epoch %d%s  %s%s%s  (%.1f s%s)", self.label, n, of, err, val, test,
+                 row.get("seconds", math.nan), eta)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
