@@ -29,6 +29,7 @@ from landmarks.data.prepare import prepared_hash
 from landmarks.errors import TrainingError
 from landmarks.files import write_atomic
 from landmarks.progress import RunProgress
+from landmarks.report.tables import landmark_table, summarize
 from landmarks.provenance import git_state, hardware, machine_label, versions
 from landmarks.tasks import TASKS, RunControl, RunResult, RunSpec, StageContext, Task
 from landmarks.tracking import LandmarkRuns, Tracker, flatten
@@ -79,33 +80,38 @@ def train_landmark(job: TrainJob, tracker: Tracker | None = None) -> dict:
     ctx = StageContext(device=job.device, data_dir=job.data_dir, mirror=job.mirror, state_dir=state_dir)
     tags = {"landmark": lm.id, "profile": profile, "reduced_budget": str(prof.reduced_budget).lower(),
             "deterministic": str(job.deterministic).lower(), **git_state(), **versions(), **hardware(job.device)}
+    # MLflow's own tags, so its UI shows the run's Source and Version
+    tags |= {"mlflow.source.name": f"landmarks train {lm.id}", "mlflow.source.type": "LOCAL",
+             "mlflow.source.git.commit": tags["git_commit"]}
+    recipes = {c.name: resolve_recipe(lm, c, profile).model_dump(mode="json") for c in claims}
     total = sum(len(c.seeds(prof.seeds)) for c in claims)
     label = " (reduced budget)" if prof.reduced_budget else ""
     log.info("[%s] profile %s%s: %d claims x %d seeds (%d runs) on %s", lm.id, profile, label, len(claims),
              len(prof.seeds), total, machine_label(job.device))
     data_hash = prepared_hash(lm.dataset, job.data_dir, job.mirror) if lm.dataset else ""
-    stage = _Stage(job, TASKS.get(lm.task), ctx, LandmarkRuns(tracker, lm.id, profile, tags, state_dir), tags,
-                   data_hash, FinishedRuns(state_dir))
-    rows, histories, recipes = [], [], {}
-    status = "FAILED"
+    parent_params = {"profile": profile, "seeds": list(prof.seeds), "budget": lm.budget(profile),
+                     "recipe": {c: recipes[c] for c in recipes}}
+    description = f"{lm.title}\n\n{' '.join(lm.citation.split())}\n\n{lm.url}"
+    runs = LandmarkRuns(tracker, lm.id, profile, tags, state_dir, description, parent_params)
+    stage = _Stage(job, TASKS.get(lm.task), ctx, runs, tags, data_hash, FinishedRuns(state_dir))
+    rows, histories = [], []
     t_start = time.perf_counter()
     try:
         with StopFlag() as stop:
             stage.stop = stop
             for claim in claims:
                 recipe = resolve_recipe(lm, claim, profile)
-                recipes[claim.name] = recipe.model_dump(mode="json")
                 for seed in claim.seeds(prof.seeds):
                     row, history = _one_run(RunSpec(lm, claim, recipe, seed, profile), stage)
                     rows.append(row)
                     histories += [{"claim": claim.name, "seed": seed, **h} for h in history]
                     _say_done(row, len(rows), total)
-        status = "FINISHED"
     except Interrupted:
-        status = "KILLED"
+        stage.mlflow.close("KILLED")
         raise
-    finally:
-        stage.mlflow.close(status, rows)
+    except BaseException:
+        stage.mlflow.close("FAILED")
+        raise
     doc = {
         "landmark": lm.id,
         "profile": profile,
@@ -119,6 +125,9 @@ def train_landmark(job: TrainJob, tracker: Tracker | None = None) -> dict:
     }
     write_atomic(job.out_dir / "metrics.json", json.dumps(doc, indent=1, default=str) + "\n")
     write_atomic(job.out_dir / "history.csv", pd.DataFrame(histories).to_csv(index=False))
+    summary = summarize(pd.DataFrame(rows), {lm.id: lm})
+    stage.mlflow.close("FINISHED", summary.to_dict("records"), landmark_table(summary, lm),
+                       (job.out_dir / "metrics.json", job.out_dir / "history.csv"))
     stage.finished.clear()  # everything is in out_dir now
     log.info("[%s] done in %.1f s -> %s", lm.id, doc["seconds"], job.out_dir)
     return doc
@@ -207,10 +216,10 @@ def _one_run(run: RunSpec, stage: _Stage) -> tuple[dict, list[dict]]:
     for k in ("lr", "precision"):  # what the run resolved from its recipe (a rate search, "auto")
         if k in result.info:
             tags[f"resolved.{k}"] = str(result.info[k])
-    stage.mlflow.finish_child(run_id, result.metrics, [h for h in result.history if h["epoch"] not in logged],
-                              seconds, tags)
     stage.finished.put(key, identity, row, result.history,
                        result.model.state_dict() if result.model is not None else None)
     stage.finished.copy_weights(key, stage.job.out_dir)
+    stage.mlflow.finish_child(run_id, result.metrics, [h for h in result.history if h["epoch"] not in logged],
+                              seconds, tags, stage.job.out_dir / "weights" / f"{key}.pt")
     checkpoint.path.unlink(missing_ok=True)
     return row, result.history

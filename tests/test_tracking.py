@@ -34,9 +34,18 @@ def test_run_records_read_back(catalog_dir, tmp_path, train):
     assert len(parents) == 1 and len(children) == 2
     parent = parents[0]
     assert parent.info.status == "FINISHED"
-    assert parent.data.metrics["mlp 64x100.n"] == 2
+    assert parent.data.metrics["mlp 64x100/n"] == 2
     values = [r["value"] for r in doc["runs"]]
-    assert abs(parent.data.metrics["mlp 64x100.mean"] - sum(values) / 2) < 1e-9
+    assert abs(parent.data.metrics["mlp 64x100/mean"] - sum(values) / 2) < 1e-9
+    assert "mlp 64x100/ci95_low" in parent.data.metrics
+    # the verdict as a tag, the landmark's table as the run's description, the profile's recipe as params
+    assert parent.data.tags["verdict/mlp 64x100"]
+    assert "| mlp 64x100" in parent.data.tags["mlflow.note.content"]
+    assert parent.data.params["recipe.mlp 64x100.epochs"] == "3" and parent.data.params["profile"] == "quick"
+    assert {a.path for a in client.list_artifacts(parent.info.run_id)} >= {"metrics.json", "history.csv"}
+    assert exp.tags["mlflow.note.content"].startswith(lm.title)
+    # MLflow's own source tags: the UI's Source and Version columns
+    assert parent.data.tags["mlflow.source.git.commit"] == doc["provenance"]["git_commit"]
 
     for child in children:
         assert child.data.tags["mlflow.parentRunId"] == parent.info.run_id
@@ -54,9 +63,42 @@ def test_run_records_read_back(catalog_dir, tmp_path, train):
         assert sorted(h.step for h in hist) == [1, 2, 3]
         assert len(client.get_metric_history(child.info.run_id, "train_loss")) == 3
         assert "top1_error" in m and "top5_error" in m
+        assert [a.path for a in client.list_artifacts(child.info.run_id, "weights")] == [
+            f"weights/mlp_64x100-seed{t['seed']}.pt"]
+        assert t["mlflow.source.name"] == "landmarks train digits-linear-mlp-cnn"
 
     # the stage's files carry the same provenance
     metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
     assert metrics["provenance"]["data_hashes"] == [children[0].data.tags["data_hash"]]
     assert {r["mlflow_run_id"] for r in metrics["runs"]} == {c.info.run_id for c in children}
     assert metrics["recipes"]["mlp 64x100"]["epochs"] == 3
+
+
+@pytest.mark.slow
+def test_an_interrupted_landmark_ends_killed_and_resumes_the_same_runs(tmp_path, digits_workspace, mlflow_runs):
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    ws = digits_workspace(tmp_path / "ws", epochs=60)
+    cmd = [str(Path(sys.executable).parent / "landmarks"), "train", "digits-linear-mlp-cnn",
+           "--checkpoint-every-steps", "9"]
+    proc = subprocess.Popen(cmd, cwd=ws, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    ckpt = ws / "checkpoints" / "quick" / "digits-linear-mlp-cnn" / "mlp_64x100-seed7.pt"
+    deadline = time.time() + 120
+    while not ckpt.exists() and time.time() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 128 + signal.SIGTERM, err
+    uri = f"sqlite:///{ws / 'mlflow.db'}"
+    _, parent, child = mlflow_runs(uri, "digits-linear-mlp-cnn")
+    assert parent.info.status == "KILLED" and child.info.status == "KILLED"
+
+    done = subprocess.run(cmd, cwd=ws, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    client, parent2, child2 = mlflow_runs(uri, "digits-linear-mlp-cnn")  # still one parent, one child
+    assert (parent2.info.run_id, child2.info.run_id) == (parent.info.run_id, child.info.run_id)
+    assert parent2.info.status == "FINISHED" and child2.info.status == "FINISHED"

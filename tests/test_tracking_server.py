@@ -88,7 +88,7 @@ def test_server_stopped_mid_run_then_synced(tmp_path, digits_dir, digits_workspa
             points = sorted((m.step, m.value) for m in client.get_metric_history(child.info.run_id, key))
             assert [p[0] for p in points] == list(range(1, 9)), key  # every epoch, none lost
         assert child.data.metrics["top1_error"] == pytest.approx(history["value"])
-        assert parent.data.metrics["mlp 64x100.n"] == 1
+        assert parent.data.metrics["mlp 64x100/n"] == 1
         assert not tracker.journal.exists()  # renamed to .synced once sent
     finally:
         stop_server(server)

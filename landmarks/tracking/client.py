@@ -53,9 +53,13 @@ def apply(client: Any, op: str, args: dict) -> Any:
 
     if op == "experiment":
         exp = client.get_experiment_by_name(args["name"])
-        if exp is not None:
-            return exp.experiment_id
-        return client.create_experiment(args["name"], artifact_location=args.get("artifact_location"))
+        exp_id = exp.experiment_id if exp is not None else client.create_experiment(
+            args["name"], artifact_location=args.get("artifact_location"))
+        if args.get("description"):  # what the UI shows as the experiment's description
+            client.set_experiment_tag(exp_id, "mlflow.note.content", args["description"])
+        return exp_id
+    if op == "log_artifact":
+        return client.log_artifact(args["run_id"], args["path"], args.get("artifact_path"))
     if op == "create_run":
         return client.create_run(args["experiment_id"], run_name=args["run_name"], tags=args["tags"]).info.run_id
     if op == "log_batch":
@@ -121,13 +125,14 @@ class Tracker:
             self.journal.write_text(json.dumps(header) + "\n", encoding="utf-8")
 
     # -- what the runner calls ---------------------------------------------------------------
-    def experiment(self, landmark_id: str) -> str:
+    def experiment(self, landmark_id: str, description: str = "") -> str:
         location = None
         if self.uri.startswith(("sqlite:", "file:")):
             # keep local artifacts beside the local store, not in the current directory
             location = (self.project / "mlartifacts" / landmark_id).as_uri()
         name = EXPERIMENT_PREFIX + landmark_id
-        return self._send("experiment", {"name": name, "artifact_location": location}, f"{LOCAL}exp-{uuid.uuid4().hex}")
+        return self._send("experiment", {"name": name, "artifact_location": location, "description": description},
+                          f"{LOCAL}exp-{uuid.uuid4().hex}")
 
     def start(self, experiment_id: str, name: str, tags: dict[str, Any], parent: str | None = None) -> str:
         tags = {k: str(v) for k, v in tags.items()}
@@ -156,6 +161,10 @@ class Tracker:
 
     def set_tag(self, run_id: str, key: str, value: Any) -> None:
         self._send("set_tag", {"run_id": run_id, "key": key, "value": str(value)})
+
+    def log_artifact(self, run_id: str, path: Path, artifact_path: str | None = None) -> None:
+        """A file kept with the run (it must still exist when a journal is synced)."""
+        self._send("log_artifact", {"run_id": run_id, "path": str(Path(path).resolve()), "artifact_path": artifact_path})
 
     def end(self, run_id: str, status: str = "FINISHED") -> None:
         self._send("set_terminated", {"run_id": run_id, "status": status})

@@ -1,8 +1,15 @@
 """The MLflow run lifecycle of one landmark under one profile.
 
-An experiment per landmark (`landmarks/<id>`), a parent run per (landmark, profile) with the
-aggregate over seeds, and a child run per (claim, seed) with the resolved recipe as params,
-per-epoch metrics and provenance tags. An interrupted landmark keeps its parent's id in
+An experiment per landmark (`landmarks/<id>`, its description the landmark's title and
+citation), a parent run per (landmark, profile) and a child run per (claim, seed):
+- the parent holds the profile's recipes as params and, once every run is done, each claim's
+  paper value, mean, std, n, 95% interval, tolerance and p-value as metrics (`<claim>/mean`), its
+  verdict as a tag (`verdict/<claim>`), the landmark's table as the run's description, and
+  metrics.json and history.csv as artifacts;
+- a child holds its resolved recipe as params, per-epoch metrics (the epoch as the step), the
+  final metrics, its weights as an artifact, and provenance tags (git commit and versions, with
+  MLflow's own `mlflow.source.*` so the UI shows Source and Version).
+An interrupted landmark ends KILLED, parent and child; it keeps the parent's id in
 `<state_dir>/parent.json` and each interrupted child's id in its checkpoint, so running the same
 command again continues the same runs instead of starting new ones. With tracking off
 (`tracker=None`) every method does nothing.
@@ -11,7 +18,7 @@ command again continues the same runs instead of starting new ones. With trackin
 from __future__ import annotations
 
 import json
-import statistics
+import math
 from pathlib import Path
 from typing import Any
 
@@ -22,19 +29,21 @@ from landmarks.tracking.client import Tracker
 
 class LandmarkRuns:
     def __init__(self, tracker: Tracker | None, landmark_id: str, profile: str, tags: dict[str, Any],
-                 state_dir: Path) -> None:
+                 state_dir: Path, description: str = "", params: dict[str, Any] | None = None) -> None:
         self.tracker, self.tags = tracker, tags
         self.parent_file = state_dir / "parent.json"
         self.experiment = self.parent = None
         if tracker is None:
             return
-        self.experiment = tracker.experiment(landmark_id)
+        self.experiment = tracker.experiment(landmark_id, description)
         saved = json.loads(self.parent_file.read_text()) if self.parent_file.exists() else {}
         if saved.get("uri") == tracker.uri:  # an interrupted landmark: its parent run goes on
             self.parent = saved["mlflow_run_id"]
             tracker.resume(self.parent)
         else:
             self.parent = tracker.start(self.experiment, f"{landmark_id} [{profile}]", tags)
+            if params:
+                tracker.log_params(self.parent, params)
             write_atomic(self.parent_file, json.dumps({"mlflow_run_id": self.parent, "uri": tracker.uri}))
 
     def start_child(self, name: str, saved_id: str | None, tags: dict[str, Any], params: dict[str, Any]) -> str | None:
@@ -53,11 +62,13 @@ class LandmarkRuns:
             self.tracker.log_history(run_id, [row])
 
     def finish_child(self, run_id: str | None, metrics: dict[str, float], unlogged: list[dict], seconds: float,
-                     tags: dict[str, Any]) -> None:
-        """Final metrics (step 0), the epochs not yet logged live, tags; the run ends FINISHED."""
+                     tags: dict[str, Any], weights: Path | None = None) -> None:
+        """Final metrics (step 0), the epochs not yet logged live, tags, the weights; the run ends FINISHED."""
         if not (self.tracker and run_id):
             return
         self.tracker.log_history(run_id, unlogged)
+        if weights is not None and weights.exists():
+            self.tracker.log_artifact(run_id, weights, "weights")
         self.tracker.log_metrics(run_id, [(k, v, 0) for k, v in metrics.items()] + [("seconds", seconds, 0)])
         for key, value in tags.items():
             self.tracker.set_tag(run_id, key, value)
@@ -73,26 +84,31 @@ class LandmarkRuns:
                 self.tracker.set_tag(run_id, "failed_at_step", error.step)
         self.tracker.end(run_id, status)
 
-    def close(self, status: str, rows: list[dict]) -> None:
-        """A finished landmark logs its aggregate; a killed one's parent stays open to be resumed."""
+    def close(self, status: str, summary: list[dict] = (), note: str = "", artifacts: tuple[Path, ...] = ()) -> None:
+        """The parent ends with the landmark: FINISHED with its claims' figures and verdicts, or
+        FAILED / KILLED (an interrupted parent is resumed by the next run of the command)."""
         if self.tracker is None:
             return
         if status == "FINISHED":
-            self.tracker.log_metrics(self.parent, aggregate(rows))
+            self.tracker.log_metrics(self.parent, claim_metrics(summary))
+            for r in summary:
+                self.tracker.set_tag(self.parent, f"verdict/{r['claim']}", r["verdict"])
+            if note:
+                self.tracker.set_tag(self.parent, "mlflow.note.content", note)
+            for path in artifacts:
+                self.tracker.log_artifact(self.parent, path)
+        self.tracker.end(self.parent, status)
         if status != "KILLED":
-            self.tracker.end(self.parent, status)
             self.parent_file.unlink(missing_ok=True)
         self.tracker.close()
 
 
-def aggregate(rows: list[dict]) -> list[tuple[str, float, int]]:
-    """mean, std and n of each claim's values, as (key, value, step) metrics."""
-    by_claim: dict[str, list[float]] = {}
-    for r in rows:
-        by_claim.setdefault(r["claim"], []).append(float(r["value"]))
+def claim_metrics(summary: list[dict]) -> list[tuple[str, float, int]]:
+    """Each claim's (and ordering's) figures as MLflow metrics with readable keys: `<claim>/mean`."""
     out = []
-    for claim, values in by_claim.items():
-        out.append((f"{claim}.mean", statistics.fmean(values), 0))
-        out.append((f"{claim}.std", statistics.stdev(values) if len(values) > 1 else 0.0, 0))
-        out.append((f"{claim}.n", float(len(values)), 0))
+    for r in summary:
+        for key in ("paper", "mean", "std", "n", "ci95_low", "ci95_high", "tolerance", "p_value"):
+            value = r.get(key)
+            if value is not None and not (isinstance(value, float) and math.isnan(value)):
+                out.append((f"{r['claim']}/{key}", float(value), 0))
     return out
