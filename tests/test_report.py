@@ -173,3 +173,21 @@ def test_a_profile_off_the_paper_recipe_says_so_and_where_it_lies():
     assert row["verdict"] == MODIFIED and row["band_position"] == "below"
     table = landmark_table(summary, lm)
     assert "modified recipe (below the band)" in table and "± 0.20 pts" in table
+
+
+def test_learning_curves_draw_what_shows_the_claim(tmp_path):
+    from matplotlib.image import imread
+
+    from landmarks.report.figures import learning_curves
+
+    rows = [{"claim": c, "seed": s, "epoch": e, "test_error": base / e + s * 0.1, "train_error": base / (2 * e)}
+            for c, base in (("relu", 30.0), ("tanh", 60.0)) for s in (0, 1, 2) for e in range(1, 6)]
+    history = pd.DataFrame(rows)
+    out = learning_curves(history, "a title long enough to need wrapping " * 3, tmp_path / "f.png",
+                          "top1_error", {"relu": 5.0, "tanh": None})
+    assert out is not None and imread(out).shape[1] > 800  # an 8-inch figure at 110 dpi
+    fig1 = learning_curves(history, "t", tmp_path / "g.png", "epochs_to_threshold", threshold=25.0)
+    assert fig1 is not None
+    # a metric no per-epoch curve shows (the perceptron's updates): no figure rather than a wrong one
+    assert learning_curves(history, "t", tmp_path / "h.png", "updates") is None
+    assert not (tmp_path / "h.png").exists()

@@ -43,7 +43,9 @@ def build_report(profile: str, models_dir: Path, out_dir: Path, catalog: Mapping
         table = landmark_table(summary, lm)
         hist_path = models_dir / lm.id / "history.csv"
         history = pd.read_csv(hist_path) if hist_path.exists() and hist_path.stat().st_size > 1 else pd.DataFrame()
-        figure = learning_curves(history, f"{lm.title} [{profile}]", out_dir / "figures" / f"{lm.id}.png")
+        threshold = lm.recipe.threshold or None
+        figure = learning_curves(history, f"{lm.title} [{profile}]", out_dir / "figures" / f"{lm.id}.png",
+                                 lm.metric, {c.name: c.paper for c in lm.claims}, threshold)
         curves = mean_curves(history)
         if not curves.empty:
             write_atomic(out_dir / "curves" / f"{lm.id}.csv", curves.to_csv(index=False))
