@@ -1,5 +1,6 @@
 """Verdicts and the report built from real runs."""
 
+import json
 import math
 from pathlib import Path
 
@@ -134,6 +135,16 @@ def test_report_from_real_runs(catalog_dir, tmp_path, train):
     assert verdicts["perceptron (best of all epochs)"] == HOLDS  # a theorem holds under any budget
     assert "Each verdict is decided on the 95% interval" in readme
     assert pd.read_csv(quick / "results.csv").equals(results)
+
+    # the same tables as one offline HTML page: verdicts colour-coded, provenance under each table
+    html = (classic / "index.html").read_text()
+    assert '<td class="verdict v-budget">reduced budget' in html
+    assert '<td class="verdict v-check-ok">check: holds</td>' in html
+    assert "Commit <code>" in html and "torch " in html
+    assert "http://" not in html and "https://" not in html.split("<body>")[1].split('class="note"')[0]
+    # dvc metrics: each claim's verdict and figures
+    metrics = json.loads((quick / "metrics.json").read_text())["xor-backprop"]
+    assert metrics["2-2-1 net, backpropagation"]["n"] == 10 and "verdict" in metrics["2-2-1 net, backpropagation"]
 
 
 @pytest.mark.slow

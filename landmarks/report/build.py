@@ -18,7 +18,9 @@ import pandas as pd
 from landmarks.catalog import Landmark
 from landmarks.errors import ConfigError
 from landmarks.report.figures import learning_curves
-from landmarks.report.tables import landmark_table, load_results, runs_at_chance, summarize, tolerance_rules
+from landmarks.report.html import write_html
+from landmarks.report.tables import (landmark_table, load_results, runs_at_chance, summarize, table_rows,
+                                     tolerance_rules)
 from landmarks.report.verdicts import EXPLAINED, is_check
 from landmarks.files import write_atomic
 
@@ -34,7 +36,7 @@ def build_report(profile: str, models_dir: Path, out_dir: Path, catalog: Mapping
     write_atomic(out_dir / "results.csv", results.to_csv(index=False))
     write_atomic(out_dir / "summary.csv", summary.to_csv(index=False))
     write_atomic(out_dir / "metrics.json", json.dumps(verdict_metrics(summary), indent=1) + "\n")
-    sections = []
+    sections, html_sections = [], []
     index_rows = []
     for doc in docs:
         lm = catalog.get(doc["landmark"])
@@ -64,18 +66,9 @@ def build_report(profile: str, models_dir: Path, out_dir: Path, catalog: Mapping
             f"{_dirty(prov)}. "
             f"torch {prov.get('version.torch')}.",
         ]
-        rules = tolerance_rules(summary, lm)
-        if rules:
-            body += ["", "Tolerance: " + "; ".join(rules) + "."]
-        prof_note = lm.profiles[profile].note.strip() if profile in lm.profiles else ""
-        if prof_note:
-            body += ["", f"Profile `{profile}`: {' '.join(prof_note.split())}"]
-        stuck = runs_at_chance(results, lm.id)
-        if stuck:
-            body += ["", f"**Did not learn** (test error at chance level; counted in the means above): "
-                         f"{', '.join(stuck)}."]
-        if lm.notes:
-            body += ["", lm.notes.strip()]
+        notes = _notes(lm, profile, summary, results)
+        for line in notes:
+            body += ["", line]
         if figure:
             body += ["", f"![learning curves](figures/{figure.name})"]
         body.append("")
@@ -85,6 +78,16 @@ def build_report(profile: str, models_dir: Path, out_dir: Path, catalog: Mapping
         counts = summary[summary["landmark"] == lm.id]["verdict"].value_counts().to_dict()
         verdicts = {k: v for k, v in counts.items() if not is_check(k)}
         checks = {k.split(": ", 1)[1]: v for k, v in counts.items() if is_check(k)}
+        html_sections.append({
+            "id": lm.id, "title": lm.title, "label": label.strip(" ()"), "citation": " ".join(lm.citation.split()),
+            "rows": (rows := table_rows(summary, lm)),
+            "columns": [c for c in rows[0] if c != "verdict_raw" and (c not in ("params", "p") or any(r[c] for r in rows))],
+            "notes": [n.replace("**", "").replace("`", "") for n in notes], "figure": f"figures/{figure.name}" if figure else "",
+            "machine": doc["runs"][0]["machine"], "runtime": f"{doc['seconds']:.1f} s",
+            "commit": prov["git_commit"][:12], "dirty": _dirty(prov), "torch": prov.get("version.torch"),
+            "python": prov.get("version.python"), "data_hashes": ", ".join(h[:12] for h in prov.get("data_hashes", [])),
+            "runs": len(doc["runs"]), "verdicts": ", ".join(f"{k}: {v}" for k, v in sorted(counts.items())),
+        })
         index_rows.append({
             "landmark": f"[{lm.id}](tables/{lm.id}.md)",
             "title": lm.title,
@@ -111,7 +114,27 @@ def build_report(profile: str, models_dir: Path, out_dir: Path, catalog: Mapping
         "",
     ]
     write_atomic(out_dir / "README.md", "\n".join(readme))
+    write_html(out_dir / "index.html", profile, "Numbers come only from the runs recorded in results.csv (one row "
+               "per run). " + EXPLAINED.replace("`", ""), html_sections, missing)
     return out_dir / "README.md"
+
+
+def _notes(lm: Landmark, profile: str, summary: pd.DataFrame, results: pd.DataFrame) -> list[str]:
+    """The paragraphs under a landmark's table: tolerance rules, the profile's note, runs that did
+    not learn, the landmark's notes."""
+    notes = []
+    rules = tolerance_rules(summary, lm)
+    if rules:
+        notes.append("Tolerance: " + "; ".join(rules) + ".")
+    prof_note = lm.profiles[profile].note.strip() if profile in lm.profiles else ""
+    if prof_note:
+        notes.append(f"Profile `{profile}`: {' '.join(prof_note.split())}")
+    stuck = runs_at_chance(results, lm.id)
+    if stuck:
+        notes.append(f"**Did not learn** (test error at chance level; counted in the means above): {', '.join(stuck)}.")
+    if lm.notes:
+        notes.append(lm.notes.strip())
+    return notes
 
 
 def verdict_metrics(summary: pd.DataFrame) -> dict:

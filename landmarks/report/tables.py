@@ -121,9 +121,12 @@ def _verdict_cell(r: dict) -> str:
     return r["verdict"]
 
 
-def landmark_table(summary: pd.DataFrame, lm: Landmark) -> str:
-    """Markdown shaped like a lecture's table: claim | paper | reproduced | interval | difference |
-    tolerance | verdict."""
+DIFFERENCE = "difference (reproduced − paper)"
+
+
+def table_rows(summary: pd.DataFrame, lm: Landmark) -> list[dict]:
+    """The cells of a landmark's table, formatted, one dict per claim or ordering (shared by the
+    markdown and the HTML report); `verdict_raw` is the verdict without the band position."""
     rows = []
     for r in summary[summary["landmark"] == lm.id].to_dict("records"):
         unit = METRICS.get(r["metric"]).unit
@@ -144,13 +147,20 @@ def landmark_table(summary: pd.DataFrame, lm: Landmark) -> str:
             "paper": _fmt(r["paper"], unit),
             "reproduced mean ± std (n)": reproduced,
             "95% interval": ci,
-            "difference": "" if _missing(diff) else (f"{diff:+.2f}{points}" if unit == "%" else f"{diff:+.3g}"),
+            DIFFERENCE: "" if _missing(diff) else (f"{diff:+.2f}{points}" if unit == "%" else f"{diff:+.3g}"),
             "tolerance": "" if _missing(tol) else f"± {tol:.2f}{points}" if unit == "%" else f"± {tol:.3g}",
             "p": _p(r["p_value"]),
             "verdict": _verdict_cell(r),
             "source": r["source"],
+            "verdict_raw": r["verdict"],
         })
-    table = pd.DataFrame(rows)
+    return rows
+
+
+def landmark_table(summary: pd.DataFrame, lm: Landmark) -> str:
+    """Markdown shaped like a lecture's table: claim | paper | reproduced | interval | difference |
+    tolerance | verdict."""
+    table = pd.DataFrame(table_rows(summary, lm)).drop(columns="verdict_raw")
     for optional in ("params", "p"):
         if not table[optional].any():
             table = table.drop(columns=optional)
