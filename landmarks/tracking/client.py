@@ -43,8 +43,10 @@ def flatten(data: Any, prefix: str = "") -> dict[str, Any]:
 
 
 def _clean_key(key: str) -> str:
-    # MLflow keys allow letters, digits, _ - . space / : only
-    return "".join(ch if ch.isalnum() or ch in "_-. /:" else "_" for ch in key)
+    """MLflow keys allow letters, digits, _ - . space / : only: punctuation of claim names goes
+    ("perceptron (best of all epochs)" -> "perceptron best of all epochs"), anything else is _."""
+    kept = "".join(ch for ch in key if ch not in "(),'\"")
+    return "".join(ch if ch.isalnum() or ch in "_-. /:" else "_" for ch in kept)
 
 
 def apply(client: Any, op: str, args: dict) -> Any:
@@ -160,7 +162,7 @@ class Tracker:
         self.log_metrics(run_id, ((k, v, row["epoch"]) for row in history for k, v in row.items() if k != "epoch"))
 
     def set_tag(self, run_id: str, key: str, value: Any) -> None:
-        self._send("set_tag", {"run_id": run_id, "key": key, "value": str(value)})
+        self._send("set_tag", {"run_id": run_id, "key": _clean_key(key), "value": str(value)})
 
     def log_artifact(self, run_id: str, path: Path, artifact_path: str | None = None) -> None:
         """A file kept with the run (it must still exist when a journal is synced)."""

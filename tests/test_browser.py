@@ -1,0 +1,69 @@
+"""The pages users read, opened in a real headless Chromium (Debian's `chromium`, driven by
+Playwright): the HTML report from a file, and the parent run in a real MLflow UI on 127.0.0.1.
+Skipped where no Chromium is installed (`apt-get install chromium`)."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from landmarks.catalog import load_catalog
+from landmarks.report.build import build_report
+from landmarks.tracking import Tracker
+from landmarks.tracking.client import _clean_key as clean
+from mlflowserver import free_port, start_server, stop_server
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+pytestmark = [pytest.mark.slow, pytest.mark.server,
+              pytest.mark.skipif(CHROMIUM is None, reason="needs Chromium (Debian: apt-get install chromium)")]
+LANDMARK = "xor-backprop"
+CLAIM = "2-2-1 net, backpropagation"
+
+
+@pytest.fixture
+def browser():
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
+        yield b
+        b.close()
+
+
+def test_the_html_report_shows_its_verdicts_offline(browser, catalog_dir, tmp_path, train):
+    catalog = load_catalog(catalog_dir)
+    train(catalog[LANDMARK], "quick", tmp_path / "models" / "quick" / LANDMARK)
+    build_report("quick", tmp_path / "models" / "quick", tmp_path / "reports", catalog)
+    page = browser.new_page()
+    requests: list[str] = []
+    page.on("request", lambda r: requests.append(r.url))
+    page.goto((tmp_path / "reports" / "index.html").as_uri())
+    row = page.locator("tr", has=page.locator("td", has_text=CLAIM))
+    verdict = row.locator("td.verdict")
+    assert verdict.is_visible() and verdict.inner_text().strip()
+    # coloured by its class, not left to the browser's default
+    assert verdict.evaluate("e => getComputedStyle(e).backgroundColor") != "rgba(0, 0, 0, 0)"
+    assert page.locator("img").first.is_visible() or page.locator("img").count() == 0
+    page.screenshot(path=str(tmp_path / "report.png"), full_page=True)
+    assert requests and all(u.startswith("file://") for u in requests), requests  # nothing leaves the machine
+
+
+def test_the_mlflow_ui_shows_the_paper_value_and_the_verdict(browser, catalog_dir, tmp_path, train, mlflow_runs):
+    catalog = load_catalog(catalog_dir)
+    uri = f"sqlite:///{tmp_path / 'server.db'}"
+    train(catalog[LANDMARK], "quick", tmp_path / "out", Tracker(uri, project=tmp_path))
+    _, parent, _ = mlflow_runs(uri, LANDMARK)
+    verdict = parent.data.tags[f"verdict/{clean(CLAIM)}"]
+    assert parent.data.tags["verdict/perceptron best of all epochs"]  # a key MLflow would refuse, cleaned
+    port = free_port()
+    server = start_server(tmp_path, port)
+    try:
+        page = browser.new_page()
+        page.goto(f"http://127.0.0.1:{port}/#/experiments/{parent.info.experiment_id}/runs/{parent.info.run_id}")
+        page.get_by_text(f"verdict/{clean(CLAIM)}").first.wait_for(timeout=60_000)
+        assert page.get_by_text(verdict, exact=True).first.is_visible()
+        paper_key = next(k for k in parent.data.metrics if k.endswith("/paper"))
+        assert page.get_by_text(paper_key).first.is_visible()
+        page.screenshot(path=str(tmp_path / "mlflow.png"), full_page=True)
+    finally:
+        stop_server(server)
