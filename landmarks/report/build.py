@@ -48,6 +48,8 @@ def build_report(profile: str, models_dir: Path, out_dir: Path, catalog: Mapping
         threshold = lm.recipe.threshold or None
         figure = learning_curves(history, f"{lm.title} [{profile}]", out_dir / "figures" / f"{lm.id}.png",
                                  lm.metric, {c.name: c.paper for c in lm.claims}, threshold)
+        if figure is None:  # a figure an earlier version drew for a metric no curve shows
+            (out_dir / "figures" / f"{lm.id}.png").unlink(missing_ok=True)
         curves = mean_curves(history)
         if not curves.empty:
             write_atomic(out_dir / "curves" / f"{lm.id}.csv", curves.to_csv(index=False))

@@ -58,9 +58,9 @@ def learning_curves(history: pd.DataFrame, title: str, out: Path, metric: str = 
         ax.axhline(threshold, color="black", linestyle=":", linewidth=1.2)
         handles.append(Line2D([], [], color="black", linestyle=":", label=f"threshold {threshold:g}%"))
     for col in columns:
-        handles.append(Line2D([], [], color="grey", linestyle=styles[col], label=col.replace("_", " ")))
+        handles.append(Line2D([], [], color="black", linestyle=styles[col], label=col.replace("_", " ")))
     if paper and metric == "top1_error" and any(v is not None for v in paper.values()):
-        handles.append(Line2D([], [], color="grey", linestyle=":", label="paper's value"))
+        handles.append(Line2D([], [], color="black", linestyle=":", label="paper's value"))
     finite_lows = [v for v in lows if v]
     if finite_lows and max(highs) / min(finite_lows) > 10:
         ax.set_yscale("log")
