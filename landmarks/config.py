@@ -108,6 +108,10 @@ def use_profile(path: Path, catalog: Mapping[str, Landmark], profile: str) -> di
     if profile not in PROFILES:
         raise ConfigError(f"unknown profile {profile!r}; known: {', '.join(PROFILES)}")
     lists = pipeline_lists(catalog, profile)
+    if not lists["landmarks"] and not lists["generated"]:
+        having = [p for p in PROFILES if any(p in lm.profiles for lm in catalog.values())]
+        raise ConfigError(f"no landmark in the catalog has a {profile!r} profile yet, so `dvc repro` would have nothing "
+                          f"to run; profiles with landmarks: {', '.join(having)}")
     if path.exists():  # refuse to rewrite a file whose other settings are wrong (the lists are replaced)
         current = read_yaml(path) or {}
         if isinstance(current, dict):

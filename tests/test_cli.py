@@ -44,3 +44,12 @@ def test_bad_arguments_exit_non_zero_with_the_reason(argv, words, capsys, caplog
         code = exc.code
     assert code == 2
     assert words in capsys.readouterr().err + caplog.text
+
+
+def test_use_refuses_a_profile_no_landmark_has(tmp_path, capsys):
+    params = tmp_path / "params.yaml"
+    params.write_text("profile: quick\n")
+    assert main(["--params", str(params), "use", "imagenet"]) == 2
+    err = capsys.readouterr().err
+    assert "no landmark in the catalog has a 'imagenet' profile yet" in err and "quick, classic" in err
+    assert params.read_text() == "profile: quick\n"  # untouched
