@@ -96,3 +96,33 @@ def test_repro_then_up_to_date_then_one_landmark(project):
     plots = json.loads(sh(["dvc", "plots", "show", "--json"], project))
     curves = [key for key in plots["data"] if key.endswith("perceptron-convergence.csv")]
     assert curves and plots["data"][curves[0]], plots
+
+    # a folder remote (a team would use S3 or GCS): push, lose the cache and outputs, pull them back
+    remote = project.parent / "remote"
+    sh(["dvc", "remote", "add", "-d", "shared", str(remote)], project)
+    sh(["dvc", "push"], project)
+    metrics_json = project / "models" / "quick" / "xor-backprop" / "metrics.json"
+    before = metrics_json.read_text()
+    for lost in (project / ".dvc" / "cache", project / "models", project / "data"):
+        shutil.rmtree(lost)
+    sh(["dvc", "pull"], project)
+    assert metrics_json.read_text() == before
+    assert (project / "data" / "prepared" / "digits" / "manifest.json").exists()
+    assert "Data and pipelines are up to date" in sh(["dvc", "repro"], project)
+
+
+def test_the_committed_lock_matches_the_code_and_params():
+    """dvc.lock records the hashes of the code and params each stage ran with: committed beside
+    code it does not match, a fresh clone's `dvc repro` would re-run stages nobody changed.
+    (Outputs absent from a clone are expected; changed inputs are not.)"""
+    if not (ROOT / ".git").exists():
+        pytest.skip("not a git checkout")
+    out = sh(["dvc", "status", "--json"], ROOT)
+    status = json.loads(out[out.index("{"):]) if "{" in out else {}
+    stale = {}
+    for stage, changes in status.items():
+        for change in changes if isinstance(changes, list) else []:
+            for path, what in change.get("changed deps", {}).items():
+                if what == "modified" or isinstance(what, dict):  # a code file, or params.yaml keys
+                    stale.setdefault(stage, []).append(path)
+    assert not stale, f"dvc.lock is stale for {stale}: run `dvc repro` (or `make reproduce`) and commit dvc.lock"
