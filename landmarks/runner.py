@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -83,6 +84,8 @@ def train_landmark(job: TrainJob, tracker: Tracker | None = None) -> dict:
     # MLflow's own tags, so its UI shows the run's Source and Version
     tags |= {"mlflow.source.name": f"landmarks train {lm.id}", "mlflow.source.type": "LOCAL",
              "mlflow.source.git.commit": tags["git_commit"]}
+    if os.environ.get("DVC_EXP_NAME"):  # set by `dvc exp run`: the runs name the experiment they belong to
+        tags["dvc.exp_name"] = os.environ["DVC_EXP_NAME"]
     recipes = {c.name: resolve_recipe(lm, c, profile).model_dump(mode="json") for c in claims}
     total = sum(len(c.seeds(prof.seeds)) for c in claims)
     label = " (reduced budget)" if prof.reduced_budget else ""
