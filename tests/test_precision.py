@@ -34,12 +34,14 @@ def test_a_run_records_the_precision_it_trained_in(catalog_dir, digits_dir, trai
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     lm = load_catalog(catalog_dir)["digits-linear-mlp-cnn"]
     monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX2")
+    monkeypatch.setenv("DVC_EXP_NAME", "bushy-reed")  # what `dvc exp run` sets
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     doc = train(lm, "quick", tmp_path / "out", Tracker(uri, project=tmp_path), data_dir=digits_dir)
     assert doc["runs"][0]["info.precision"] == "fp32"
     assert doc["recipes"][doc["runs"][0]["claim"]]["precision"] == "auto"
     _, _, child = mlflow_runs(uri, "digits-linear-mlp-cnn")
     assert child.data.tags["resolved.precision"] == "fp32"
+    assert child.data.tags["dvc.exp_name"] == "bushy-reed"
 
 
 @pytest.mark.skipif(not cpu_has_bf16(), reason="needs a CPU with AVX512-BF16 or AMX")
