@@ -33,6 +33,8 @@ def build_report(profile: str, models_dir: Path, out_dir: Path, catalog: Mapping
             f"`landmarks run --profile {profile}` or `dvc repro`"
         )
     summary = summarize(results, catalog)
+    for folder in ("curves", "tables"):  # DVC outputs: present even when a profile has no curve
+        (out_dir / folder).mkdir(parents=True, exist_ok=True)
     write_atomic(out_dir / "results.csv", results.to_csv(index=False))
     write_atomic(out_dir / "summary.csv", summary.to_csv(index=False))
     write_atomic(out_dir / "metrics.json", json.dumps(verdict_metrics(summary), indent=1) + "\n")
