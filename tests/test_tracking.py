@@ -102,3 +102,13 @@ def test_an_interrupted_landmark_ends_killed_and_resumes_the_same_runs(tmp_path,
     client, parent2, child2 = mlflow_runs(uri, "digits-linear-mlp-cnn")  # still one parent, one child
     assert (parent2.info.run_id, child2.info.run_id) == (parent.info.run_id, child.info.run_id)
     assert parent2.info.status == "FINISHED" and child2.info.status == "FINISHED"
+
+
+def test_runs_in_a_dvc_experiment_copy_go_to_the_project_store(tmp_path, monkeypatch):
+    from landmarks.tracking import resolve_uri
+
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    copy = tmp_path / "proj" / ".dvc" / "tmp" / "exps" / "tmpab12cd"  # where `dvc exp run --temp` works
+    copy.mkdir(parents=True)
+    assert resolve_uri("", copy) == f"sqlite:///{(tmp_path / 'proj' / 'mlflow.db').as_posix()}"
+    assert resolve_uri("", tmp_path / "proj") == f"sqlite:///{(tmp_path / 'proj' / 'mlflow.db').as_posix()}"

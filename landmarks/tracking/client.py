@@ -25,11 +25,22 @@ BATCH = 900  # MLflow takes at most 1000 metrics and 100 params per log_batch ca
 LOCAL = "local-"  # ids made up while the server was unreachable; `sync` maps them to real ones
 
 
+def project_root(project: Path | str = ".") -> Path:
+    """The project a run belongs to. `dvc exp run --temp` and `--queue` run the stages in a copy
+    under `<project>/.dvc/tmp/exps/`: their runs belong to the project above it, not the copy."""
+    path = Path(project).resolve()
+    parts = path.parts
+    for i in range(len(parts) - 3):
+        if parts[i:i + 3] == (".dvc", "tmp", "exps"):
+            return Path(*parts[:i])
+    return path
+
+
 def resolve_uri(configured: str = "", project: Path | str = ".") -> str:
     uri = os.environ.get("MLFLOW_TRACKING_URI") or configured
     if uri:
         return uri
-    return f"sqlite:///{(Path(project).resolve() / 'mlflow.db').as_posix()}"
+    return f"sqlite:///{(project_root(project) / 'mlflow.db').as_posix()}"
 
 
 def flatten(data: Any, prefix: str = "") -> dict[str, Any]:
@@ -90,7 +101,7 @@ class Tracker:
         from mlflow.tracking import MlflowClient
 
         self.uri = uri
-        self.project = Path(project).resolve()
+        self.project = project_root(project)  # artifacts and journals outlive a `dvc exp run --temp` copy
         self.client = MlflowClient(tracking_uri=uri)
         self.journal_dir = journal_dir or self.project / "tracking-pending"
         self.journal: Path | None = None
