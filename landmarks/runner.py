@@ -86,14 +86,15 @@ def train_landmark(job: TrainJob, tracker: Tracker | None = None) -> dict:
              "mlflow.source.git.commit": tags["git_commit"]}
     if os.environ.get("DVC_EXP_NAME"):  # set by `dvc exp run`: the runs name the experiment they belong to
         tags["dvc.exp_name"] = os.environ["DVC_EXP_NAME"]
-    recipes = {c.name: resolve_recipe(lm, c, profile).model_dump(mode="json") for c in claims}
+    resolved = {c.name: resolve_recipe(lm, c, profile) for c in claims}
+    recipes = {name: r.model_dump(mode="json") for name, r in resolved.items()}
     total = sum(len(c.seeds(prof.seeds)) for c in claims)
     label = " (reduced budget)" if prof.reduced_budget else ""
     log.info("[%s] profile %s%s: %d claims x %d seeds (%d runs) on %s", lm.id, profile, label, len(claims),
              len(prof.seeds), total, machine_label(job.device))
     data_hash = prepared_hash(lm.dataset, job.data_dir, job.mirror) if lm.dataset else ""
     parent_params = {"profile": profile, "seeds": list(prof.seeds), "budget": lm.budget(profile),
-                     "recipe": {c: recipes[c] for c in recipes}}
+                     "recipe": recipes}
     description = f"{lm.title}\n\n{' '.join(lm.citation.split())}\n\n{lm.url}"
     runs = LandmarkRuns(tracker, lm.id, profile, tags, state_dir, description, parent_params)
     stage = _Stage(job, TASKS.get(lm.task), ctx, runs, tags, data_hash, FinishedRuns(state_dir))
@@ -103,9 +104,8 @@ def train_landmark(job: TrainJob, tracker: Tracker | None = None) -> dict:
         with StopFlag() as stop:
             stage.stop = stop
             for claim in claims:
-                recipe = resolve_recipe(lm, claim, profile)
                 for seed in claim.seeds(prof.seeds):
-                    row, history = _one_run(RunSpec(lm, claim, recipe, seed, profile), stage)
+                    row, history = _one_run(RunSpec(lm, claim, resolved[claim.name], seed, profile), stage)
                     rows.append(row)
                     histories += [{"claim": claim.name, "seed": seed, **h} for h in history]
                     _say_done(row, len(rows), total)

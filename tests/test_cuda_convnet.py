@@ -55,29 +55,26 @@ def test_param_rules_give_each_layer_its_rate_and_weight_cost():
         ParamRule(match="fc[")
 
 
+def _fc_after_8_steps(data, recipe: Recipe, fast: bool) -> torch.Tensor:
+    gen = seed_everything(3)
+    trainer = Trainer(create_model("cnn4", data.in_shape, 10), data, recipe, gen, fast=fast)
+    order = torch.randperm(len(data.y_train), generator=gen)
+    losses, wrong = trainer.buffers()
+    for b in range(8):
+        trainer.step(order[b * 16:(b + 1) * 16], b, b, losses, wrong)
+    return trainer.model.fc.weight.detach().clone()
+
+
 def test_fast_step_follows_the_param_rules(cifar_like, smooth_recipe):
     """The fast path's own SGD applies the same per-parameter rates and decays as torch's."""
     recipe = smooth_recipe.model_copy(update={"param_rules": (
         ParamRule(match="bias$", lr_scale=2.0, weight_decay=0.0), ParamRule(match=r"^fc\.weight$", weight_decay=1.0))})
     data = to_device(cifar_like(400), 0.0, recipe.normalize, torch.device("cpu"))
-    finals = []
-    for fast in (False, True):
-        gen = seed_everything(3)
-        trainer = Trainer(create_model("cnn4", data.in_shape, 10), data, recipe, gen, fast=fast)
-        order = torch.randperm(len(data.y_train), generator=gen)
-        losses, wrong = trainer.buffers()
-        for b in range(8):
-            trainer.step(order[b * 16:(b + 1) * 16], b, b, losses, wrong)
-        finals.append(trainer.model.fc.weight.detach().clone())
+    finals = [_fc_after_8_steps(data, recipe, fast) for fast in (False, True)]
     torch.testing.assert_close(finals[1], finals[0], rtol=1e-3, atol=1e-5)
     # and the rules matter: without them fc's weights end elsewhere
-    gen = seed_everything(3)
-    plain = Trainer(create_model("cnn4", data.in_shape, 10), data, smooth_recipe, gen, fast=True)
-    order = torch.randperm(len(data.y_train), generator=gen)
-    losses, wrong = plain.buffers()
-    for b in range(8):
-        plain.step(order[b * 16:(b + 1) * 16], b, b, losses, wrong)
-    assert not torch.allclose(plain.model.fc.weight, finals[0], rtol=1e-3, atol=1e-5)
+    plain = _fc_after_8_steps(data, smooth_recipe, True)
+    assert not torch.allclose(plain, finals[0], rtol=1e-3, atol=1e-5)
 
 
 def test_pixel_mean_subtracts_the_training_mean_image(cifar_like):
