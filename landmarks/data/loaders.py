@@ -70,10 +70,14 @@ def to_device(splits: Splits, val_fraction: float, normalize: str, device: torch
         std = x_train.std(dim=(0, 2, 3), keepdim=True).clamp_min(1e-6)
         x_train, x_val, x_test = ((t - mean) / std for t in (x_train, x_val, x_test))
     elif normalize == "pixel_mean":
-        # the mean image of the training part, subtracted pixel by pixel and channel by channel
+        # the mean image of the training part, subtracted pixel by pixel and channel by channel, on
+        # the raw pixel scale (0..255) as cuda-convnet's data provider does: its initial weights
+        # (sigma 1e-4 in conv1) assume inputs of that size, and on a 0..1 scale the net sat at
+        # chance for its first epochs. Stored as (x - mean) / std with std = 1 / max_value, the
+        # form the CUDA fast step applies to its [0, 1] batches.
         mean = x_train.mean(dim=0, keepdim=True)
-        std = torch.ones_like(mean)
-        x_train, x_val, x_test = (t - mean for t in (x_train, x_val, x_test))
+        std = torch.full_like(mean, 1.0 / scale)
+        x_train, x_val, x_test = ((t - mean) / std for t in (x_train, x_val, x_test))
     return DeviceData(
         x_train=x_train if float_train else None,
         y_train=y_all[idx_tr],
