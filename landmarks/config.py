@@ -17,7 +17,7 @@ from typing import Literal, Mapping
 import yaml
 from pydantic import Field
 
-from landmarks.catalog import PROFILES, Landmark
+from landmarks.catalog import PROFILE_NAME, Landmark, check_profile, profile_names
 from landmarks.errors import ConfigError
 from landmarks.files import write_atomic
 from landmarks.schema import Strict, read_yaml, validate
@@ -75,8 +75,9 @@ def load_params(path: Path | str = "params.yaml") -> Params:
     if not path.exists():
         return Params()
     params = validate(Params, read_yaml(path) or {}, str(path))
-    if params.profile not in PROFILES:
-        raise ConfigError(f"{path}: field 'profile': unknown profile {params.profile!r}; known: {', '.join(PROFILES)}")
+    if not PROFILE_NAME.match(params.profile):  # whether a catalog file declares it is checked where it is used
+        raise ConfigError(f"{path}: field 'profile': {params.profile!r} is not a profile name (lower-case letters, "
+                          "digits and '-'); `landmarks use <profile>` writes it")
     return params
 
 
@@ -105,11 +106,10 @@ def pipeline_lists(catalog: Mapping[str, Landmark], profile: str) -> dict:
 
 def use_profile(path: Path, catalog: Mapping[str, Landmark], profile: str) -> dict:
     """Rewrite params.yaml's pipeline lists for `profile`, keeping every other setting."""
-    if profile not in PROFILES:
-        raise ConfigError(f"unknown profile {profile!r}; known: {', '.join(PROFILES)}")
+    check_profile(catalog, profile, "use")
     lists = pipeline_lists(catalog, profile)
     if not lists["landmarks"] and not lists["generated"]:
-        having = [p for p in PROFILES if any(p in lm.profiles for lm in catalog.values())]
+        having = [p for p in profile_names(catalog) if any(p in lm.profiles for lm in catalog.values())]
         raise ConfigError(f"no landmark in the catalog has a {profile!r} profile yet, so `dvc repro` would have nothing "
                           f"to run; profiles with landmarks: {', '.join(having)}")
     if path.exists():  # refuse to rewrite a file whose other settings are wrong (the lists are replaced)

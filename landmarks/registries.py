@@ -49,6 +49,11 @@ def check_landmark(lm: Landmark) -> None:
     task = TASKS.get(lm.task)
     if lm.dataset is not None and lm.dataset not in DATASETS:
         raise fail("dataset", _known(DATASETS, lm.dataset))
+    if "quick" in lm.profiles and lm.dataset is not None and DATASETS.get(lm.dataset).source != "bundled":
+        # quick is the profile that runs anywhere, offline, in minutes: `make reproduce` by default
+        raise fail("profiles.quick", f"the quick profile runs offline, but dataset {lm.dataset!r} must be "
+                   f"{'downloaded' if DATASETS.get(lm.dataset).source == 'download' else 'supplied by the user'}; "
+                   "put this landmark in another profile (classic, or one of its own)")
     if lm.dataset is None and task.inputs is None:
         raise fail("dataset", f"task {lm.task!r} trains on a dataset; name one ({', '.join(DATASETS.names())})")
     for fld, metric in [("metric", lm.metric)] + [(f"orderings[{i}].metric", o.metric) for i, o in enumerate(lm.orderings)]:

@@ -29,13 +29,47 @@ class Strict(BaseModel):
     model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
 
 
+class _DuplicateKey(yaml.YAMLError):
+    def __init__(self, key: Any, first: yaml.Mark, again: yaml.Mark) -> None:
+        super().__init__(f"key {key!r} appears twice (lines {first.line + 1} and {again.line + 1}); "
+                         "YAML would keep only the last one: remove or rename one of them")
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """yaml.safe_load, except that a key given twice in one mapping is an error: PyYAML silently
+    keeps the last one, so `epochs: 30` above a forgotten `epochs: 3` would quietly win or lose."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        seen: dict[Any, yaml.Mark] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = self.construct_object(key_node, deep=True)
+            try:
+                if key in seen:
+                    raise _DuplicateKey(key, seen[key], key_node.start_mark)
+            except TypeError:  # an unhashable key: the base class reports it
+                break
+            seen[key] = key_node.start_mark
+        return super().construct_mapping(node, deep=deep)
+
+
+def parse_yaml(text: str) -> Any:
+    """YAML text to plain values, refusing duplicate keys (a yaml.YAMLError)."""
+    return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
+
+
 def read_yaml(path: Path) -> Any:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read ({exc.strerror})") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     try:
-        return yaml.safe_load(text)
+        return parse_yaml(text)
+    except _DuplicateKey as exc:
+        raise ConfigError(f"{path}: {exc}") from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from None
 
@@ -75,6 +109,9 @@ _EXPECTED = {
 }
 
 
+_BOUNDS = ("greater_than", "greater_than_equal", "less_than", "less_than_equal", "too_short", "too_long")
+
+
 def _explain(cls: type[BaseModel], err: dict) -> str:
     kind, value = err["type"], err.get("input")
     if kind == "extra_forbidden":
@@ -84,6 +121,8 @@ def _explain(cls: type[BaseModel], err: dict) -> str:
         return "missing (required)"
     if kind == "literal_error":
         return f"must be one of {err['ctx']['expected']}, got {value!r}"
+    if kind in _BOUNDS:  # "greater than 0", "less than 1", "at least 2 items" ...
+        return f"must be {err['msg'].removeprefix('Input should be ').removeprefix('Input should have ')}, got {value!r}"
     if kind in _EXPECTED:
         return f"expected {_EXPECTED[kind]}, got {type(value).__name__} {value!r}"
     return err["msg"]

@@ -129,3 +129,33 @@ def test_the_committed_lock_matches_the_code_and_params():
                 if what == "modified" or isinstance(what, dict):  # a code file, or params.yaml keys
                     stale.setdefault(stage, []).append(path)
     assert not stale, f"dvc.lock is stale for {stale}: run `dvc repro` (or `make reproduce`) and commit dvc.lock"
+
+
+@pytest.mark.slow
+def test_exp_run_temp_records_into_the_projects_mlflow_store(project):
+    """`dvc exp run --temp` runs the stages in a throwaway copy under .dvc/tmp/exps; the runs it
+    makes belong in the project's store (and its artifacts beside it), tagged with the experiment."""
+    env_git = ["git", "-c", "user.name=t", "-c", "user.email=t@localhost"]
+    sh(["git", "add", "-A"], project)
+    sh([*env_git, "commit", "-q", "-m", "scratch project"], project)
+    out = sh(["dvc", "exp", "run", "--temp", "-n", "temp-exp"], project)
+    assert "Running stage 'train-generated@xor-backprop'" in out or "train-generated@xor-backprop" in out, out
+    assert not (project / "models").exists()  # the stages ran in the copy, not here
+
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(f"sqlite:///{(project / 'mlflow.db').as_posix()}")
+    exp = client.get_experiment_by_name("landmarks/xor-backprop")
+    assert exp is not None, "no experiment in the project's store"
+    runs = client.search_runs([exp.experiment_id], "tags.`dvc.exp_name` = 'temp-exp'")
+    parents = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
+    children = [r for r in runs if "mlflow.parentRunId" in r.data.tags]
+    assert len(parents) == 1 and len(children) == 2, [r.data.tags for r in runs]
+    assert all(r.info.status == "FINISHED" for r in runs)
+    # artifacts were written beside the project's store, so they outlive the copy
+    location = Path(exp.artifact_location.removeprefix("file://"))
+    assert location.is_relative_to(project / "mlartifacts") and location.exists(), exp.artifact_location
+    assert client.list_artifacts(parents[0].info.run_id), "the parent run's artifacts are gone"
+    # the experiment is DVC's too: `dvc exp show` lists it with the metrics file's columns
+    shown = sh(["dvc", "exp", "show", "--json"], project)
+    assert "temp-exp" in shown and "metrics.json" in shown

@@ -5,8 +5,9 @@
 estimators, metrics). Loading imports no registry, so `landmarks list` runs without torch.
 """
 
-from landmarks.catalog.load import deep_merge, get_landmark, load_catalog, load_landmark, resolve_recipe
-from landmarks.catalog.schema import PROFILES, Claim, Landmark, Ordering, Profile
+from landmarks.catalog.load import (check_profile, deep_merge, get_landmark, load_catalog, load_landmark,
+                                    profile_names, resolve_recipe)
+from landmarks.catalog.schema import PROFILE_NAME, PROFILES, Claim, Landmark, Ordering, Profile
 
-__all__ = ["PROFILES", "Claim", "Landmark", "Ordering", "Profile", "deep_merge", "get_landmark", "load_catalog",
-           "load_landmark", "resolve_recipe"]
+__all__ = ["PROFILES", "PROFILE_NAME", "Claim", "Landmark", "Ordering", "Profile", "check_profile", "deep_merge",
+           "get_landmark", "load_catalog", "load_landmark", "profile_names", "resolve_recipe"]

@@ -10,10 +10,11 @@ models, datasets, tasks and metrics are registered is `landmarks.registries`' jo
 
 from __future__ import annotations
 
+import difflib
 from pathlib import Path
 from typing import Any, Mapping
 
-from landmarks.catalog.schema import PROFILES, Claim, Landmark
+from landmarks.catalog.schema import PROFILE_NAME, PROFILES, Claim, Landmark
 from landmarks.errors import ConfigError
 from landmarks.schema import read_yaml, validate
 from landmarks.train.recipe import Recipe
@@ -58,7 +59,13 @@ def _consistent(lm: Landmark, path: Path) -> None:
         raise fail("profiles", f"at least one profile is needed ({', '.join(PROFILES)})")
     for pname, prof in lm.profiles.items():
         if pname not in PROFILES:
-            raise fail(f"profiles.{pname}", f"unknown profile; known: {', '.join(PROFILES)}")
+            if not PROFILE_NAME.match(pname):
+                raise fail(f"profiles.{pname}", "a profile name is lower-case letters, digits and '-', "
+                           "starting with a letter (at most 40)")
+            near = difflib.get_close_matches(pname, PROFILES, n=1, cutoff=0.75)
+            if near:  # a typo would otherwise quietly make a profile of one landmark
+                raise fail(f"profiles.{pname}", f"unknown profile; did you mean {near[0]!r}? (a new profile needs a "
+                           f"name not this close to one of {', '.join(PROFILES)})")
         if not prof.seeds:
             raise fail(f"profiles.{pname}.seeds", "at least one seed is needed")
         for j, n in enumerate(prof.claims or ()):
@@ -81,6 +88,25 @@ def load_catalog(directory: Path | str = "benchmarks") -> dict[str, Landmark]:
     if not files:
         raise ConfigError(f"{directory}: no catalog files (*.yaml) found; run from the project root")
     return {lm.id: lm for lm in map(load_landmark, files)}
+
+
+def profile_names(catalog: Mapping[str, Landmark]) -> list[str]:
+    """The project's profiles, then those catalog files declare, in order of first appearance."""
+    names = list(PROFILES)
+    for lm in catalog.values():
+        names += [p for p in lm.profiles if p not in names]
+    return names
+
+
+def check_profile(catalog: Mapping[str, Landmark], name: str, where: str) -> str:
+    """`name` if it is a profile of the project or of a catalog file; a ConfigError otherwise."""
+    known = profile_names(catalog)
+    if name in known:
+        return name
+    near = difflib.get_close_matches(name, known, n=1)
+    hint = f"; did you mean {near[0]!r}?" if near else ""
+    raise ConfigError(f"{where}: unknown profile {name!r}{hint} known: {', '.join(known)} (a catalog file may "
+                      f"declare a new one under `profiles:`)")
 
 
 def get_landmark(catalog: Mapping[str, Landmark], landmark_id: str) -> Landmark:

@@ -8,7 +8,8 @@ exist is `landmarks.registries`' job, so this module imports no registry of code
 
 from __future__ import annotations
 
-from typing import Any, Literal, Mapping
+import re
+from typing import Annotated, Any, Literal, Mapping
 
 from pydantic import Field, PrivateAttr
 
@@ -16,10 +17,13 @@ from landmarks.errors import ConfigError
 from landmarks.schema import Strict
 from landmarks.train.recipe import Recipe
 
-# quick: offline and CPU, minutes. classic: MNIST-era landmarks at full recipe, CPU-feasible.
-# paper: every landmark at its paper recipe (GPU for CIFAR-10). imagenet: user-supplied ImageNet.
-# cifar-cpu: the CIFAR-10 landmarks in about 2 hours on a 2-core CPU with bf16 units.
+# The profiles this project defines. quick: offline and CPU, minutes. classic: MNIST-era
+# landmarks at full recipe, CPU-feasible. paper: every landmark at its paper recipe (GPU for
+# CIFAR-10). imagenet: user-supplied ImageNet. cifar-cpu: the CIFAR-10 landmarks in about 2 hours
+# on a 2-core CPU with bf16 units. A catalog file may declare a profile of its own (a course's
+# "lecture", a cluster's "nightly"): any name PROFILE_NAME allows that is not a near-miss of these.
 PROFILES = ("quick", "classic", "cifar-cpu", "paper", "imagenet")
+PROFILE_NAME = re.compile(r"^[a-z][a-z0-9-]{0,39}$")
 
 
 class Claim(Strict):
@@ -34,10 +38,10 @@ class Claim(Strict):
     check: Literal["mean_within", "all_at_most", "all_at_least"] = "mean_within"
     # the spread (std over runs) the paper reports for its own number, where it gives one; it is
     # then the tolerance (He et al. 2016, ResNet-110: 6.61 +- 0.16)
-    paper_spread: float | None = None
+    paper_spread: float | None = Field(None, ge=0.0)
     # a tolerance stated here overrides the rule (paper_spread, else the test set's binomial noise
     # and the paper's rounding) and must say why in tolerance_reason
-    tolerance: float | None = None
+    tolerance: float | None = Field(None, ge=0.0)
     tolerance_reason: str = ""
     # keyword arguments of the model's builder, checked against its signature at load
     model_args: Mapping[str, Any] = Field(default_factory=dict)
@@ -60,11 +64,11 @@ class Ordering(Strict):
     metric: str | None = None  # defaults to the landmark's metric
     # the paper's ratio of the first claim's value to the last one's (AlexNet Fig. 1: about 6);
     # the table then shows the measured ratio of the means beside it
-    ratio: float | None = None
+    ratio: float | None = Field(None, gt=0.0)
 
 
 class Profile(Strict):
-    seeds: tuple[int, ...]
+    seeds: tuple[Annotated[int, Field(ge=0)], ...]
     recipe: Mapping[str, Any] = Field(default_factory=dict)  # overrides of the recipe under this profile
     # True when the budget is below the paper's (fewer epochs, a subset): every table then says
     # "reduced budget" instead of a verdict on the paper's number

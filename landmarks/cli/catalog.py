@@ -7,16 +7,17 @@ import json
 import sys
 from pathlib import Path
 
-from landmarks.catalog import PROFILES, Landmark, load_catalog
+from landmarks.catalog import Landmark, check_profile, load_catalog
 from landmarks.cli.options import checked
 from landmarks.errors import ConfigError
 from landmarks.files import write_atomic
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    if args.profile and args.profile not in PROFILES:
-        raise ConfigError(f"--profile: unknown profile {args.profile!r}; known: {', '.join(PROFILES)}")
-    for lm in load_catalog(args.catalog).values():
+    catalog = load_catalog(args.catalog)
+    if args.profile:
+        check_profile(catalog, args.profile, "--profile")
+    for lm in catalog.values():
         if args.profile and args.profile not in lm.profiles:
             continue
         if args.ids:

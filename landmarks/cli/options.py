@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from landmarks.catalog import PROFILES, Landmark, get_landmark, load_catalog
+from landmarks.catalog import PROFILES, Landmark, check_profile, get_landmark, load_catalog
 from landmarks.config import Params, load_params
 from landmarks.errors import ConfigError
 
@@ -14,10 +14,8 @@ def params(args: argparse.Namespace) -> Params:
 
 
 def profile(args: argparse.Namespace) -> str:
-    name = args.profile or params(args).profile
-    if name not in PROFILES:
-        raise ConfigError(f"--profile: unknown profile {name!r}; known: {', '.join(PROFILES)}")
-    return name
+    where = "--profile" if args.profile else f"{args.params}: field 'profile'"
+    return check_profile(load_catalog(args.catalog), args.profile or params(args).profile, where)
 
 
 def checked(args: argparse.Namespace, profile_name: str | None = None, ids: list[str] | None = None
@@ -37,4 +35,5 @@ def checked(args: argparse.Namespace, profile_name: str | None = None, ids: list
 
 
 def with_profile(sp: argparse.ArgumentParser) -> None:
-    sp.add_argument("--profile", help=f"{' | '.join(PROFILES)} (default: params.yaml's)")
+    sp.add_argument("--profile", help=f"{' | '.join(PROFILES)}, or one a catalog file declares (default: "
+                    "params.yaml's)")

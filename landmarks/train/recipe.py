@@ -8,7 +8,7 @@ run, in `metrics.json` and MLflow, like the learning rate.
 from __future__ import annotations
 
 import re
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -21,12 +21,12 @@ class Schedule(Strict):
     # milestones and step_size count epochs, or optimizer steps when unit is "step"
     # (He et al. 2016 divide the rate at 32k and 48k iterations, not at epochs)
     unit: Literal["epoch", "step"] = "epoch"
-    milestones: tuple[int, ...] = ()
-    step_size: int = 0
-    gamma: float = 0.1
+    milestones: tuple[Annotated[int, Field(ge=0)], ...] = ()
+    step_size: int = Field(0, ge=0)
+    gamma: float = Field(0.1, gt=0.0)
     # a lower rate for the first steps (ResNet-110: 0.01 for about 400 iterations), as a factor
-    warmup_steps: int = 0
-    warmup_factor: float = 1.0
+    warmup_steps: int = Field(0, ge=0)
+    warmup_factor: float = Field(1.0, gt=0.0)
 
 
 class ParamRule(Strict):
@@ -54,54 +54,54 @@ class LrSearch(Strict):
     `epochs` epochs of the recipe from seed `seed`; the lowest validation error then wins. The test
     set plays no part."""
 
-    grid: tuple[float, ...] = Field(min_length=2)
+    grid: tuple[Annotated[float, Field(gt=0.0)], ...] = Field(min_length=2)
     epochs: int = Field(1, ge=1)
     val_fraction: float = Field(0.1, gt=0.0, lt=1.0)  # held out for the search only
-    seed: int = 0
+    seed: int = Field(0, ge=0)
 
 
 class Recipe(Strict):
     optimizer: Literal["sgd", "perceptron"] = "sgd"
-    lr: float = 0.1
+    lr: float = Field(0.1, gt=0.0)
     # when set, `lr` is replaced by the rate this search chooses (recorded with each run)
     lr_search: LrSearch | None = None
-    momentum: float = 0.0
+    momentum: float = Field(0.0, ge=0.0, lt=1.0)
     # momentum rising linearly from `momentum_start` to `momentum` over the first epochs
     # (Srivastava et al. 2014 speak of a "final momentum"); None: `momentum` from the start
-    momentum_start: float | None = None
-    momentum_ramp_epochs: int = 0
+    momentum_start: float | None = Field(None, ge=0.0, lt=1.0)
+    momentum_ramp_epochs: int = Field(0, ge=0)
     # true: the gradient enters the velocity scaled by (1 - momentum), the form of Hinton et al.
     # 2012 and Srivastava et al. 2014, so `lr` is the long-run step size; false: PyTorch's SGD
     dampened: bool = False
     nesterov: bool = False
-    weight_decay: float = 0.0
+    weight_decay: float = Field(0.0, ge=0.0)
     # per-parameter rates and weight decay, by name (see ParamRule); the rest use lr and weight_decay
     param_rules: tuple[ParamRule, ...] = ()
-    batch_size: int = 32
-    epochs: int = 10
+    batch_size: int = Field(32, ge=1)
+    epochs: int = Field(10, ge=1)
     # stop after this many optimizer steps, mid-epoch if need be (He et al. 2016 stop at 64k
     # iterations); 0: run all epochs
-    max_steps: int = 0
+    max_steps: int = Field(0, ge=0)
     drop_last: bool = False  # skip the last, smaller batch of each epoch (fixed shapes for CUDA graphs)
     loss: Literal["cross_entropy", "mse"] = "cross_entropy"
     schedule: Schedule = Field(default_factory=Schedule)
     # share of the training set held out for validation (fixed split, same for every seed)
-    val_fraction: float = 0.1
+    val_fraction: float = Field(0.1, ge=0.0, lt=1.0)
     # which images are held out: a fixed random share, or the last ones of the training file
     val_split: Literal["random", "last"] = "random"
     # "last": report the final model (the papers' practice); "best_val": the epoch with the
     # lowest validation error. The test set is never used to choose.
     select: Literal["last", "best_val"] = "last"
     # stop after this many epochs without a better validation error; 0 turns it off
-    early_stopping_patience: int = 0
+    early_stopping_patience: int = Field(0, ge=0)
     # inputs are scaled to [0, 1]; "standard" then subtracts the training mean and divides by the
     # std, one each per channel; "pixel_mean" subtracts the mean training image (cuda-convnet)
     normalize: Literal["unit", "standard", "pixel_mean"] = "unit"
     # max-norm constraint on each unit's incoming weights (Srivastava et al. 2014); 0 = off
-    max_norm: float = 0.0
+    max_norm: float = Field(0.0, ge=0.0)
     # on-device augmentation of each training batch, in order: crop, flip, affine
     augment: tuple[Literal["crop", "flip", "affine"], ...] = ()
-    crop_pad: int = 4  # pixels of zero padding before the random crop
+    crop_pad: int = Field(4, ge=0)  # pixels of zero padding before the random crop
     # the arithmetic of the forward pass and loss: "bf16" runs them under bf16 autocast (weights and
     # optimizer stay fp32; on CPUs with AVX512-BF16 or AMX it about halves an MLP's epoch); "auto"
     # is bf16 where the device multiplies bf16 natively (CUDA from Ampere on, CPUs with
@@ -114,7 +114,7 @@ class Recipe(Strict):
     # graphs); used only on CUDA devices, the eager path is the reference everywhere else
     fast: bool = False
     # epochs_to_threshold: the first epoch whose training error (%) is at most this
-    threshold: float = 0.0
+    threshold: float = Field(0.0, ge=0.0, le=100.0)
     # end the run at that epoch (nothing after it changes epochs_to_threshold)
     stop_at_threshold: bool = False
 
