@@ -25,3 +25,21 @@ class TrainingError(LandmarksError):
     def __init__(self, msg: str, step: int | None = None) -> None:
         super().__init__(msg)
         self.step = step
+
+
+class BusyError(LandmarksError):
+    """Another process is training the same landmark under the same profile."""
+
+    exit_code = 4
+
+
+class StorageError(LandmarksError):
+    """A result could not be written (disk full, file size limit, a folder turned read-only)."""
+
+    exit_code = 4
+
+
+class TrackingError(LandmarksError):
+    """Records could not reach MLflow (`landmarks sync` while the server is down); they stay journaled."""
+
+    exit_code = 4

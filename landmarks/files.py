@@ -9,9 +9,14 @@ stays as it was.
 from __future__ import annotations
 
 import contextlib
+import errno
+import math
 import os
+import shutil
 from pathlib import Path
 from typing import IO, Iterator
+
+from landmarks.errors import ConfigError, StorageError
 
 
 @contextlib.contextmanager
@@ -26,10 +31,54 @@ def atomic_open(path: Path, binary: bool = False) -> Iterator[IO]:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
+    except (OSError, RuntimeError) as exc:
+        problem = out_of_space(exc, path, tmp)
+        if problem:
+            raise StorageError(problem) from None
+        raise
     finally:
         tmp.unlink(missing_ok=True)
+
+
+_NO_SPACE = {errno.ENOSPC: "disk full", errno.EDQUOT: "disk quota exceeded", errno.EFBIG: "file size limit reached"}
+
+
+def out_of_space(exc: BaseException, path: Path, partial: Path | None = None) -> str | None:
+    """The message for a write that ran out of space, or None for any other failure. torch.save
+    reports the same errno as a RuntimeError ("file write failed"), so that counts too."""
+    if isinstance(exc, OSError) and exc.errno in _NO_SPACE:
+        what = _NO_SPACE[exc.errno]
+    elif isinstance(exc, RuntimeError) and "write failed" in str(exc):
+        what = "no space to write (disk full or file size limit)"
+    else:
+        return None
+    written = partial.stat().st_size if partial is not None and partial.exists() else 0
+    try:
+        free = shutil.disk_usage(path.parent).free
+    except OSError:
+        free = 0
+    need_mb = max(1, math.ceil(2 * max(written, path.stat().st_size if path.exists() else 0) / 2**20))
+    size_limit = not isinstance(exc, OSError) or exc.errno == errno.EFBIG
+    limit = " (or raise the file size limit, `ulimit -f`)" if size_limit else ""
+    return (f"{what} at {path.parent} writing {path.name} ({written / 2**20:.1f} MB written, "
+            f"{free / 2**20:.0f} MB free): free {need_mb} MB{limit} and run again; what was stored before "
+            "is intact and the run resumes from its last checkpoint")
 
 
 def write_atomic(path: Path, text: str) -> None:
     with atomic_open(path) as f:
         f.write(text)
+
+
+def ensure_writable(folder: Path, option: str) -> None:
+    """Refuse, before any work, a folder where results could not be written (read-only, not a
+    folder, no permission): the message names it and the setting that chooses another."""
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / f".write-test-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise ConfigError(f"cannot write to {folder} ({exc.strerror}): make it writable, or choose another folder "
+                          f"with {option}; nothing was trained") from None

@@ -28,7 +28,8 @@ from landmarks.catalog import Landmark, resolve_recipe
 from landmarks.config import CheckpointPolicy
 from landmarks.data.prepare import prepared_hash
 from landmarks.errors import TrainingError
-from landmarks.files import write_atomic
+from landmarks.files import ensure_writable, write_atomic
+from landmarks.lock import exclusive
 from landmarks.progress import RunProgress
 from landmarks.report.tables import landmark_table, summarize
 from landmarks.provenance import git_state, hardware, machine_label, versions
@@ -71,7 +72,16 @@ class _Stage:
 
 
 def train_landmark(job: TrainJob, tracker: Tracker | None = None) -> dict:
-    """Every claim x seed of the job; returns (and writes) the metrics.json document."""
+    """Every claim x seed of the job; returns (and writes) the metrics.json document. One process
+    at a time per (profile, landmark); the folders it writes are checked before anything trains."""
+    state_dir = Path(job.checkpoints.dir) / job.profile / job.landmark.id
+    for folder, option in ((job.out_dir, "--models"), (state_dir, "train.checkpoint.dir in params.yaml")):
+        ensure_writable(folder, option)
+    with exclusive(state_dir / "lock", f"{job.landmark.id} (profile {job.profile})"):
+        return _train_landmark(job, tracker)
+
+
+def _train_landmark(job: TrainJob, tracker: Tracker | None) -> dict:
     lm, profile = job.landmark, job.profile
     prof = lm.profile(profile)
     claims = tuple(lm.claim(n) for n in job.only_claims) if job.only_claims else lm.claims_for(profile)
@@ -126,8 +136,15 @@ def train_landmark(job: TrainJob, tracker: Tracker | None = None) -> dict:
         "mlflow_parent_run_id": stage.mlflow.parent,
         "runs": rows,
     }
-    write_atomic(job.out_dir / "metrics.json", json.dumps(doc, indent=1, default=str) + "\n")
-    write_atomic(job.out_dir / "history.csv", pd.DataFrame(histories).to_csv(index=False))
+    try:
+        write_atomic(job.out_dir / "metrics.json", json.dumps(doc, indent=1, default=str) + "\n")
+        write_atomic(job.out_dir / "history.csv", pd.DataFrame(histories).to_csv(index=False))
+    except BaseException:
+        # the finished runs stay in the checkpoint folder: the same command writes them without training
+        log.error("  [%s] the %d finished runs are kept in %s; run the same command again once %s can be "
+                  "written: nothing is trained again", lm.id, len(rows), stage.finished.folder, job.out_dir)
+        stage.mlflow.close("FAILED")
+        raise
     try:
         summary = summarize(pd.DataFrame(rows), {lm.id: lm})
         records, table = summary.to_dict("records"), landmark_table(summary, lm)
@@ -176,16 +193,14 @@ def _one_run(run: RunSpec, stage: _Stage) -> tuple[dict, list[dict]]:
               "recipe": run.recipe.model_dump(mode="json"), "model_args": dict(claim.model_args),
               "data_args": dict(claim.data_args)}
     tags = {"claim": claim.name, "model": claim.model, "seed": run.seed, "run_key": key, "data_hash": stage.data_hash}
-    run_id = stage.mlflow.start_child(f"{claim.name} seed {run.seed}",
-                                      payload["extra"].get("mlflow_run_id") if payload else None, tags, params)
+    run_id = stage.mlflow.start_child(f"{claim.name} seed {run.seed}", key, identity, tags, params,
+                                      fresh=policy.resume == "never")
     checkpoint.extra = {"mlflow_run_id": run_id}
-    logged: set[int] = set()
 
     progress = RunProgress(f"{claim.name}, seed {run.seed}", None if run.recipe.max_steps else run.recipe.epochs)
 
     def on_epoch(row: dict) -> None:
-        stage.mlflow.log_epoch(run_id, row)
-        logged.add(row["epoch"])
+        stage.mlflow.log_epoch(key, run_id, row)
         progress.epoch(row)
 
     if payload:
@@ -198,6 +213,7 @@ def _one_run(run: RunSpec, stage: _Stage) -> tuple[dict, list[dict]]:
     except TrainingError as exc:
         stage.mlflow.fail_child(run_id, "FAILED", exc)
         checkpoint.path.unlink(missing_ok=True)
+        stage.mlflow.forget_child(key)
         raise
     except Interrupted:
         stage.mlflow.fail_child(run_id, "KILLED")
@@ -226,7 +242,7 @@ def _one_run(run: RunSpec, stage: _Stage) -> tuple[dict, list[dict]]:
     stage.finished.put(key, identity, row, result.history,
                        result.model.state_dict() if result.model is not None else None)
     stage.finished.copy_weights(key, stage.job.out_dir)
-    stage.mlflow.finish_child(run_id, result.metrics, [h for h in result.history if h["epoch"] not in logged],
-                              seconds, tags, stage.job.out_dir / "weights" / f"{key}.pt")
+    stage.mlflow.finish_child(key, run_id, result.metrics, result.history, seconds, tags,
+                              stage.job.out_dir / "weights" / f"{key}.pt")
     checkpoint.path.unlink(missing_ok=True)
     return row, result.history

@@ -255,3 +255,66 @@ def test_verify_reports_a_corrupted_cache(tmp_path, monkeypatch, capsys):
     assert main(["--params", str(params), "verify", name]) == 1
     out = capsys.readouterr().out
     assert "PROBLEM" in out and victim.name in out and "expected" in out
+
+
+def _mirror_with(tmp_path: Path, name: str, raw: dict[str, bytes], victim: str, content: bytes) -> Path:
+    """A mirror folder holding a generated dataset, one file of it replaced by `content`."""
+    mirror = tmp_path / "mirror"
+    (mirror / name).mkdir(parents=True)
+    for stem, data in raw.items():
+        (mirror / name / f"{stem}.gz").write_bytes(gzip.compress(data))
+    (mirror / name / victim).write_bytes(content)
+    return mirror
+
+
+@pytest.mark.parametrize("kind", ["empty", "other dataset", "corrupt"])
+def test_a_bad_mirror_file_is_named_with_the_fix_that_applies(tmp_path, monkeypatch, kind):
+    """Before: the message named the deleted temporary `.part`, said "Delete it and fetch again",
+    and told the user to set LANDMARKS_DATA_MIRROR although it was set; an empty file or another
+    dataset's file was a bare hash mismatch."""
+    raw, other = fake_idx(31), fake_idx(41)
+    name = register_idx(raw)
+    register_idx(other)  # a dataset whose training images end up in the wrong place
+    victim = f"{PARTS['test_y']}.gz"
+    content = {"empty": b"", "other dataset": gzip.compress(other[PARTS["train_x"]]),
+               "corrupt": gzip.compress(raw[PARTS["test_y"]])[:-20]}[kind]
+    mirror = _mirror_with(tmp_path, name, raw, victim, content)
+    monkeypatch.setenv("LANDMARKS_DATA_MIRROR", str(mirror))
+    with pytest.raises(DataError) as err:
+        fetch_dataset(name, tmp_path / "data", opts=QUIET)
+    msg = str(err.value)
+    bad = str(mirror / name / victim)
+    assert f"{bad}: " in msg and ".part" not in msg and "Delete it" not in msg, msg
+    assert f"replace the bad copy ({bad})" in msg and "set LANDMARKS_DATA_MIRROR" not in msg, msg
+    words = {"empty": "empty file (0 bytes)", "other dataset": f"/{PARTS['train_x']}.gz, not {victim} (a file of another dataset",
+             "corrupt": "truncated"}[kind]
+    assert words in msg, msg
+    assert not list((tmp_path / "data" / "raw" / name).glob(f"*{PARTS['test_y']}*"))  # nothing of it kept
+
+
+def test_a_missing_file_with_the_mirror_set_says_the_mirror_lacks_it(tmp_path, monkeypatch):
+    raw = fake_idx(51)
+    name = register_idx(raw)
+    mirror = tmp_path / "mirror"
+    (mirror / name).mkdir(parents=True)
+    monkeypatch.setenv("LANDMARKS_DATA_MIRROR", str(mirror))
+    with pytest.raises(DataError) as err:
+        fetch_dataset(name, tmp_path / "data", opts=QUIET)
+    msg = str(err.value)
+    assert f"the mirror ({mirror}) has no {name}/" in msg and "set LANDMARKS_DATA_MIRROR" not in msg, msg
+
+
+def test_a_cached_file_that_fails_verification_is_quarantined_outside_the_dvc_output(tmp_path, monkeypatch):
+    raw = fake_idx(61)
+    name = register_idx(raw)
+    mirror = _mirror_with(tmp_path, name, raw, f"{PARTS['test_y']}.gz", gzip.compress(raw[PARTS["test_y"]]))
+    monkeypatch.setenv("LANDMARKS_DATA_MIRROR", str(mirror))
+    data = tmp_path / "data"
+    fetch_dataset(name, data, opts=QUIET)
+    cached = data / "raw" / name / f"{PARTS['test_y']}.gz"
+    cached.write_bytes(gzip.compress(b"\x00\x00\x08\x01" + bytes(20)))  # damaged in the cache
+    fetch_dataset(name, data, opts=QUIET)  # fetched again from the mirror
+    assert cached.read_bytes() == gzip.compress(raw[PARTS["test_y"]]) or read_content(cached) == raw[PARTS["test_y"]]
+    assert not [p.name for p in (data / "raw" / name).iterdir() if "corrupt" in p.name]  # the DVC output: good files only
+    (kept,) = (data / "quarantine" / name).iterdir()
+    assert kept.name.startswith(f"{PARTS['test_y']}.gz.") and kept.name.endswith(".corrupt")

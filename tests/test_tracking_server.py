@@ -52,3 +52,40 @@ def test_server_stopped_mid_run_then_synced(tmp_path, digits_dir, digits_workspa
         assert not tracker.journal.exists()  # renamed to .synced once sent
     finally:
         stop_server(server)
+
+
+@pytest.mark.server
+@pytest.mark.slow
+def test_sync_while_the_server_is_down_fails_fast_and_keeps_the_journal(tmp_path, digits_workspace, mlflow_runs):
+    """Before, `landmarks sync` waited about 250 s on MLflow's retries, then raised a traceback."""
+    import os
+    import subprocess
+
+    port = free_port()
+    uri = f"http://127.0.0.1:{port}"
+    ws = digits_workspace(tmp_path / "ws", epochs=3)
+    env = {**os.environ, "MLFLOW_TRACKING_URI": uri, "OMP_NUM_THREADS": "1"}
+    for name in ("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "MLFLOW_HTTP_REQUEST_TIMEOUT"):
+        env.pop(name, None)
+    trained = subprocess.run([str(BIN / "landmarks"), "train", LANDMARK], cwd=ws, env=env, capture_output=True,
+                             text=True, timeout=300)  # no server at all: training journals and completes
+    assert trained.returncode == 0, trained.stderr
+    (journal,) = (ws / "tracking-pending").glob("*.jsonl")
+    before = journal.read_text()
+
+    # the server is still down: one message, exit 4, well inside the timeout (not MLflow's minutes of retries)
+    down = subprocess.run([str(BIN / "landmarks"), "sync"], cwd=ws, env=env, capture_output=True, text=True, timeout=90)
+    assert down.returncode == 4, down.stderr
+    assert "Traceback" not in down.stderr and f"MLflow at {uri}" in down.stderr and "Nothing is lost" in down.stderr
+    assert journal.read_text() == before
+
+    server = start_server(tmp_path, port)
+    try:
+        up = subprocess.run([str(BIN / "landmarks"), "sync"], cwd=ws, env=env, capture_output=True, text=True,
+                            timeout=300)
+        assert up.returncode == 0, up.stderr
+        _, parent, child = mlflow_runs(uri, LANDMARK)
+        assert parent.info.status == "FINISHED" and child.info.status == "FINISHED"
+        assert not journal.exists()
+    finally:
+        stop_server(server)

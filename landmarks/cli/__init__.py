@@ -19,10 +19,13 @@ keeps warnings and errors only. What a command produces (a listing, a table, a p
 from __future__ import annotations
 
 import argparse
+import errno
 import logging
 import sys
+from pathlib import Path
 
 from landmarks.errors import LandmarksError
+from landmarks.files import out_of_space
 
 
 class _Stderr(logging.StreamHandler):
@@ -102,6 +105,14 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("landmarks: interrupted", file=sys.stderr)
         return 130
+    except OSError as exc:  # storage that failed under a write no code path expected to fail
+        problem = out_of_space(exc, Path(exc.filename or "."))
+        if problem is None and exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS) and exc.filename:
+            problem = f"cannot write {exc.filename} ({exc.strerror}): make it writable and run again"
+        if problem is None:
+            raise
+        print(f"landmarks: error: {problem}", file=sys.stderr)
+        return 4
     except BrokenPipeError:  # `landmarks list | head`: the reader has gone, nothing to say
         sys.stdout = None
         return 0

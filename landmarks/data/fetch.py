@@ -77,8 +77,31 @@ def candidates(dataset: str, rf: RemoteFile, mirror_list: list[str]) -> list[str
     return out + list(rf.urls)
 
 
+def _identify(path: Path, exclude: RemoteFile) -> str | None:
+    """"<dataset>/<file>" when `path` is another registered file (a mix-up in a mirror), else None."""
+    from landmarks.data.registry import DATASETS  # the registry imports this module
+
+    try:
+        md5, got = file_md5(path), None
+        for spec in map(DATASETS.get, DATASETS.names()):
+            for rf in spec.files:
+                if rf == exclude:
+                    continue
+                if rf.md5 and rf.md5 == md5:
+                    return f"{spec.name}/{rf.name}"
+                if not rf.archive and "" in rf.content:
+                    got = got or content_hashes(path, False)
+                    if got.get("") == rf.content[""]:
+                        return f"{spec.name}/{rf.name}"
+    except DataError:
+        return None
+    return None
+
+
 def verify(path: Path, rf: RemoteFile) -> dict[str, str]:
     """Check the file's content against the registry; return the hashes. Raises DataError."""
+    if path.stat().st_size == 0:
+        raise DataError(f"{path}: empty file (0 bytes) where {rf.name} should be")
     if container(path) == "html":
         raise DataError(
             f"{path}: the server sent an HTML page instead of {rf.name} (an error, login or "
@@ -90,10 +113,20 @@ def verify(path: Path, rf: RemoteFile) -> dict[str, str]:
         if actual != rf.md5:
             raise DataError(f"{path}: md5 {actual}, expected {rf.md5} (the publisher's archive checksum)")
         return {"md5": actual}
-    got = content_hashes(path, rf.archive, set(rf.content) if rf.archive else None)
+    try:
+        got = content_hashes(path, rf.archive, set(rf.content) if rf.archive else None)
+    except DataError:
+        other = _identify(path, rf)
+        if other:
+            raise DataError(f"{path}: this is {other}, not {rf.name} (a file of another dataset or split)") from None
+        raise
     for member, expected in rf.content.items():
         actual = got.get(member)
         label = f"{rf.name}:{member}" if member else rf.name
+        if actual is None or actual != expected:
+            other = _identify(path, rf)
+            if other:
+                raise DataError(f"{path}: this is {other}, not {rf.name} (a file of another dataset or split)")
         if actual is None:
             raise DataError(f"{path}: member {member!r} missing from the archive")
         if actual != expected:
@@ -206,10 +239,13 @@ def fetch_file(dataset: str, rf: RemoteFile, raw_dir: Path, mirror_list: list[st
             log.info(f"  {dataset}/{cached.name}: cached, verified")
             return cached
         except DataError as exc:
-            bad = cached.with_name(cached.name + ".corrupt")
+            # kept for a look, outside data/raw/<dataset> (a DVC output, which must hold good files only)
+            bad = quarantine_dir(raw_dir, dataset) / f"{cached.name}.{time.strftime('%Y%m%dT%H%M%S')}.corrupt"
+            bad.parent.mkdir(parents=True, exist_ok=True)
             os.replace(cached, bad)
-            log.info(f"  {dataset}/{cached.name}: cached copy fails verification ({exc}); moved to {bad.name}")
+            log.warning(f"  {dataset}/{cached.name}: cached copy fails verification ({exc}); moved to {bad}")
     tried: list[str] = []
+    bad_sources: list[str] = []
     for source in candidates(dataset, rf, mirror_list):
         name = source.rstrip("/").rsplit("/", 1)[-1] if "://" in source else Path(source).name
         tmp = raw_dir / f".{name}.part"
@@ -224,8 +260,12 @@ def fetch_file(dataset: str, rf: RemoteFile, raw_dir: Path, mirror_list: list[st
             continue
         except DataError as exc:
             tmp.unlink(missing_ok=True)  # never keep bytes that failed verification
-            tried.append(f"{source}: {exc}")
-            log.info(f"  {dataset}/{name}: refused: {exc}")
+            # the message names the source's file, not the temporary copy just deleted, and the
+            # fix is the source's, not "delete it"
+            why = str(exc).replace(str(tmp), "").lstrip(": ").replace(" Delete it and fetch again.", "")
+            tried.append(f"{source}: {why}")
+            bad_sources.append(source)
+            log.info(f"  {dataset}/{name}: refused {source}: {why}")
             continue
         final = raw_dir / name
         os.replace(tmp, final)
@@ -233,9 +273,21 @@ def fetch_file(dataset: str, rf: RemoteFile, raw_dir: Path, mirror_list: list[st
         log.info(f"  {dataset}/{name}: fetched from {source}, verified ({size:.1f} MB, {time.perf_counter() - t0:.1f} s)")
         return final
     lines = "\n".join(f"    - {t}" for t in tried)
+    if bad_sources:
+        fix = (f"replace the bad copy ({', '.join(bad_sources)}) with the released file, or point "
+               f"{MIRROR_ENV} at a mirror that has it")
+    elif mirror_list:
+        fix = (f"the mirror ({', '.join(mirror_list)}) has no {dataset}/{rf.name}: add it there, laid out as "
+               f"<mirror>/{dataset}/{rf.name}, or point {MIRROR_ENV} elsewhere")
+    else:
+        fix = (f"set {MIRROR_ENV} to a folder or URL laid out as <mirror>/{dataset}/{rf.name} (for example "
+               "the project's offline copies)")
     raise DataError(
         f"could not fetch {dataset}/{rf.name}; tried:\n{lines}\n"
-        f"  To fix: set {MIRROR_ENV} to a folder or URL laid out as <mirror>/{dataset}/{rf.name} "
-        f"(for example the project's offline copies), or place the file in {raw_dir}/ and run "
-        "`landmarks verify`."
+        f"  To fix: {fix}; or place the file in {raw_dir}/ and run `landmarks verify`."
     )
+
+
+def quarantine_dir(raw_dir: Path, dataset: str) -> Path:
+    """data/quarantine/<dataset>: files that failed verification, beside data/raw, not in it."""
+    return raw_dir.parent.parent / "quarantine" / dataset

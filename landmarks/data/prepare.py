@@ -155,8 +155,15 @@ def load_prepared(name: str, data_dir: Path) -> Splits:
     if manifest.get("format", "").startswith("image folders"):
         raise DataError(f"{name} is an image-folder dataset; it is read by the image-folder loader, not as arrays")
     arrays = {k: np.load(folder / f"{k}.npy", mmap_mode="r", allow_pickle=False) for k in ARRAYS}
+    # re-hash what is read (a fraction of a second next to an epoch): a run must train on the data
+    # its provenance names, not on arrays changed after `prepare`
+    for key in ARRAYS:
+        if arrays_hash(arrays[key]) != manifest["arrays"][key]["sha256"]:
+            raise DataError(f"{folder / f'{key}.npy'}: does not match {manifest_path} (changed after `landmarks "
+                            f"prepare {name}`); run `landmarks prepare {name}` (or `dvc checkout {folder}`) to "
+                            "restore it; nothing was trained")
     return Splits(name=name, num_classes=manifest["num_classes"], max_value=manifest["max_value"],
-                  content_hash=manifest["content_hash"], **arrays)
+                  content_hash=manifest["content_hash"], **arrays)  # verified above, array by array
 
 
 def ensure_prepared(name: str, data_dir: Path, mirror_setting: str = "") -> Splits:

@@ -9,14 +9,18 @@ citation), a parent run per (landmark, profile) and a child run per (claim, seed
 - a child holds its resolved recipe as params, per-epoch metrics (the epoch as the step), the
   final metrics, its weights as an artifact, and provenance tags (git commit and versions, with
   MLflow's own `mlflow.source.*` so the UI shows Source and Version).
-An interrupted landmark ends KILLED, parent and child; it keeps the parent's id in
-`<state_dir>/parent.json` and each interrupted child's id in its checkpoint, so running the same
-command again continues the same runs instead of starting new ones. With tracking off
-(`tracker=None`) every method does nothing.
+An interrupted landmark ends KILLED, parent and child. The parent's id is kept in
+`<state_dir>/parent.json` and each child's in `<state_dir>/mlflow-runs/<run key>.json`, both
+written (atomically) as soon as the run exists, before any training: running the same command
+again, even after a SIGKILL before the first checkpoint, continues the same runs instead of
+leaving one RUNNING forever and starting another. The child's file also holds the last epoch
+sent to MLflow, so a resumed run logs each epoch once. With tracking off (`tracker=None`) every
+method does nothing.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from pathlib import Path
@@ -32,6 +36,9 @@ class LandmarkRuns:
                  state_dir: Path, description: str = "", params: dict[str, Any] | None = None) -> None:
         self.tracker, self.tags = tracker, tags
         self.parent_file = state_dir / "parent.json"
+        self.children_dir = state_dir / "mlflow-runs"
+        self.logged_through: dict[str, int] = {}  # run key -> the last epoch MLflow has
+        self.identities: dict[str, str] = {}  # run key -> digest of what makes the run (recipe, data, code)
         self.experiment = self.parent = None
         if tracker is None:
             return
@@ -46,33 +53,70 @@ class LandmarkRuns:
                 tracker.log_params(self.parent, params)
             write_atomic(self.parent_file, json.dumps({"mlflow_run_id": self.parent, "uri": tracker.uri}))
 
-    def start_child(self, name: str, saved_id: str | None, tags: dict[str, Any], params: dict[str, Any]) -> str | None:
-        """The child run's id: the one a checkpoint saved (resumed), or a new run with its params."""
+    def _child_file(self, key: str) -> Path:
+        return self.children_dir / f"{key}.json"
+
+    def _save_child(self, key: str, run_id: str) -> None:
+        doc = {"mlflow_run_id": run_id, "uri": self.tracker.uri, "identity": self.identities[key],
+               "logged_through": self.logged_through.get(key, 0)}
+        write_atomic(self._child_file(key), json.dumps(doc))
+
+    def start_child(self, name: str, key: str, identity: dict[str, Any], tags: dict[str, Any],
+                    params: dict[str, Any], fresh: bool = False) -> str | None:
+        """The child run's id: the one an earlier, interrupted process of this same run (same
+        `identity`: recipe, data, code) started, resumed; or a new run with its params. With
+        `fresh` (a restart), or for a run of other settings, the earlier run is ended KILLED."""
         if self.tracker is None:
             return None
-        if saved_id:
-            self.tracker.resume(saved_id)
-            return saved_id
+        self.identities[key] = hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()
+        path = self._child_file(key)
+        try:
+            saved = json.loads(path.read_text()) if path.exists() else {}
+        except (OSError, ValueError):  # unreadable: start anew rather than fail the landmark
+            saved = {}
+        if saved.get("uri") != self.tracker.uri:
+            saved = {}
+        if saved and not fresh and saved.get("identity") == self.identities[key]:
+            run_id = saved["mlflow_run_id"]
+            self.logged_through[key] = int(saved.get("logged_through", 0))
+            self.tracker.resume(run_id)
+            return run_id
+        if saved:  # superseded by a restart: it must not stay RUNNING
+            self.tracker.end(saved["mlflow_run_id"], "KILLED")
         run_id = self.tracker.start(self.experiment, name, {**self.tags, **tags}, parent=self.parent)
+        self.logged_through[key] = 0
+        self._save_child(key, run_id)  # before the params, before training: a kill from here on resumes it
         self.tracker.log_params(run_id, params)
         return run_id
 
-    def log_epoch(self, run_id: str | None, row: dict) -> None:
-        if self.tracker and run_id:
-            self.tracker.log_history(run_id, [row])
+    def log_epoch(self, key: str, run_id: str | None, row: dict) -> None:
+        """Send an epoch's metrics unless MLflow already has them (a resumed run re-trains the epochs
+        after its checkpoint, some of which the killed process had logged)."""
+        if not (self.tracker and run_id) or row["epoch"] <= self.logged_through.get(key, 0):
+            return
+        self.tracker.log_history(run_id, [row])
+        self.logged_through[key] = row["epoch"]
+        self._save_child(key, run_id)
 
-    def finish_child(self, run_id: str | None, metrics: dict[str, float], unlogged: list[dict], seconds: float,
-                     tags: dict[str, Any], weights: Path | None = None) -> None:
-        """Final metrics (step 0), the epochs not yet logged live, tags, the weights; the run ends FINISHED."""
+    def finish_child(self, key: str, run_id: str | None, metrics: dict[str, float], history: list[dict],
+                     seconds: float, tags: dict[str, Any], weights: Path | None = None) -> None:
+        """Final metrics (step 0), the epochs not yet logged, tags, the weights; the run ends FINISHED."""
         if not (self.tracker and run_id):
             return
-        self.tracker.log_history(run_id, unlogged)
+        done = self.logged_through.get(key, 0)
+        self.tracker.log_history(run_id, [h for h in history if h["epoch"] > done])
         if weights is not None and weights.exists():
             self.tracker.log_artifact(run_id, weights, "weights")
         self.tracker.log_metrics(run_id, [(k, v, 0) for k, v in metrics.items()] + [("seconds", seconds, 0)])
-        for key, value in tags.items():
-            self.tracker.set_tag(run_id, key, value)
+        for name, value in tags.items():
+            self.tracker.set_tag(run_id, name, value)
         self.tracker.end(run_id)
+        self._child_file(key).unlink(missing_ok=True)
+
+    def forget_child(self, key: str) -> None:
+        """A run that will not be resumed (it failed; its checkpoint is gone): the next one is new."""
+        if self.tracker is not None:
+            self._child_file(key).unlink(missing_ok=True)
 
     def fail_child(self, run_id: str | None, status: str, error: BaseException | None = None) -> None:
         """End a child run FAILED (with what failed, and the step, for a TrainingError) or KILLED."""

@@ -143,8 +143,8 @@ class FinishedRuns:
     def copy_weights(self, key: str, out_dir: Path) -> None:
         """The run's weights into `out_dir/weights/<key>.pt`, when it has any."""
         if self.weights(key).exists():
-            (out_dir / "weights").mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(self.weights(key), out_dir / "weights" / f"{key}.pt")
+            with open(self.weights(key), "rb") as src, atomic_open(out_dir / "weights" / f"{key}.pt", binary=True) as dst:
+                shutil.copyfileobj(src, dst)
 
     def clear(self) -> None:
         shutil.rmtree(self.folder, ignore_errors=True)
