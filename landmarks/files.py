@@ -58,11 +58,15 @@ def out_of_space(exc: BaseException, path: Path, partial: Path | None = None) ->
     except OSError:
         free = 0
     need_mb = max(1, math.ceil(2 * max(written, path.stat().st_size if path.exists() else 0) / 2**20))
-    size_limit = not isinstance(exc, OSError) or exc.errno == errno.EFBIG
-    limit = " (or raise the file size limit, `ulimit -f`)" if size_limit else ""
+    if isinstance(exc, OSError) and exc.errno == errno.EFBIG:
+        fix = "raise the file size limit (`ulimit -f`)"
+    elif isinstance(exc, OSError):
+        fix = f"free {need_mb} MB"
+    else:  # torch does not say which
+        fix = f"free {need_mb} MB (or raise the file size limit, `ulimit -f`)"
     return (f"{what} at {path.parent} writing {path.name} ({written / 2**20:.1f} MB written, "
-            f"{free / 2**20:.0f} MB free): free {need_mb} MB{limit} and run again; what was stored before "
-            "is intact and the run resumes from its last checkpoint")
+            f"{free / 2**20:.0f} MB free): {fix} and run again; what was stored before is intact and the "
+            "run resumes from its last checkpoint")
 
 
 def write_atomic(path: Path, text: str) -> None:

@@ -27,7 +27,7 @@ import torch
 from landmarks.catalog import Landmark, resolve_recipe
 from landmarks.config import CheckpointPolicy
 from landmarks.data.prepare import prepared_hash
-from landmarks.errors import TrainingError
+from landmarks.errors import StorageError, TrainingError
 from landmarks.files import ensure_writable, write_atomic
 from landmarks.lock import exclusive
 from landmarks.progress import RunProgress
@@ -122,7 +122,11 @@ def _train_landmark(job: TrainJob, tracker: Tracker | None) -> dict:
     except Interrupted:
         stage.mlflow.close("KILLED")
         raise
-    except BaseException:
+    except BaseException as exc:
+        if isinstance(exc, (OSError, StorageError)) and stage.finished.folder.is_dir() and any(
+                stage.finished.folder.glob("*.result.json")):
+            log.error("  [%s] finished runs are kept in %s: once the problem is fixed, the same command takes "
+                      "them as they are and trains only the rest", lm.id, stage.finished.folder)
         stage.mlflow.close("FAILED")
         raise
     doc = {
