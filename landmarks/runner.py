@@ -27,7 +27,7 @@ import torch
 from landmarks.catalog import Landmark, resolve_recipe
 from landmarks.config import CheckpointPolicy
 from landmarks.data.prepare import prepared_hash
-from landmarks.errors import StorageError, TrainingError
+from landmarks.errors import ConfigError, StorageError, TrainingError
 from landmarks.files import ensure_writable, write_atomic
 from landmarks.lock import exclusive
 from landmarks.progress import RunProgress
@@ -36,6 +36,7 @@ from landmarks.provenance import git_state, hardware, machine_label, versions
 from landmarks.tasks import TASKS, RunControl, RunResult, RunSpec, StageContext, Task
 from landmarks.tracking import LandmarkRuns, Tracker, flatten
 from landmarks.train.checkpoint import Checkpointer, FinishedRuns
+from landmarks.train.distributed import SINGLE, World
 from landmarks.train.signals import Interrupted, StopFlag
 
 log = logging.getLogger(__name__)
@@ -55,6 +56,9 @@ class TrainJob:
     checkpoints: CheckpointPolicy = field(default_factory=CheckpointPolicy)
     only_claims: tuple[str, ...] = ()  # a subset (marked so in metrics.json)
     only_seeds: tuple[int, ...] = ()
+    # this process's place under torchrun; all ranks train every run together (recipe
+    # parallel: data), rank 0 alone writes
+    world: World = SINGLE
 
 
 @dataclass
@@ -75,6 +79,8 @@ def train_landmark(job: TrainJob, tracker: Tracker | None = None) -> dict:
     """Every claim x seed of the job; returns (and writes) the metrics.json document. One process
     at a time per (profile, landmark); the folders it writes are checked before anything trains."""
     state_dir = Path(job.checkpoints.dir) / job.profile / job.landmark.id
+    if not job.world.writer:  # another rank of this job writes, and holds the lock
+        return _train_landmark(job, None)
     for folder, option in ((job.out_dir, "--models"), (state_dir, "train.checkpoint.dir in params.yaml")):
         ensure_writable(folder, option)
     with exclusive(state_dir / "lock", f"{job.landmark.id} (profile {job.profile})"):
@@ -88,7 +94,8 @@ def _train_landmark(job: TrainJob, tracker: Tracker | None) -> dict:
     if job.only_seeds:
         prof = prof.model_copy(update={"seeds": tuple(job.only_seeds)})
     state_dir = Path(job.checkpoints.dir) / profile / lm.id
-    ctx = StageContext(device=job.device, data_dir=job.data_dir, mirror=job.mirror, state_dir=state_dir)
+    ctx = StageContext(device=job.device, data_dir=job.data_dir, mirror=job.mirror, state_dir=state_dir,
+                       world=job.world)
     tags = {"landmark": lm.id, "profile": profile, "reduced_budget": str(prof.reduced_budget).lower(),
             "deterministic": str(job.deterministic).lower(), **git_state(), **versions(), **hardware(job.device)}
     # MLflow's own tags, so its UI shows the run's Source and Version
@@ -98,6 +105,8 @@ def _train_landmark(job: TrainJob, tracker: Tracker | None) -> dict:
         tags["dvc.exp_name"] = os.environ["DVC_EXP_NAME"]
     resolved = {c.name: resolve_recipe(lm, c, profile) for c in claims}
     recipes = {name: r.model_dump(mode="json") for name, r in resolved.items()}
+    if job.world.active:
+        check_splittable(lm, profile, claims, job.world.size)
     total = sum(len(c.seeds(prof.seeds)) for c in claims)
     label = " (reduced budget)" if prof.reduced_budget else ""
     log.info("[%s] profile %s%s: %d claims x %d seeds (%d runs) on %s", lm.id, profile, label, len(claims),
@@ -140,6 +149,8 @@ def _train_landmark(job: TrainJob, tracker: Tracker | None) -> dict:
         "mlflow_parent_run_id": stage.mlflow.parent,
         "runs": rows,
     }
+    if not job.world.writer:
+        return doc
     try:
         write_atomic(job.out_dir / "metrics.json", json.dumps(doc, indent=1, default=str) + "\n")
         write_atomic(job.out_dir / "history.csv", pd.DataFrame(histories).to_csv(index=False))
@@ -159,6 +170,16 @@ def _train_landmark(job: TrainJob, tracker: Tracker | None) -> dict:
     stage.finished.clear()  # everything is in out_dir now
     log.info("[%s] done in %.1f s -> %s", lm.id, doc["seconds"], job.out_dir)
     return doc
+
+
+def check_splittable(lm: Landmark, profile: str, claims: tuple | None = None, processes: int = 2) -> None:
+    """Refuse, before any process starts, claims that several processes cannot train together."""
+    claims = claims if claims is not None else lm.claims_for(profile)
+    serial = [c.name for c in claims if resolve_recipe(lm, c, profile).parallel != "data"]
+    if serial:
+        raise ConfigError(f"{lm.path}: claims {', '.join(serial)}: {processes} processes train a run together only "
+                          "with `parallel: data` in the recipe (or the profile's recipe); run this landmark in one "
+                          "process, or set parallel: data")
 
 
 def _say_done(row: dict, done: int, total: int) -> None:
@@ -188,7 +209,8 @@ def _one_run(run: RunSpec, stage: _Stage) -> tuple[dict, list[dict]]:
     if policy.resume != "never":
         done = stage.finished.get(key, identity)
         if done is not None:  # finished before the interruption: keep its result
-            stage.finished.copy_weights(key, stage.job.out_dir)
+            if stage.job.world.writer:
+                stage.finished.copy_weights(key, stage.job.out_dir)
             return {**done["row"], "resumed": True}, done["history"]
     checkpoint = Checkpointer(Path(policy.dir) / run.profile / run.landmark.id / f"{key}.pt", identity,
                               policy.every_steps, policy.every_seconds)
@@ -216,7 +238,8 @@ def _one_run(run: RunSpec, stage: _Stage) -> tuple[dict, list[dict]]:
         result: RunResult = stage.task.run(run, stage.ctx, control)
     except TrainingError as exc:
         stage.mlflow.fail_child(run_id, "FAILED", exc)
-        checkpoint.path.unlink(missing_ok=True)
+        if stage.job.world.writer:
+            checkpoint.path.unlink(missing_ok=True)
         stage.mlflow.forget_child(key)
         raise
     except Interrupted:
@@ -243,6 +266,10 @@ def _one_run(run: RunSpec, stage: _Stage) -> tuple[dict, list[dict]]:
     for k in ("lr", "precision"):  # what the run resolved from its recipe (a rate search, "auto")
         if k in result.info:
             tags[f"resolved.{k}"] = str(result.info[k])
+    if stage.job.world.active:
+        row["info.world_size"] = stage.job.world.size
+    if not stage.job.world.writer:
+        return row, result.history
     stage.finished.put(key, identity, row, result.history,
                        result.model.state_dict() if result.model is not None else None)
     stage.finished.copy_weights(key, stage.job.out_dir)

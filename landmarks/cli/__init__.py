@@ -96,6 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     _suggest(argv, parser)
     args = parser.parse_args(argv)
+    args.argv = list(argv)  # as typed: `train --nproc-per-node` hands it on to torchrun
     setup_logging(getattr(args, "verbose", 0) - getattr(args, "quiet", 0))
     try:
         return args.func(args)

@@ -19,16 +19,20 @@ def _train(lm: Landmark, profile_name: str, args: argparse.Namespace) -> None:
     """Train one landmark of a catalog the caller has checked."""
     from landmarks.runner import TrainJob, train_landmark
     from landmarks.tracking import open_tracker
+    from landmarks.train.distributed import init_process_group, world_from_env
     from landmarks.train.seeding import resolve_device, set_deterministic
 
     p = params(args)
     lm.profile(profile_name)  # refuse an unknown profile before anything starts
-    if p.train.verbose and not getattr(args, "quiet", 0):
+    world = world_from_env()  # several processes when torchrun started this one
+    if p.train.verbose and not getattr(args, "quiet", 0) and world.writer:
         logging.getLogger("landmarks").setLevel(logging.DEBUG)
-    device = resolve_device(args.device or p.train.device)
+    if not world.writer:  # one voice: rank 0 reports progress for the job
+        logging.getLogger("landmarks").setLevel(logging.WARNING)
+    device = init_process_group(world, resolve_device(args.device or p.train.device))
     deterministic = args.deterministic or p.train.deterministic
     set_deterministic(deterministic)
-    tracker = open_tracker(p.tracking.enabled and not args.no_tracking, p.tracking.uri)
+    tracker = open_tracker(p.tracking.enabled and not args.no_tracking and world.writer, p.tracking.uri)
     policy = p.train.checkpoint
     updates = {"resume": "always" if args.resume else "never" if args.restart else policy.resume}
     if args.checkpoint_every_steps:
@@ -36,13 +40,54 @@ def _train(lm: Landmark, profile_name: str, args: argparse.Namespace) -> None:
     job = TrainJob(landmark=lm, profile=profile_name, out_dir=Path(args.models) / profile_name / lm.id,
                    device=device, data_dir=Path(p.data.dir), mirror=p.data.mirror, deterministic=deterministic,
                    checkpoints=policy.model_copy(update=updates), only_claims=tuple(getattr(args, "claims", None) or ()),
-                   only_seeds=tuple(getattr(args, "seeds", None) or ()))
+                   only_seeds=tuple(getattr(args, "seeds", None) or ()), world=world)
     train_landmark(job, tracker)
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    _train(get_landmark(checked(args, ids=[args.landmark]), args.landmark), profile(args), args)
+    lm = get_landmark(checked(args, ids=[args.landmark]), args.landmark)
+    name = profile(args)
+    if args.nproc_per_node and "WORLD_SIZE" not in os.environ:
+        from landmarks.runner import check_splittable
+
+        claims = tuple(lm.claim(c) for c in args.claims) if getattr(args, "claims", None) else None
+        check_splittable(lm, name, claims, args.nproc_per_node * args.nnodes)
+        return _torchrun(args)
+    _train(lm, name, args)
     return 0
+
+
+# the options that start torchrun: they go to torchrun, the rest to `landmarks train` in each process
+_LAUNCH = ("--nproc-per-node", "--nnodes", "--node-rank", "--rdzv-endpoint", "--max-restarts")
+
+
+def _torchrun(args: argparse.Namespace) -> int:
+    """`landmarks train ... --nproc-per-node N`: the same command under torchrun, N processes per
+    node (and --nnodes nodes meeting at --rdzv-endpoint with the c10d rendezvous)."""
+    import subprocess
+    import sys
+
+    argv, skip = [], False
+    for word in args.argv:
+        if skip:
+            skip = False
+            continue
+        name = word.split("=", 1)[0]
+        if name in _LAUNCH:
+            skip = "=" not in word
+            continue
+        argv.append(word)
+    launch = [sys.executable, "-m", "torch.distributed.run", f"--nproc-per-node={args.nproc_per_node}",
+              f"--nnodes={args.nnodes}", f"--max-restarts={args.max_restarts}"]
+    if args.nnodes > 1 or args.rdzv_endpoint:
+        launch += ["--rdzv-backend=c10d", f"--rdzv-endpoint={args.rdzv_endpoint or '127.0.0.1:29400'}",
+                   f"--rdzv-id={args.landmark}"]
+        if args.node_rank is not None:
+            launch.append(f"--node-rank={args.node_rank}")
+    else:
+        launch.append("--standalone")
+    log.info("starting %d processes per node with torchrun", args.nproc_per_node)
+    return subprocess.call([*launch, "-m", "landmarks", *argv])
 
 
 def cmd_report(args: argparse.Namespace, catalog: dict[str, Landmark] | None = None) -> int:
@@ -121,6 +166,16 @@ def _ints(text: str) -> list[int]:
         raise argparse.ArgumentTypeError(f"expected comma-separated whole numbers, got {text!r}") from None
 
 
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected 1 or more, got {value}")
+    return value
+
+
 def add_parsers(sub, parents: list[argparse.ArgumentParser]) -> None:
     def with_dirs(sp: argparse.ArgumentParser) -> None:
         sp.add_argument("--models", default="models", help="where runs are written (default: models)")
@@ -142,6 +197,14 @@ def add_parsers(sub, parents: list[argparse.ArgumentParser]) -> None:
     sp.add_argument("--claims", type=_names, help="only these claims (comma-separated names); the run is marked a subset")
     sp.add_argument("--seeds", type=_ints, help="only these seeds (comma-separated); the run is marked a subset")
     with_profile(sp), with_dirs(sp), with_training(sp)
+    launch = sp.add_argument_group("several processes (torchrun; or start `torchrun -m landmarks train ...` yourself)")
+    launch.add_argument("--nproc-per-node", type=_count, default=0, metavar="N",
+                        help="processes on this node, one per GPU (CPU: gloo); recipes with parallel: data")
+    launch.add_argument("--nnodes", type=_count, default=1, metavar="M", help="nodes in the job (default: 1)")
+    launch.add_argument("--node-rank", type=int, metavar="R", help="this node's rank, 0 to M-1")
+    launch.add_argument("--rdzv-endpoint", metavar="HOST:PORT", help="where the nodes meet (c10d rendezvous)")
+    launch.add_argument("--max-restarts", type=int, default=0, metavar="K",
+                        help="restart the processes up to K times after a failure; each restart resumes")
     sp.set_defaults(func=cmd_train)
 
     sp = sub.add_parser("report", parents=parents, help="build reports/<profile>/ from the runs")

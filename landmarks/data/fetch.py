@@ -77,22 +77,24 @@ def candidates(dataset: str, rf: RemoteFile, mirror_list: list[str]) -> list[str
     return out + list(rf.urls)
 
 
+# every registered dataset's files, as (dataset, file): the dataset registry adds them, so a
+# refusal can say which other file a mirror holds in place of the right one
+KNOWN_FILES: list[tuple[str, RemoteFile]] = []
+
+
 def _identify(path: Path, exclude: RemoteFile) -> str | None:
     """"<dataset>/<file>" when `path` is another registered file (a mix-up in a mirror), else None."""
-    from landmarks.data.registry import DATASETS  # the registry imports this module
-
     try:
         md5, got = file_md5(path), None
-        for spec in map(DATASETS.get, DATASETS.names()):
-            for rf in spec.files:
-                if rf == exclude:
-                    continue
-                if rf.md5 and rf.md5 == md5:
-                    return f"{spec.name}/{rf.name}"
-                if not rf.archive and "" in rf.content:
-                    got = got or content_hashes(path, False)
-                    if got.get("") == rf.content[""]:
-                        return f"{spec.name}/{rf.name}"
+        for dataset, rf in KNOWN_FILES:
+            if rf == exclude:
+                continue
+            if rf.md5 and rf.md5 == md5:
+                return f"{dataset}/{rf.name}"
+            if not rf.archive and "" in rf.content:
+                got = got or content_hashes(path, False)
+                if got.get("") == rf.content[""]:
+                    return f"{dataset}/{rf.name}"
     except DataError:
         return None
     return None

@@ -10,7 +10,7 @@ from typing import Callable, Literal
 
 import numpy as np
 
-from landmarks.data.fetch import RemoteFile
+from landmarks.data.fetch import KNOWN_FILES, RemoteFile
 from landmarks.registry import Registry
 
 
@@ -63,4 +63,5 @@ DATASETS: Registry[DatasetSpec] = Registry("dataset")
 
 def register_dataset(spec: DatasetSpec) -> DatasetSpec:
     DATASETS.register(spec.name)(spec)
+    KNOWN_FILES.extend((spec.name, rf) for rf in spec.files)
     return spec

@@ -22,6 +22,7 @@ from landmarks.data.prepare import ensure_prepared
 from landmarks.data.registry import Splits
 from landmarks.registry import Registry
 from landmarks.train.checkpoint import Checkpointer
+from landmarks.train.distributed import SINGLE, World
 from landmarks.train.recipe import Recipe
 from landmarks.train.signals import StopFlag
 
@@ -52,6 +53,7 @@ class StageContext:
     # the stage's working folder while it is unfinished (its checkpoints); None: keep nothing
     state_dir: Path | None = None
     cache: dict[str, Any] = field(default_factory=dict)  # prepared data and its device copies
+    world: World = SINGLE  # the processes of a torchrun job (data-parallel runs use them all)
 
     def splits(self, dataset: str) -> Splits:
         """The prepared dataset, read once per stage."""

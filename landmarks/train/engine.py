@@ -24,6 +24,7 @@ from landmarks.data.loaders import DeviceData
 from landmarks.errors import TrainingError
 from landmarks.metrics import error_percent, topk_correct
 from landmarks.train.checkpoint import Checkpointer
+from landmarks.train.distributed import SINGLE, World
 from landmarks.train.perceptron import perceptron_epoch
 from landmarks.train.recipe import Recipe
 from landmarks.train.signals import StopFlag
@@ -42,15 +43,24 @@ class FitResult:
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, ks: tuple[int, ...] = (1, 5)) -> dict:
-    """Top-k error in percent over a whole split, batched on the device."""
+def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, ks: tuple[int, ...] = (1, 5),
+             world: World = SINGLE) -> dict:
+    """Top-k error in percent over a whole split, batched on the device. Over several ranks each
+    takes a contiguous share and the counts are summed: every image counted exactly once, with
+    no padding duplicates (DistributedSampler's) when the split does not divide evenly."""
     model.eval()
-    correct = {k: 0 for k in ks}
-    for start in range(0, len(y), EVAL_BATCH):
-        got = topk_correct(model(x[start : start + EVAL_BATCH]), y[start : start + EVAL_BATCH], ks)
-        for k in ks:
-            correct[k] += got[k]
-    return error_percent(correct, len(y))
+    share = torch.tensor_split(torch.arange(len(y), device=y.device), world.size)[world.rank] if world.active \
+        else None
+    if share is not None:
+        x, y_part = x[share], y[share]
+    else:
+        y_part = y
+    counts = torch.zeros(len(ks), dtype=torch.long, device=y.device)
+    for start in range(0, len(y_part), EVAL_BATCH):
+        got = topk_correct(model(x[start : start + EVAL_BATCH]), y_part[start : start + EVAL_BATCH], ks)
+        counts += torch.tensor([got[k] for k in ks], dtype=torch.long, device=y.device)
+    world.sum_(counts)
+    return error_percent(dict(zip(ks, (int(c) for c in counts))), len(y))
 
 
 def train_one_epoch(trainer: Trainer, state: TrainState) -> dict:
@@ -71,29 +81,36 @@ def train_one_epoch(trainer: Trainer, state: TrainState) -> dict:
     steps = trainer.steps_per_epoch
     losses, wrong = trainer.buffers()
     losses.zero_()
-    wrong.fill_(state.wrong)
-    if state.epoch_losses is not None:  # resuming mid-epoch: the steps already taken
+    # the saved partial sums are global (all ranks'): one rank carries them on
+    keep = trainer.world.writer
+    wrong.fill_(state.wrong if keep else 0)
+    if state.epoch_losses is not None and keep:  # resuming mid-epoch: the steps already taken
         losses.copy_(state.epoch_losses.to(losses.device))
-    checkpoint, stop = trainer.checkpoint, trainer.stop
     for b in range(state.batch, steps):
         if recipe.max_steps and state.step >= recipe.max_steps:
             break
         trainer.step(order[b * recipe.batch_size : (b + 1) * recipe.batch_size], b, state.step, losses, wrong)
         state.batch, state.step = b + 1, state.step + 1
-        if (checkpoint and checkpoint.due(state.step)) or (stop and stop.requested):
-            _fold(state, losses, wrong, b + 1)
+        due, stopping = trainer.due_and_stop(state.step)
+        if due or stopping:
+            _fold(state, losses, wrong, b + 1, trainer.world)
             _check_finite(state, trainer)
-            if checkpoint and checkpoint.due(state.step):
+            if due:
                 trainer.save(state)
             trainer.maybe_stop(state)
-    _fold(state, losses, wrong, steps)
+    _fold(state, losses, wrong, steps, trainer.world)
     _check_finite(state, trainer)
     seen = min(n, state.batch * recipe.batch_size)  # examples trained on this epoch
-    return {"train_loss": float(losses.sum()) / seen, "train_error": 100.0 * state.wrong / seen}
+    total = float(state.epoch_losses.sum()) if trainer.world.active else float(losses.sum())  # all ranks'
+    return {"train_loss": total / seen, "train_error": 100.0 * state.wrong / seen}
 
 
-def _fold(state: TrainState, losses: torch.Tensor, wrong: torch.Tensor, upto: int) -> None:
-    """Copy the device-side per-step losses and error count into the state (one host sync)."""
+def _fold(state: TrainState, losses: torch.Tensor, wrong: torch.Tensor, upto: int, world: World = SINGLE) -> None:
+    """Copy the device-side per-step losses and error count into the state (one host sync);
+    over several ranks, their sums over the ranks."""
+    if world.active:
+        losses, wrong = losses.clone(), wrong.clone()
+        world.sum_(losses, wrong)
     bad = (~torch.isfinite(losses[:upto])).nonzero()
     if len(bad) and state.first_bad_batch < 0:
         state.first_bad_batch = int(bad[0])
@@ -121,10 +138,12 @@ def fit(
     checkpoint: Checkpointer | None = None,
     resume: dict | None = None,
     stop: StopFlag | None = None,
+    world: World = SINGLE,
 ) -> FitResult:
-    """Train for `recipe.epochs` epochs, select the reported epoch, evaluate it on the test set."""
+    """Train for `recipe.epochs` epochs, select the reported epoch, evaluate it on the test set
+    (data-parallel over the ranks of `world` when it has several)."""
     t0 = time.perf_counter()
-    trainer = Trainer(model, data, recipe, generator, checkpoint, stop)
+    trainer = Trainer(model, data, recipe, generator, checkpoint, stop, world=world)
     state = trainer.restore(resume) if resume else TrainState()
     has_val = len(data.y_val) > 0
     while not state.done and state.epoch < recipe.epochs and not (recipe.max_steps and state.step >= recipe.max_steps):
@@ -133,8 +152,8 @@ def fit(
         row = train_one_epoch(trainer, state)
         state.epoch += 1
         state.batch = 0
-        val = evaluate(model, data.x_val, data.y_val, ks=(1,)) if has_val else {"top1_error": math.nan}
-        test = evaluate(model, data.x_test, data.y_test)
+        val = evaluate(model, data.x_val, data.y_val, ks=(1,), world=world) if has_val else {"top1_error": math.nan}
+        test = evaluate(model, data.x_test, data.y_test, world=world)
         row = {"epoch": state.epoch, "lr": lr, **row, "val_error": val["top1_error"],
                "test_error": test["top1_error"], "test_top5_error": test["top5_error"],
                "seconds": time.perf_counter() - t_epoch}
@@ -153,7 +172,8 @@ def fit(
             state.done = True  # converged: the rule makes no more changes
         if on_epoch:
             on_epoch(row)
-        if checkpoint and (checkpoint.due(state.step) or trainer.perceptron_rule and checkpoint.every_steps):
+        due, _ = trainer.due_and_stop(state.step)
+        if due or (checkpoint and trainer.perceptron_rule and checkpoint.every_steps):
             trainer.save(state)
         trainer.maybe_stop(state)
     if recipe.select == "best_val" and trainer.best_state is not None:
@@ -163,7 +183,7 @@ def fit(
     return FitResult(
         history=state.history,
         selected_epoch=state.selected_epoch,
-        test=evaluate(model, data.x_test, data.y_test),
+        test=evaluate(model, data.x_test, data.y_test, world=world),
         steps=state.step,
         seconds=time.perf_counter() - t0,
     )

@@ -113,6 +113,13 @@ class Recipe(Strict):
     # the CUDA fast path (device-resident uint8 data, bf16, channels_last, whole-step CUDA
     # graphs); used only on CUDA devices, the eager path is the reference everywhere else
     fast: bool = False
+    # under torchrun with several processes: "data" trains each run on all of them (one global
+    # batch split across the ranks, DistributedDataParallel; for ImageNet-size runs); "runs"
+    # gives each process whole runs of its own (small models gain nothing from splitting a batch)
+    parallel: Literal["runs", "data"] = "runs"
+    # with parallel: data, BatchNorm over the global batch instead of each rank's share (He et al.
+    # 2016 normalised per GPU, 64 images each)
+    sync_bn: bool = False
     # epochs_to_threshold: the first epoch whose training error (%) is at most this
     threshold: float = Field(0.0, ge=0.0, le=100.0)
     # end the run at that epoch (nothing after it changes epochs_to_threshold)

@@ -18,6 +18,7 @@ from landmarks.data.loaders import DeviceData
 from landmarks.errors import ConfigError
 from landmarks.train.augment import augment
 from landmarks.train.checkpoint import Checkpointer, rng_state, set_rng_state
+from landmarks.train.distributed import SINGLE, World, sync_batchnorm
 from landmarks.train.precision import resolve_precision
 from landmarks.train.recipe import Recipe
 from landmarks.train.schedules import lr_factor
@@ -74,14 +75,28 @@ def apply_max_norm(model: nn.Module, max_norm: float) -> None:
 
 class Trainer:
     """The pieces one run's epochs share. `fast=None` takes the recipe's fast path on CUDA only;
-    `fast=True` forces it (on a CPU it then runs the same step eagerly, for tests)."""
+    `fast=True` forces it (on a CPU it then runs the same step eagerly, for tests). With a `world`
+    of several ranks the run is trained data-parallel (landmarks.train.distributed): each rank
+    steps on its share of every global batch, and only rank 0 writes checkpoints."""
 
     def __init__(self, model: nn.Module, data: DeviceData, recipe: Recipe, generator: torch.Generator,
                  checkpoint: Checkpointer | None = None, stop: StopFlag | None = None,
-                 fast: bool | None = None) -> None:
+                 fast: bool | None = None, world: World = SINGLE) -> None:
         self.model, self.data, self.recipe, self.generator = model, data, recipe, generator
         self.checkpoint, self.stop = checkpoint, stop
+        self.world, self.stop_agreed = world, False
         self.perceptron_rule = recipe.optimizer == "perceptron"
+        self.forward = model  # the module a step calls: the model, or its DistributedDataParallel wrapper
+        if world.active:
+            if self.perceptron_rule:
+                raise ConfigError("the perceptron rule updates example by example: it cannot split a batch over "
+                                  "processes; set parallel: runs")
+            fast = False  # the CUDA graph step is single-process; data-parallel runs take the eager step
+            if recipe.sync_bn:
+                sync_batchnorm(model, data.y_train.device)
+            on_gpu = data.y_train.device.type == "cuda"
+            self.forward = nn.parallel.DistributedDataParallel(
+                model, device_ids=[data.y_train.device] if on_gpu else None)
         n, bs = len(data.y_train), recipe.batch_size
         self.steps_per_epoch = n // bs if recipe.drop_last else -(-n // bs)
         total = recipe.epochs * self.steps_per_epoch
@@ -124,16 +139,22 @@ class Trainer:
             self.fast.run(idx, b, self.lr_now(lr_step))
             return
         model, recipe = self.model, self.recipe
-        xb, yb = self.data.x_train[idx], self.data.y_train[idx]
+        share = self.world.shard(idx)  # all of idx in one process
+        xb, yb = self.data.x_train[share], self.data.y_train[share]
         if recipe.augment:
             xb = augment(xb, recipe)
         if recipe.channels_last and xb.dim() == 4:
             xb = xb.contiguous(memory_format=torch.channels_last)
         with torch.autocast(xb.device.type, dtype=torch.bfloat16, enabled=self.bf16):
-            logits = model(xb)
+            logits = self.forward(xb)
             loss = compute_loss(logits.float(), yb, recipe.loss)
         self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        if self.world.active:
+            # DDP averages the ranks' gradients; weighting each share's mean loss by its size
+            # (times the number of ranks) makes that average the gradient of the global batch's mean
+            (loss * (self.world.size * len(share) / len(idx))).backward()
+        else:
+            loss.backward()
         if recipe.momentum_start is not None or recipe.dampened:
             self._set_momentum(lr_step)
         self.optimizer.step()
@@ -179,13 +200,24 @@ class Trainer:
         return TrainState(**payload["state"])
 
     def save(self, state: TrainState) -> None:
-        if self.checkpoint:
+        if self.checkpoint and self.world.writer:
             self.checkpoint.save(self.payload(state), state.step)
 
+    def due_and_stop(self, step: int) -> tuple[bool, bool]:
+        """Whether to checkpoint and whether to stop now; the same answer on every rank."""
+        due = bool(self.checkpoint and self.checkpoint.due(step))
+        stopping = bool(self.stop is not None and self.stop.requested)
+        if self.world.active:
+            due, stopping = self.world.agree(due, stopping)
+            self.stop_agreed = self.stop_agreed or stopping
+        return due, stopping
+
     def maybe_stop(self, state: TrainState) -> None:
-        if self.stop is not None and self.stop.requested:
+        if self.stop_agreed or (self.stop is not None and self.stop.requested):
             self.save(state)
             where = (f"; checkpoint saved to {self.checkpoint.path}" if self.checkpoint
                      else " (no checkpoint: checkpointing is off)")
-            raise Interrupted(f"stopped by signal {self.stop.signum} at step {state.step}{where}; "
-                              "run the same command again to resume", self.stop.signum)
+            # a rank may stop because another one got the signal
+            signum = self.stop.signum if self.stop is not None and self.stop.requested else 15
+            raise Interrupted(f"stopped by signal {signum} at step {state.step}{where}; "
+                              "run the same command again to resume", signum)

@@ -1,0 +1,152 @@
+"""Several processes on one run, started by torchrun: who they are, and what they must agree on.
+
+    torchrun --nproc-per-node 2 -m landmarks train digits-linear-mlp-cnn
+    landmarks train digits-linear-mlp-cnn --nproc-per-node 2      # the same, torchrun started for you
+
+torchrun (torch.distributed.elastic) sets RANK, WORLD_SIZE and LOCAL_RANK in each process; `World`
+reads them. A recipe's `parallel: data` then trains one run with DistributedDataParallel: every
+rank draws the same data order from the same seed, takes its contiguous share of each global
+batch, and the gradients are averaged so that a step is the step one process takes on the whole
+batch (losses are weighted by each share's size, so a last batch that does not split evenly
+counts each example once). NCCL on GPUs, gloo on CPUs. BatchNorm normalises each rank's share by
+default, as He et al. 2016 did (two GPUs, 64 images each); `sync_bn: true` normalises over the
+global batch (`CrossRankBatchNorm` on CPUs, where torch's SyncBatchNorm does not run;
+`nn.SyncBatchNorm` on GPUs).
+
+Only rank 0 writes files, checkpoints and MLflow records; all ranks read the same checkpoint to
+resume. Whether to checkpoint or stop is agreed at every step (a signal may reach one rank first;
+a checkpoint may fall due by the clock on one rank only).
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+from dataclasses import dataclass
+
+import torch
+import torch.distributed as dist
+from torch import nn
+
+
+@dataclass(frozen=True)
+class World:
+    rank: int = 0
+    size: int = 1
+    local_rank: int = 0
+
+    @property
+    def active(self) -> bool:
+        return self.size > 1
+
+    @property
+    def writer(self) -> bool:
+        """The one process that writes files, checkpoints and tracking records."""
+        return self.rank == 0
+
+    def shard(self, idx: torch.Tensor) -> torch.Tensor:
+        """This rank's contiguous share of a global batch (shares differ by at most one example)."""
+        return torch.tensor_split(idx, self.size)[self.rank] if self.active else idx
+
+    def sum_(self, *tensors: torch.Tensor) -> None:
+        """Sum each tensor over the ranks, in place."""
+        if self.active:
+            for t in tensors:
+                dist.all_reduce(t)
+
+    def agree(self, *flags: bool) -> tuple[bool, ...]:
+        """Each flag, true on every rank when it is true on any."""
+        if not self.active:
+            return flags
+        t = torch.tensor([int(f) for f in flags], dtype=torch.int32, device=_comm_device())
+        dist.all_reduce(t, op=dist.ReduceOp.MAX)
+        return tuple(bool(v) for v in t.tolist())
+
+    def barrier(self) -> None:
+        if self.active:
+            dist.barrier()
+
+
+SINGLE = World()
+
+
+def world_from_env() -> World:
+    """The process's place in a torchrun job (one process: rank 0 of 1)."""
+    size = int(os.environ.get("WORLD_SIZE", "1"))
+    if size <= 1:
+        return SINGLE
+    return World(rank=int(os.environ["RANK"]), size=size, local_rank=int(os.environ.get("LOCAL_RANK", "0")))
+
+
+def init_process_group(world: World, device: torch.device) -> torch.device:
+    """Join the job's process group (NCCL for CUDA, gloo otherwise); the device this rank uses."""
+    if not world.active:
+        return device
+    if device.type == "cuda":
+        device = torch.device("cuda", world.local_rank)
+        torch.cuda.set_device(device)
+    if not dist.is_initialized():
+        backend = "nccl" if device.type == "cuda" else "gloo"
+        dist.init_process_group(backend, timeout=datetime.timedelta(minutes=30))
+    return device
+
+
+def _comm_device() -> torch.device:
+    if dist.get_backend() == "nccl":
+        return torch.device("cuda", torch.cuda.current_device())
+    return torch.device("cpu")
+
+
+class CrossRankBatchNorm(nn.BatchNorm2d):
+    """BatchNorm whose training statistics are those of the global batch: each rank's sums are
+    added over the ranks with a differentiable all-reduce, so the gradients are those of one
+    process normalising the whole batch. Any input rank (N, C, ...); used where torch's
+    SyncBatchNorm does not run (CPUs)."""
+
+    def _check_input_dim(self, input: torch.Tensor) -> None:
+        if input.dim() < 2:
+            raise ValueError(f"expected at least 2D input (got {input.dim()}D input)")
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not (self.training and dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1):
+            return super().forward(x)
+        import torch.distributed.nn.functional as dist_nn
+
+        c = x.shape[1]
+        dims = [0, *range(2, x.dim())]
+        n_local = x.numel() // c
+        xf = x.float()
+        stats = torch.cat([xf.sum(dims), (xf * xf).sum(dims), xf.new_full((1,), float(n_local))])
+        stats = dist_nn.all_reduce(stats)  # sums over the ranks; its backward sums the gradients
+        n = stats[2 * c]
+        mean, var = stats[:c] / n, (stats[c:2 * c] / n - (stats[:c] / n) ** 2).clamp_min(0.0)
+        if self.track_running_stats and self.running_mean is not None:
+            with torch.no_grad():
+                self.num_batches_tracked.add_(1)
+                m = self.momentum if self.momentum is not None else 1.0 / float(self.num_batches_tracked)
+                self.running_mean.mul_(1 - m).add_(mean.detach(), alpha=m)
+                self.running_var.mul_(1 - m).add_(var.detach() * n / (n - 1), alpha=m)  # unbiased, as torch
+        shape = [1, c] + [1] * (x.dim() - 2)
+        y = (xf - mean.view(shape)) * torch.rsqrt(var.view(shape) + self.eps)
+        if self.affine:
+            y = y * self.weight.view(shape) + self.bias.view(shape)
+        return y.to(x.dtype)
+
+
+def sync_batchnorm(model: nn.Module, device: torch.device) -> nn.Module:
+    """`model` with every BatchNorm normalising over the global batch."""
+    if device.type == "cuda":
+        return nn.SyncBatchNorm.convert_sync_batchnorm(model)
+    return _convert(model)
+
+
+def _convert(module: nn.Module) -> nn.Module:
+    if isinstance(module, nn.modules.batchnorm._BatchNorm) and not isinstance(module, CrossRankBatchNorm):
+        new = CrossRankBatchNorm(module.num_features, module.eps, module.momentum, module.affine,
+                                 module.track_running_stats)
+        new.load_state_dict(module.state_dict())
+        new.train(module.training)
+        return new.to(next(iter(module.state_dict().values())).device) if module.state_dict() else new
+    for name, child in module.named_children():
+        module.add_module(name, _convert(child))
+    return module
