@@ -100,3 +100,69 @@ def test_a_claim_that_does_not_split_is_refused_under_several_processes(tmp_path
     assert out.returncode == 2, out.stderr
     assert "2 processes train a run together only with `parallel: data`" in out.stderr and "Traceback" not in out.stderr
     assert not (ws / "m" / "quick" / LANDMARK / "metrics.json").exists()
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_two_nodes_meet_at_a_rendezvous_and_train_like_one(tmp_path, catalog_dir, digits_dir):
+    """Two torchrun invocations as `--nnodes 2` (one process each), meeting on 127.0.0.1 with the
+    c10d rendezvous: the multi-node path, for real; the result is the one-process result."""
+    ws = workspace(tmp_path / "ws", catalog_dir, digits_dir, {"epochs": 2})
+    assert train(ws, "one").returncode == 0
+    endpoint = f"127.0.0.1:{_free_port()}"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    nodes = [subprocess.Popen([str(BIN / "landmarks"), "train", LANDMARK, "--no-tracking", "--models", "nodes",
+                               "--nproc-per-node", "1", "--nnodes", "2", "--node-rank", str(r),
+                               "--rdzv-endpoint", endpoint], cwd=ws, env=env, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE, text=True) for r in (0, 1)]
+    errs = [p.communicate(timeout=600)[1] for p in nodes]
+    assert [p.returncode for p in nodes] == [0, 0], errs
+    assert sum(e.count("top1_error =") for e in errs) == 2  # one node's rank 0 reports, once per run
+    h1 = pd.read_csv(ws / "one" / "quick" / LANDMARK / "history.csv")
+    h2 = pd.read_csv(ws / "nodes" / "quick" / LANDMARK / "history.csv")
+    mlp1, mlp2 = h1[h1.claim == "mlp 64x100"], h2[h2.claim == "mlp 64x100"]
+    assert mlp2.train_loss.tolist() == pytest.approx(mlp1.train_loss.tolist(), rel=1e-5)
+
+
+@pytest.mark.slow
+def test_a_killed_worker_is_restarted_and_the_run_ends_as_if_never_killed(tmp_path, catalog_dir, digits_dir):
+    """Under `--max-restarts 1`, SIGKILL one worker after a checkpoint: torchrun restarts both, they
+    resume from rank 0's checkpoint, and the run ends with the numbers of an uninterrupted one."""
+    import signal
+    import time
+
+    ws = workspace(tmp_path / "ws", catalog_dir, digits_dir, {"epochs": 60})
+    data = yaml.safe_load((ws / "benchmarks" / f"{LANDMARK}.yaml").read_text())
+    data["profiles"]["quick"]["claims"] = ["mlp 64x100"]
+    (ws / "benchmarks" / f"{LANDMARK}.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
+    flags = ("--nproc-per-node", "2", "--checkpoint-every-steps", "150")
+    clean = train(ws, "clean", *flags)
+    assert clean.returncode == 0, clean.stderr
+
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    job = subprocess.Popen([str(BIN / "landmarks"), "train", LANDMARK, "--no-tracking", "--models", "killed",
+                            *flags, "--max-restarts", "1"], cwd=ws, env=env, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.PIPE, text=True)
+    folder = ws / "checkpoints" / "quick" / LANDMARK
+    deadline = time.time() + 300
+    while not (folder / "mlp_64x100-seed0.pt").exists():
+        assert job.poll() is None and time.time() < deadline, "no checkpoint before the run ended"
+        time.sleep(0.02)
+    worker = json.loads((folder / "lock").read_text())["pid"]  # rank 0's process holds the lock
+    os.kill(worker, signal.SIGKILL)
+    _, err = job.communicate(timeout=600)
+    assert job.returncode == 0, err
+    assert "resuming from step" in err
+    a = weights(ws, "clean", "mlp_64x100-seed0")
+    b = weights(ws, "killed", "mlp_64x100-seed0")
+    assert all(torch.equal(a[k], b[k]) for k in a)  # the same steps, resumed exactly
+    r1 = json.loads((ws / "clean" / "quick" / LANDMARK / "metrics.json").read_text())["runs"][0]
+    r2 = json.loads((ws / "killed" / "quick" / LANDMARK / "metrics.json").read_text())["runs"][0]
+    assert r2["value"] == r1["value"] and r2["metric.top5_error"] == r1["metric.top5_error"]

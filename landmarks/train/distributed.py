@@ -87,7 +87,18 @@ def init_process_group(world: World, device: torch.device) -> torch.device:
         torch.cuda.set_device(device)
     if not dist.is_initialized():
         backend = "nccl" if device.type == "cuda" else "gloo"
-        dist.init_process_group(backend, timeout=datetime.timedelta(minutes=30))
+        timeout = datetime.timedelta(minutes=30)
+        if os.environ.get("TORCHELASTIC_USE_AGENT_STORE") == "True" and "MASTER_PORT" in os.environ:
+            # torchrun's agent keeps one store across restarts: without a prefix per attempt, the
+            # processes of a restart (--max-restarts) read the addresses of the ones that died and
+            # cannot connect (seen with gloo on torch 2.14)
+            store = dist.TCPStore(os.environ["MASTER_ADDR"], int(os.environ["MASTER_PORT"]), world.size,
+                                  is_master=False, timeout=timeout)
+            attempt = os.environ.get("TORCHELASTIC_RESTART_COUNT", "0")
+            dist.init_process_group(backend, store=dist.PrefixStore(f"landmarks/attempt-{attempt}", store),
+                                    rank=world.rank, world_size=world.size, timeout=timeout)
+        else:
+            dist.init_process_group(backend, timeout=timeout)
     return device
 
 
@@ -110,14 +121,20 @@ class CrossRankBatchNorm(nn.BatchNorm2d):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not (self.training and dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1):
             return super().forward(x)
-        import torch.distributed.nn.functional as dist_nn
+        import warnings
+
+        with warnings.catch_warnings():  # the differentiable all-reduce is marked deprecated; its
+            warnings.simplefilter("ignore", FutureWarning)  # successor is not differentiable yet
+            import torch.distributed.nn.functional as dist_nn
 
         c = x.shape[1]
         dims = [0, *range(2, x.dim())]
         n_local = x.numel() // c
         xf = x.float()
         stats = torch.cat([xf.sum(dims), (xf * xf).sum(dims), xf.new_full((1,), float(n_local))])
-        stats = dist_nn.all_reduce(stats)  # sums over the ranks; its backward sums the gradients
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)
+            stats = dist_nn.all_reduce(stats)  # sums over the ranks; its backward sums the gradients
         n = stats[2 * c]
         mean, var = stats[:c] / n, (stats[c:2 * c] / n - (stats[:c] / n) ** 2).clamp_min(0.0)
         if self.track_running_stats and self.running_mean is not None:

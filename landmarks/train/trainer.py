@@ -8,6 +8,7 @@ backward, step, constraints. Losses and error counts stay on the device (no host
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import asdict, dataclass, field
 
 import torch
@@ -95,6 +96,9 @@ class Trainer:
             if recipe.sync_bn:
                 sync_batchnorm(model, data.y_train.device)
             on_gpu = data.y_train.device.type == "cuda"
+            # a conv weight with one input channel has two equally valid strides; DDP warns at every
+            # step that its gradient's differ from its bucket's, which costs nothing here
+            warnings.filterwarnings("ignore", message="Grad strides do not match bucket view strides")
             self.forward = nn.parallel.DistributedDataParallel(
                 model, device_ids=[data.y_train.device] if on_gpu else None)
         n, bs = len(data.y_train), recipe.batch_size
