@@ -55,3 +55,13 @@ def test_step_flops_count_forward_and_backward():
     # backward costs about twice the forward (less for the first layer, whose input needs no gradient)
     assert 2.5 < step_flops("cnn4") / fwd.get_total_flops() <= 3.0
 
+
+
+@pytest.mark.slow
+def test_bench_procs_times_one_and_two_processes_in_one_run(tmp_path, capsys):
+    out = tmp_path / "bench"
+    assert main(["bench", "procs", "--device", "cpu", "--images", "2560", "--out", str(out)]) == 0
+    table = pd.read_csv(next(out.glob("procs-cpu-*.csv")))
+    assert list(table.processes) == [1, 2] and (table["s/epoch"] > 0).all()
+    assert table["speed-up vs first"].iloc[0] == 1.0
+    assert "processes" in capsys.readouterr().out

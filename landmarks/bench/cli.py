@@ -36,6 +36,13 @@ def cmd_bench(args: argparse.Namespace) -> int:
                               for r in rows])
         notes = (f"One epoch of MNIST ({len(splits.train_y):,} images) after a warm-up. Tutorial loop: PIL images, ToTensor, "
                  f"Normalize, DataLoader(shuffle=True, num_workers={args.workers}).")
+    elif args.kind == "procs":
+        from landmarks.bench import procs
+
+        counts = [int(c) for c in (args.procs or "1,2").split(",")]
+        rows = procs.run(counts, device, args.images or procs.IMAGES)
+        table = pd.DataFrame(rows)
+        notes = procs.__doc__.split("\n\n", 2)[2].replace("\n", " ").strip()
     else:
         from landmarks.bench import step
 
@@ -57,12 +64,15 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 def add_parser(sub, parents: list[argparse.ArgumentParser]) -> None:
     sp = sub.add_parser("bench", parents=parents, help="speed: the engine beside a baseline, in one run")
-    sp.add_argument("kind", choices=["epoch", "step"], help="epoch: engine vs tutorial loop on MNIST; "
-                    "step: ms per training step and GFLOP/s, eager fp32 vs the device's fast path")
+    sp.add_argument("kind", choices=["epoch", "step", "procs"], help="epoch: engine vs tutorial loop on MNIST; "
+                    "step: ms per training step and GFLOP/s, eager fp32 vs the device's fast path; "
+                    "procs: a data-parallel MLP epoch with 1, 2, ... processes")
+    sp.add_argument("--procs", help="procs bench: comma-separated process counts (default 1,2)")
     sp.add_argument("--models", help="comma-separated (default: all of the kind)")
     sp.add_argument("--device", help="auto | cpu | cuda (default: params.yaml's)")
     sp.add_argument("--workers", type=int, default=2, help="DataLoader workers of the tutorial loop (default 2)")
-    sp.add_argument("--images", type=int, default=0, help="epoch bench: only the first N training images")
+    sp.add_argument("--images", type=int, default=0, help="epoch bench: only the first N training images; "
+                    "procs bench: N synthetic images (default 60,000)")
     sp.add_argument("--steps", type=int, default=50, help="timed steps per path (step bench)")
     sp.add_argument("--warmup", type=int, default=10, help="untimed steps first (step bench)")
     sp.add_argument("--out", default="reports/bench", help="where results are saved")
