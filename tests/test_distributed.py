@@ -166,3 +166,24 @@ def test_a_killed_worker_is_restarted_and_the_run_ends_as_if_never_killed(tmp_pa
     r1 = json.loads((ws / "clean" / "quick" / LANDMARK / "metrics.json").read_text())["runs"][0]
     r2 = json.loads((ws / "killed" / "quick" / LANDMARK / "metrics.json").read_text())["runs"][0]
     assert r2["value"] == r1["value"] and r2["metric.top5_error"] == r1["metric.top5_error"]
+
+
+@pytest.mark.slow
+def test_params_yaml_sets_the_process_count_of_landmarks_that_split(tmp_path, catalog_dir, digits_dir):
+    """`train.processes` in params.yaml (what the DVC train stage reads) starts torchrun for a
+    landmark whose recipe says parallel: data, and leaves the others in one process."""
+    ws = workspace(tmp_path / "ws", catalog_dir, digits_dir, {"epochs": 1})
+    params = yaml.safe_load((ws / "params.yaml").read_text())
+    params["train"]["processes"] = 2
+    (ws / "params.yaml").write_text(yaml.safe_dump(params))
+    out = train(ws, "m")
+    assert out.returncode == 0, out.stderr
+    doc = json.loads((ws / "m" / "quick" / LANDMARK / "metrics.json").read_text())
+    assert {r["info.world_size"] for r in doc["runs"]} == {2}
+
+    serial = workspace(tmp_path / "serial", catalog_dir, digits_dir, {"epochs": 1}, claims="runs")
+    (serial / "params.yaml").write_text(yaml.safe_dump(params))
+    out = train(serial, "m")
+    assert out.returncode == 0, out.stderr
+    doc = json.loads((serial / "m" / "quick" / LANDMARK / "metrics.json").read_text())
+    assert all("info.world_size" not in r for r in doc["runs"])

@@ -45,14 +45,26 @@ def _train(lm: Landmark, profile_name: str, args: argparse.Namespace) -> None:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    from landmarks.runner import check_splittable
+    from landmarks.errors import ConfigError
+
     lm = get_landmark(checked(args, ids=[args.landmark]), args.landmark)
     name = profile(args)
-    if args.nproc_per_node and "WORLD_SIZE" not in os.environ:
-        from landmarks.runner import check_splittable
-
+    if "WORLD_SIZE" not in os.environ:
         claims = tuple(lm.claim(c) for c in args.claims) if getattr(args, "claims", None) else None
-        check_splittable(lm, name, claims, args.nproc_per_node * args.nnodes)
-        return _torchrun(args)
+        if args.nproc_per_node:
+            check_splittable(lm, name, claims, args.nproc_per_node * args.nnodes)
+            return _torchrun(args)
+        processes = params(args).train.processes
+        if processes > 1:  # params.yaml's count, for the landmarks that split
+            try:
+                check_splittable(lm, name, claims, processes)
+            except ConfigError:
+                log.info("[%s] one process: its recipe does not say parallel: data (train.processes applies to "
+                         "those that do)", lm.id)
+            else:
+                args.nproc_per_node = processes
+                return _torchrun(args)
     _train(lm, name, args)
     return 0
 
