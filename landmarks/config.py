@@ -36,8 +36,8 @@ class TrainParams(Strict):
     device: str = "auto"  # auto: CUDA when there is one, else the CPU
     deterministic: bool = False  # bit-for-bit repeatable runs (slower on GPUs)
     verbose: bool = False  # one line per epoch
-    # processes per node (torchrun) for landmarks whose recipe says parallel: data; the others
-    # run in one process. `landmarks train --nproc-per-node N` overrides it
+    # processes per node (torchrun, one GPU each where there are GPUs): a `parallel: data` run is
+    # trained by all of them, other runs are dealt out among them. `--nproc-per-node N` overrides it
     processes: int = Field(1, ge=1)
     checkpoint: CheckpointPolicy = Field(default_factory=CheckpointPolicy)
 

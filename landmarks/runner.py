@@ -27,7 +27,7 @@ import torch
 from landmarks.catalog import Landmark, resolve_recipe
 from landmarks.config import CheckpointPolicy
 from landmarks.data.prepare import prepared_hash
-from landmarks.errors import ConfigError, StorageError, TrainingError
+from landmarks.errors import StorageError, TrainingError
 from landmarks.files import ensure_writable, write_atomic
 from landmarks.lock import exclusive
 from landmarks.progress import RunProgress
@@ -105,8 +105,6 @@ def _train_landmark(job: TrainJob, tracker: Tracker | None) -> dict:
         tags["dvc.exp_name"] = os.environ["DVC_EXP_NAME"]
     resolved = {c.name: resolve_recipe(lm, c, profile) for c in claims}
     recipes = {name: r.model_dump(mode="json") for name, r in resolved.items()}
-    if job.world.active:
-        check_splittable(lm, profile, claims, job.world.size)
     total = sum(len(c.seeds(prof.seeds)) for c in claims)
     label = " (reduced budget)" if prof.reduced_budget else ""
     log.info("[%s] profile %s%s: %d claims x %d seeds (%d runs) on %s", lm.id, profile, label, len(claims),
@@ -117,17 +115,22 @@ def _train_landmark(job: TrainJob, tracker: Tracker | None) -> dict:
     description = f"{lm.title}\n\n{' '.join(lm.citation.split())}\n\n{lm.url}"
     runs = LandmarkRuns(tracker, lm.id, profile, tags, state_dir, description, parent_params)
     stage = _Stage(job, TASKS.get(lm.task), ctx, runs, tags, data_hash, FinishedRuns(state_dir))
-    rows, histories = [], []
+    specs = [RunSpec(lm, claim, resolved[claim.name], seed, profile) for claim in claims for seed in claim.seeds(prof.seeds)]
+    world = job.world
+    results: dict[int, tuple[dict, list[dict]]] = {}
     t_start = time.perf_counter()
     try:
         with StopFlag() as stop:
             stage.stop = stop
-            for claim in claims:
-                for seed in claim.seeds(prof.seeds):
-                    row, history = _one_run(RunSpec(lm, claim, resolved[claim.name], seed, profile), stage)
-                    rows.append(row)
-                    histories += [{"claim": claim.name, "seed": seed, **h} for h in history]
-                    _say_done(row, len(rows), total)
+            for i, spec in enumerate(specs):
+                # under several processes a `parallel: data` run takes them all; any other run is
+                # one process's: they are dealt out in turn
+                if spec.recipe.parallel != "data" and world.active and i % world.size != world.rank:
+                    continue
+                results[i] = _one_run(spec, stage)
+                _say_done(results[i][0], len(results), total)
+            if world.active:
+                _gather(results, specs, stage)
     except Interrupted:
         stage.mlflow.close("KILLED")
         raise
@@ -138,6 +141,9 @@ def _train_landmark(job: TrainJob, tracker: Tracker | None) -> dict:
                       "them as they are and trains only the rest", lm.id, stage.finished.folder)
         stage.mlflow.close("FAILED")
         raise
+    rows = [results[i][0] for i in sorted(results)]  # in catalog order, whichever process ran them
+    histories = [{"claim": specs[i].claim.name, "seed": specs[i].seed, **h} for i in sorted(results)
+                 for h in results[i][1]]
     doc = {
         "landmark": lm.id,
         "profile": profile,
@@ -172,14 +178,29 @@ def _train_landmark(job: TrainJob, tracker: Tracker | None) -> dict:
     return doc
 
 
-def check_splittable(lm: Landmark, profile: str, claims: tuple | None = None, processes: int = 2) -> None:
-    """Refuse, before any process starts, claims that several processes cannot train together."""
-    claims = claims if claims is not None else lm.claims_for(profile)
-    serial = [c.name for c in claims if resolve_recipe(lm, c, profile).parallel != "data"]
-    if serial:
-        raise ConfigError(f"{lm.path}: claims {', '.join(serial)}: {processes} processes train a run together only "
-                          "with `parallel: data` in the recipe (or the profile's recipe); run this landmark in one "
-                          "process, or set parallel: data")
+def _gather(results: dict[int, tuple[dict, list[dict]]], specs: list[RunSpec], stage: _Stage) -> None:
+    """Every process's own runs to rank 0, which records them in MLflow (children of the one
+    parent run) and copies their weights into the output folder."""
+    import torch.distributed as dist
+
+    own = {i: v for i, v in results.items() if specs[i].recipe.parallel != "data"}
+    parts: list = [None] * stage.job.world.size
+    dist.all_gather_object(parts, own)
+    if not stage.job.world.writer:
+        return
+    for part in parts:
+        for i, (row, history) in part.items():
+            if i in results:
+                continue
+            spec = specs[i]
+            stage.finished.copy_weights(spec.key, stage.job.out_dir)
+            identity, params, tags = _child_fields(spec, stage)
+            run_id = stage.mlflow.start_child(f"{spec.claim.name} seed {spec.seed}", spec.key, identity,
+                                              {**tags, "rank": row.get("info.rank", "")}, params)
+            metrics = {k.removeprefix("metric."): v for k, v in row.items() if k.startswith("metric.")}
+            stage.mlflow.finish_child(spec.key, run_id, metrics, history, row["seconds"], {},
+                                      stage.job.out_dir / "weights" / f"{spec.key}.pt")
+            results[i] = ({**row, "mlflow_run_id": run_id}, history)
 
 
 def _say_done(row: dict, done: int, total: int) -> None:
@@ -203,6 +224,16 @@ def _identity(run: RunSpec, stage: _Stage) -> dict:
     })
 
 
+def _child_fields(run: RunSpec, stage: _Stage) -> tuple[dict, dict, dict]:
+    """A run's identity, and the params and tags of its MLflow child run."""
+    claim = run.claim
+    params = {"claim": claim.name, "model": claim.model, "seed": run.seed, "profile": run.profile,
+              "recipe": run.recipe.model_dump(mode="json"), "model_args": dict(claim.model_args),
+              "data_args": dict(claim.data_args)}
+    tags = {"claim": claim.name, "model": claim.model, "seed": run.seed, "run_key": run.key, "data_hash": stage.data_hash}
+    return _identity(run, stage), params, tags
+
+
 def _one_run(run: RunSpec, stage: _Stage) -> tuple[dict, list[dict]]:
     key, claim, policy = run.key, run.claim, stage.job.checkpoints
     identity = _identity(run, stage)
@@ -215,10 +246,7 @@ def _one_run(run: RunSpec, stage: _Stage) -> tuple[dict, list[dict]]:
     checkpoint = Checkpointer(Path(policy.dir) / run.profile / run.landmark.id / f"{key}.pt", identity,
                               policy.every_steps, policy.every_seconds)
     payload = checkpoint.load(strict=policy.resume == "always") if policy.resume != "never" else None
-    params = {"claim": claim.name, "model": claim.model, "seed": run.seed, "profile": run.profile,
-              "recipe": run.recipe.model_dump(mode="json"), "model_args": dict(claim.model_args),
-              "data_args": dict(claim.data_args)}
-    tags = {"claim": claim.name, "model": claim.model, "seed": run.seed, "run_key": key, "data_hash": stage.data_hash}
+    _, params, tags = _child_fields(run, stage)
     run_id = stage.mlflow.start_child(f"{claim.name} seed {run.seed}", key, identity, tags, params,
                                       fresh=policy.resume == "never")
     checkpoint.extra = {"mlflow_run_id": run_id}
@@ -266,13 +294,18 @@ def _one_run(run: RunSpec, stage: _Stage) -> tuple[dict, list[dict]]:
     for k in ("lr", "precision"):  # what the run resolved from its recipe (a rate search, "auto")
         if k in result.info:
             tags[f"resolved.{k}"] = str(result.info[k])
-    if stage.job.world.active:
-        row["info.world_size"] = stage.job.world.size
-    if not stage.job.world.writer:
-        return row, result.history
+    world = stage.job.world
+    if world.active and run.recipe.parallel == "data":
+        row["info.world_size"] = world.size
+    elif world.active:  # a whole run of this process's own
+        row["info.rank"] = world.rank
+    if not world.writer and run.recipe.parallel == "data":
+        return row, result.history  # rank 0 keeps it
+    # kept where every process can read it (the checkpoint folder): rank 0 gathers it from there
     stage.finished.put(key, identity, row, result.history,
                        result.model.state_dict() if result.model is not None else None)
-    stage.finished.copy_weights(key, stage.job.out_dir)
+    if world.writer:
+        stage.finished.copy_weights(key, stage.job.out_dir)
     stage.mlflow.finish_child(key, run_id, result.metrics, result.history, seconds, tags,
                               stage.job.out_dir / "weights" / f"{key}.pt")
     checkpoint.path.unlink(missing_ok=True)

@@ -1,5 +1,6 @@
-"""Several processes on one run (torchrun, gloo on the CPU): the same steps as one process, every
-test image counted once, and a clear refusal for what does not split."""
+"""Several processes (torchrun, gloo on the CPU): one run split over them takes the steps of one
+process, every test image is counted once, a profile's runs dealt out over them give the rows of
+one process, nodes meet at a rendezvous, and a killed worker is restarted where it stopped."""
 
 from __future__ import annotations
 
@@ -94,12 +95,43 @@ def test_evaluation_over_two_ranks_counts_every_image_once(tmp_path):
         assert json.loads((tmp_path / f"rank{rank}.json").read_text()) == single
 
 
-def test_a_claim_that_does_not_split_is_refused_under_several_processes(tmp_path, catalog_dir, digits_dir):
-    ws = workspace(tmp_path / "ws", catalog_dir, digits_dir, {"epochs": 1}, claims="runs")
-    out = train(ws, "m", "--nproc-per-node", "2")
-    assert out.returncode == 2, out.stderr
-    assert "2 processes train a run together only with `parallel: data`" in out.stderr and "Traceback" not in out.stderr
-    assert not (ws / "m" / "quick" / LANDMARK / "metrics.json").exists()
+@pytest.mark.slow
+def test_a_profiles_runs_dealt_out_over_two_processes_give_the_rows_of_one(tmp_path, catalog_dir, digits_dir):
+    """Runs that do not split (the default, parallel: runs) are dealt out over the processes; rank
+    0 gathers them: the same metrics.json rows as one process (apart from timing and rank), one
+    MLflow parent run with every run as its child, the weights of every run."""
+    from mlflow.tracking import MlflowClient
+
+    ws = workspace(tmp_path / "ws", catalog_dir, digits_dir, {"epochs": 2}, claims="runs")
+    data = yaml.safe_load((ws / "benchmarks" / f"{LANDMARK}.yaml").read_text())
+    data["profiles"]["quick"]["seeds"] = [0, 1, 2]  # 6 runs: 3 for each process
+    (ws / "benchmarks" / f"{LANDMARK}.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MLFLOW_TRACKING_URI": f"sqlite:///{ws / 'mlflow.db'}"}
+    one = subprocess.run([str(BIN / "landmarks"), "train", LANDMARK, "--models", "one", "--no-tracking"], cwd=ws,
+                         env=env, capture_output=True, text=True, timeout=600)
+    assert one.returncode == 0, one.stderr
+    two = subprocess.run([str(BIN / "landmarks"), "train", LANDMARK, "--models", "two", "--nproc-per-node", "2"],
+                         cwd=ws, env=env, capture_output=True, text=True, timeout=600)
+    assert two.returncode == 0, two.stderr
+
+    def rows(models: str) -> list[dict]:
+        doc = json.loads((ws / models / "quick" / LANDMARK / "metrics.json").read_text())
+        drop = ("seconds", "info.train_seconds", "info.rank", "mlflow_run_id", "resumed")
+        return [{k: v for k, v in r.items() if k not in drop} for r in doc["runs"]]
+
+    r1, r2 = rows("one"), rows("two")
+    assert len(r1) == 6 and r2 == r1  # values, provenance and order, bit for bit
+    doc = json.loads((ws / "two" / "quick" / LANDMARK / "metrics.json").read_text())
+    assert sorted(r["info.rank"] for r in doc["runs"]) == [0, 0, 0, 1, 1, 1]
+    assert len(list((ws / "two" / "quick" / LANDMARK / "weights").glob("*.pt"))) == 6
+    client = MlflowClient(env["MLFLOW_TRACKING_URI"])
+    exp = client.get_experiment_by_name(f"landmarks/{LANDMARK}")
+    runs = client.search_runs([exp.experiment_id])
+    parents = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
+    assert len(parents) == 1 and parents[0].info.status == "FINISHED"
+    children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parents[0].info.run_id]
+    assert len(children) == 6 and all(r.info.status == "FINISHED" for r in children)
+    assert {r.data.tags["rank"] for r in children if "rank" in r.data.tags} == {"1"}  # gathered from rank 1
 
 
 def _free_port() -> int:
@@ -170,8 +202,8 @@ def test_a_killed_worker_is_restarted_and_the_run_ends_as_if_never_killed(tmp_pa
 
 @pytest.mark.slow
 def test_params_yaml_sets_the_process_count_of_landmarks_that_split(tmp_path, catalog_dir, digits_dir):
-    """`train.processes` in params.yaml (what the DVC train stage reads) starts torchrun for a
-    landmark whose recipe says parallel: data, and leaves the others in one process."""
+    """`train.processes` in params.yaml (what the DVC train stage reads) starts torchrun: a
+    parallel: data run is trained by both processes, other runs are dealt out."""
     ws = workspace(tmp_path / "ws", catalog_dir, digits_dir, {"epochs": 1})
     params = yaml.safe_load((ws / "params.yaml").read_text())
     params["train"]["processes"] = 2
@@ -186,4 +218,4 @@ def test_params_yaml_sets_the_process_count_of_landmarks_that_split(tmp_path, ca
     out = train(serial, "m")
     assert out.returncode == 0, out.stderr
     doc = json.loads((serial / "m" / "quick" / LANDMARK / "metrics.json").read_text())
-    assert all("info.world_size" not in r for r in doc["runs"])
+    assert sorted(r["info.rank"] for r in doc["runs"]) == [0, 1]  # dealt out, one run each

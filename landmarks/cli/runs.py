@@ -45,26 +45,12 @@ def _train(lm: Landmark, profile_name: str, args: argparse.Namespace) -> None:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from landmarks.runner import check_splittable
-    from landmarks.errors import ConfigError
-
     lm = get_landmark(checked(args, ids=[args.landmark]), args.landmark)
     name = profile(args)
-    if "WORLD_SIZE" not in os.environ:
-        claims = tuple(lm.claim(c) for c in args.claims) if getattr(args, "claims", None) else None
-        if args.nproc_per_node:
-            check_splittable(lm, name, claims, args.nproc_per_node * args.nnodes)
+    if "WORLD_SIZE" not in os.environ:  # not yet under torchrun: start it when asked to
+        args.nproc_per_node = args.nproc_per_node or params(args).train.processes
+        if args.nproc_per_node > 1 or args.nnodes > 1:
             return _torchrun(args)
-        processes = params(args).train.processes
-        if processes > 1:  # params.yaml's count, for the landmarks that split
-            try:
-                check_splittable(lm, name, claims, processes)
-            except ConfigError:
-                log.info("[%s] one process: its recipe does not say parallel: data (train.processes applies to "
-                         "those that do)", lm.id)
-            else:
-                args.nproc_per_node = processes
-                return _torchrun(args)
     _train(lm, name, args)
     return 0
 
