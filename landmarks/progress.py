@@ -53,3 +53,13 @@ class RunProgress:
     def close(self) -> None:
         if self.bar is not None:
             self.bar.close()
+
+
+def say_done(row: dict, done: int, total: int) -> None:
+    """The line a finished run prints: its place in the landmark, seed, result and time."""
+    log.info("  [%d/%d] %s, seed %s: %s = %.4g (%.1f s%s)", done, total, row["claim"], row["seed"], row["metric"],
+             row["value"], row["seconds"], ", resumed" if row.get("resumed") else "")
+    if row.get("info.at_chance"):
+        log.warning("  warning: %s, seed %s did not learn: its test error %.2f%% is at chance level. It still "
+                    "counts in the mean; a smaller lr or a warm-up usually avoids this.", row["claim"], row["seed"],
+                    row["metric.top1_error"])

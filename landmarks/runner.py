@@ -30,7 +30,7 @@ from landmarks.data.prepare import prepared_hash
 from landmarks.errors import StorageError, TrainingError
 from landmarks.files import ensure_writable, write_atomic
 from landmarks.lock import exclusive
-from landmarks.progress import RunProgress
+from landmarks.progress import RunProgress, say_done
 from landmarks.report.tables import landmark_table, summarize
 from landmarks.provenance import git_state, hardware, machine_label, versions
 from landmarks.tasks import TASKS, RunControl, RunResult, RunSpec, StageContext, Task
@@ -128,7 +128,7 @@ def _train_landmark(job: TrainJob, tracker: Tracker | None) -> dict:
                 if spec.recipe.parallel != "data" and world.active and i % world.size != world.rank:
                     continue
                 results[i] = _one_run(spec, stage)
-                _say_done(results[i][0], len(results), total)
+                say_done(results[i][0], len(results), total)
             if world.active:
                 _gather(results, specs, stage)
     except Interrupted:
@@ -145,9 +145,7 @@ def _train_landmark(job: TrainJob, tracker: Tracker | None) -> dict:
     histories = [{"claim": specs[i].claim.name, "seed": specs[i].seed, **h} for i in sorted(results)
                  for h in results[i][1]]
     doc = {
-        "landmark": lm.id,
-        "profile": profile,
-        "reduced_budget": prof.reduced_budget,
+        "landmark": lm.id, "profile": profile, "reduced_budget": prof.reduced_budget,
         "subset": bool(job.only_claims or job.only_seeds),
         "seconds": time.perf_counter() - t_start,
         "provenance": {**tags, "data_hashes": sorted({str(r.get("info.data_hash")) for r in rows})},
@@ -181,11 +179,7 @@ def _train_landmark(job: TrainJob, tracker: Tracker | None) -> dict:
 def _gather(results: dict[int, tuple[dict, list[dict]]], specs: list[RunSpec], stage: _Stage) -> None:
     """Every process's own runs to rank 0, which records them in MLflow (children of the one
     parent run) and copies their weights into the output folder."""
-    import torch.distributed as dist
-
-    own = {i: v for i, v in results.items() if specs[i].recipe.parallel != "data"}
-    parts: list = [None] * stage.job.world.size
-    dist.all_gather_object(parts, own)
+    parts = stage.job.world.gather({i: v for i, v in results.items() if specs[i].recipe.parallel != "data"})
     if not stage.job.world.writer:
         return
     for part in parts:
@@ -201,15 +195,6 @@ def _gather(results: dict[int, tuple[dict, list[dict]]], specs: list[RunSpec], s
             stage.mlflow.finish_child(spec.key, run_id, metrics, history, row["seconds"], {},
                                       stage.job.out_dir / "weights" / f"{spec.key}.pt")
             results[i] = ({**row, "mlflow_run_id": run_id}, history)
-
-
-def _say_done(row: dict, done: int, total: int) -> None:
-    log.info("  [%d/%d] %s, seed %s: %s = %.4g (%.1f s%s)", done, total, row["claim"], row["seed"], row["metric"],
-             row["value"], row["seconds"], ", resumed" if row.get("resumed") else "")
-    if row.get("info.at_chance"):
-        log.warning("  warning: %s, seed %s did not learn: its test error %.2f%% is at chance level. It still "
-                    "counts in the mean; a smaller lr or a warm-up usually avoids this.", row["claim"], row["seed"],
-                    row["metric.top1_error"])
 
 
 def _identity(run: RunSpec, stage: _Stage) -> dict:

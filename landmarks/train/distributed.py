@@ -62,6 +62,14 @@ class World:
         dist.all_reduce(t, op=dist.ReduceOp.MAX)
         return tuple(bool(v) for v in t.tolist())
 
+    def gather(self, obj: object) -> list:
+        """Every rank's `obj` (picklable), in rank order, on every rank."""
+        if not self.active:
+            return [obj]
+        parts: list = [None] * self.size
+        dist.all_gather_object(parts, obj)
+        return parts
+
     def barrier(self) -> None:
         if self.active:
             dist.barrier()
