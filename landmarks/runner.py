@@ -26,7 +26,6 @@ import torch
 
 from landmarks.catalog import Landmark, resolve_recipe
 from landmarks.config import CheckpointPolicy
-from landmarks.data.prepare import prepared_hash
 from landmarks.errors import StorageError, TrainingError
 from landmarks.files import ensure_writable, write_atomic
 from landmarks.lock import exclusive
@@ -109,7 +108,8 @@ def _train_landmark(job: TrainJob, tracker: Tracker | None) -> dict:
     label = " (reduced budget)" if prof.reduced_budget else ""
     log.info("[%s] profile %s%s: %d claims x %d seeds (%d runs) on %s", lm.id, profile, label, len(claims),
              len(prof.seeds), total, machine_label(job.device))
-    data_hash = prepared_hash(lm.dataset, job.data_dir, job.mirror) if lm.dataset else ""
+    # read (and its hash checked) once per stage: the runs take it from the stage's cache
+    data_hash = ctx.splits(lm.dataset).content_hash if lm.dataset else ""
     parent_params = {"profile": profile, "seeds": list(prof.seeds), "budget": lm.budget(profile),
                      "recipe": recipes}
     description = f"{lm.title}\n\n{' '.join(lm.citation.split())}\n\n{lm.url}"

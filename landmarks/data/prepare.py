@@ -175,12 +175,6 @@ def ensure_prepared(name: str, data_dir: Path, mirror_setting: str = "") -> Spli
     return load_prepared(name, data_dir)
 
 
-def prepared_hash(name: str, data_dir: Path, mirror_setting: str = "") -> str:
-    """The content hash of a dataset's prepared arrays (what a run records as its data hash),
-    fetching and preparing the dataset first when it is not there yet."""
-    return ensure_prepared(name, data_dir, mirror_setting).content_hash
-
-
 def verify_cache(names: list[str], data_dir: Path) -> list[str]:
     """Re-hash every cached file (and prepared arrays) of the datasets; one line per problem."""
     problems = []

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import datetime
 import os
+import warnings
 from dataclasses import dataclass
 
 import torch
@@ -44,9 +45,16 @@ class World:
         """The one process that writes files, checkpoints and tracking records."""
         return self.rank == 0
 
+    def span(self, n: int) -> tuple[int, int]:
+        """This rank's contiguous share [start, end) of n items: the first n % size ranks get one more."""
+        q, r = divmod(n, self.size)
+        start = self.rank * q + min(self.rank, r)
+        return start, start + q + (self.rank < r)
+
     def shard(self, idx: torch.Tensor) -> torch.Tensor:
         """This rank's contiguous share of a global batch (shares differ by at most one example)."""
-        return torch.tensor_split(idx, self.size)[self.rank] if self.active else idx
+        start, end = self.span(len(idx))
+        return idx[start:end]
 
     def sum_(self, *tensors: torch.Tensor) -> None:
         """Sum each tensor over the ranks, in place."""
@@ -116,6 +124,15 @@ def _comm_device() -> torch.device:
     return torch.device("cpu")
 
 
+def _differentiable_sum(t: torch.Tensor) -> torch.Tensor:
+    """`t` summed over the ranks; the backward pass sums the gradients over them the same way."""
+    with warnings.catch_warnings():  # marked deprecated; its successor is not differentiable yet
+        warnings.simplefilter("ignore", FutureWarning)
+        import torch.distributed.nn.functional as dist_nn
+
+        return dist_nn.all_reduce(t)
+
+
 class CrossRankBatchNorm(nn.BatchNorm2d):
     """BatchNorm whose training statistics are those of the global batch: each rank's sums are
     added over the ranks with a differentiable all-reduce, so the gradients are those of one
@@ -129,20 +146,12 @@ class CrossRankBatchNorm(nn.BatchNorm2d):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not (self.training and dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1):
             return super().forward(x)
-        import warnings
-
-        with warnings.catch_warnings():  # the differentiable all-reduce is marked deprecated; its
-            warnings.simplefilter("ignore", FutureWarning)  # successor is not differentiable yet
-            import torch.distributed.nn.functional as dist_nn
-
         c = x.shape[1]
         dims = [0, *range(2, x.dim())]
         n_local = x.numel() // c
         xf = x.float()
         stats = torch.cat([xf.sum(dims), (xf * xf).sum(dims), xf.new_full((1,), float(n_local))])
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", FutureWarning)
-            stats = dist_nn.all_reduce(stats)  # sums over the ranks; its backward sums the gradients
+        stats = _differentiable_sum(stats)
         n = stats[2 * c]
         mean, var = stats[:c] / n, (stats[c:2 * c] / n - (stats[:c] / n) ** 2).clamp_min(0.0)
         if self.track_running_stats and self.running_mean is not None:
@@ -162,16 +171,15 @@ def sync_batchnorm(model: nn.Module, device: torch.device) -> nn.Module:
     """`model` with every BatchNorm normalising over the global batch."""
     if device.type == "cuda":
         return nn.SyncBatchNorm.convert_sync_batchnorm(model)
-    return _convert(model)
+    return _convert(model, device)
 
 
-def _convert(module: nn.Module) -> nn.Module:
+def _convert(module: nn.Module, device: torch.device) -> nn.Module:
     if isinstance(module, nn.modules.batchnorm._BatchNorm) and not isinstance(module, CrossRankBatchNorm):
         new = CrossRankBatchNorm(module.num_features, module.eps, module.momentum, module.affine,
-                                 module.track_running_stats)
+                                 module.track_running_stats, device=device)
         new.load_state_dict(module.state_dict())
-        new.train(module.training)
-        return new.to(next(iter(module.state_dict().values())).device) if module.state_dict() else new
+        return new.train(module.training)
     for name, child in module.named_children():
-        module.add_module(name, _convert(child))
+        module.add_module(name, _convert(child, device))
     return module

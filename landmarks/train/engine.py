@@ -49,18 +49,18 @@ def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, ks: tuple[int, 
     takes a contiguous share and the counts are summed: every image counted exactly once, with
     no padding duplicates (DistributedSampler's) when the split does not divide evenly."""
     model.eval()
-    share = torch.tensor_split(torch.arange(len(y), device=y.device), world.size)[world.rank] if world.active \
-        else None
-    if share is not None:
-        x, y_part = x[share], y[share]
-    else:
-        y_part = y
-    counts = torch.zeros(len(ks), dtype=torch.long, device=y.device)
-    for start in range(0, len(y_part), EVAL_BATCH):
-        got = topk_correct(model(x[start : start + EVAL_BATCH]), y_part[start : start + EVAL_BATCH], ks)
-        counts += torch.tensor([got[k] for k in ks], dtype=torch.long, device=y.device)
-    world.sum_(counts)
-    return error_percent(dict(zip(ks, (int(c) for c in counts))), len(y))
+    first, end = world.span(len(y))  # the whole split in one process
+    correct = {k: 0 for k in ks}
+    for start in range(first, end, EVAL_BATCH):
+        stop = min(start + EVAL_BATCH, end)
+        got = topk_correct(model(x[start:stop]), y[start:stop], ks)
+        for k in ks:
+            correct[k] += got[k]
+    if world.active:
+        counts = torch.tensor([correct[k] for k in ks], dtype=torch.long, device=y.device)
+        world.sum_(counts)
+        correct = dict(zip(ks, counts.tolist()))
+    return error_percent(correct, len(y))
 
 
 def train_one_epoch(trainer: Trainer, state: TrainState) -> dict:
