@@ -47,6 +47,9 @@ class DataParams(Strict):
     mirror: str = ""
     dir: str = "data"
     imagenet: str = ""  # root of your ImageNet copy; LANDMARKS_IMAGENET wins
+    # accept an ImageNet tree that is not the full release (some classes or images, for a course or
+    # a smoke test); `prepare` refuses one otherwise, and results trained on it are marked subset
+    imagenet_subset: bool = False
 
 
 class TrackingParams(Strict):

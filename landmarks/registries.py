@@ -59,6 +59,10 @@ def check_landmark(lm: Landmark) -> None:
     for fld, metric in [("metric", lm.metric)] + [(f"orderings[{i}].metric", o.metric) for i, o in enumerate(lm.orderings)]:
         if metric is not None and metric not in METRICS:
             raise fail(fld, _known(METRICS, metric))
+    for j, ref in enumerate(lm.references):
+        for key in ref.values:
+            if key not in METRICS:
+                raise fail(f"references[{j}].values.{key}", _known(METRICS, key))
     kinds = ESTIMATORS if task.models == "estimator" else MODELS
     for i, claim in enumerate(lm.claims):
         if claim.metric is not None and claim.metric not in METRICS:
@@ -67,6 +71,13 @@ def check_landmark(lm: Landmark) -> None:
         if claim.paper is not None and claim.check == "mean_within" and tolerance is None:
             raise fail(f"claims[{i}].tolerance", rule + "; state `tolerance` and "
                        "`tolerance_reason`, or the paper's `paper_spread`", claim)
+        for key in claim.also:
+            if key not in METRICS:
+                raise fail(f"claims[{i}].also.{key}", _known(METRICS, key), claim)
+            tolerance, rule = tolerance_for(lm, claim, also=key)
+            if claim.check == "mean_within" and tolerance is None:
+                raise fail(f"claims[{i}].also.{key}", rule + " (a value in `also` takes the test set's rule; "
+                           "a stated `tolerance` or `paper_spread` is for `paper` alone)", claim)
         if claim.model not in kinds:
             raise fail(f"claims[{i}].model", _known(kinds, claim.model), claim)
         builder = kinds.get(claim.model)
@@ -79,20 +90,23 @@ def check_landmark(lm: Landmark) -> None:
             raise fail(f"claims[{i}].model_args{'.' + fld if fld else ''}", msg, claim)
 
 
-def tolerance_for(lm: Landmark, claim: Claim) -> tuple[float | None, str]:
+def tolerance_for(lm: Landmark, claim: Claim, also: str | None = None) -> tuple[float | None, str]:
     """(tolerance, the rule that set it) for a claim's band, paper +- tolerance: a stated value
     and its reason; else the paper's reported spread; else, for a share of the test set, 1.96
     binomial standard errors of the paper's rate on the test set plus the paper's rounding.
-    (None, why) when no rule applies."""
-    if claim.tolerance is not None:
+    (None, why) when no rule applies. With `also`, the band of the claim's published value of
+    that other metric (`claim.also[also]`): the stated tolerance and spread describe `paper`, so
+    only the test set's rule applies."""
+    if also is None and claim.tolerance is not None:
         return claim.tolerance, f"stated: {' '.join(claim.tolerance_reason.split())}"
-    if claim.paper_spread is not None:
+    if also is None and claim.paper_spread is not None:
         return claim.paper_spread, "the paper's reported spread"
-    info = METRICS.get(lm.metric_of(claim))
+    info = METRICS.get(also or lm.metric_of(claim))
+    paper = claim.also[also] if also else claim.paper
     n = DATASETS.get(lm.dataset).test_images if lm.dataset else 0
-    if claim.paper is not None and info.test_set_share and n:
-        tol, se = binomial_floor(claim.paper, n)
-        return tol, f"1.96 x {se:.2g} (binomial, N = {n:,}) + rounding {rounding_half_unit(claim.paper):g}"
+    if paper is not None and info.test_set_share and n:
+        tol, se = binomial_floor(paper, n)
+        return tol, f"1.96 x {se:.2g} (binomial, N = {n:,}) + rounding {rounding_half_unit(paper):g}"
     return None, f"no rule gives a tolerance for metric {info.name!r}{'' if n else ' without a test set'}"
 
 

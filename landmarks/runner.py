@@ -109,7 +109,7 @@ def _train_landmark(job: TrainJob, tracker: Tracker | None) -> dict:
     log.info("[%s] profile %s%s: %d claims x %d seeds (%d runs) on %s", lm.id, profile, label, len(claims),
              len(prof.seeds), total, machine_label(job.device))
     # read (and its hash checked) once per stage: the runs take it from the stage's cache
-    data_hash = ctx.splits(lm.dataset).content_hash if lm.dataset else ""
+    data_hash = ctx.data_hash(lm.dataset) if lm.dataset else ""
     parent_params = {"profile": profile, "seeds": list(prof.seeds), "budget": lm.budget(profile),
                      "recipe": recipes}
     description = f"{lm.title}\n\n{' '.join(lm.citation.split())}\n\n{lm.url}"

@@ -51,6 +51,19 @@ def test_real_catalog_loads():
         (lambda d: d["claims"][0].update(metric="top3_error"), "'claims[0].metric'", "unknown metric"),
         (lambda d: d["orderings"][0]["claims"].append("vgg"), "'orderings[0].claims[3]'", "no claim named 'vgg'"),
         (lambda d: d.update(task="segment"), "'task'", "unknown task"),
+        (lambda d: d["claims"][2].update(also={"top3_error": 1.0}), "'claims[2].also.top3_error'",
+         "unknown metric 'top3_error'"),
+        (lambda d: d["claims"][2].update(also={"top1_error": 1.0}), "'claims[2].also.top1_error'",
+         "is the claim's own metric"),
+        # a share of runs is not a share of the test set: no rule gives its band
+        (lambda d: d["claims"][2].update(also={"solved": 1.0}), "'claims[2].also.solved'", "no rule gives a tolerance"),
+        (lambda d: d.update(references=[{"name": "SVM", "values": {"top1_error": 2.0, "top3_error": 1.0},
+                                         "source": "Table 1"}]), "'references[0].values.top3_error'",
+         "unknown metric 'top3_error'"),
+        (lambda d: d.update(references=[{"name": "SVM", "values": {}, "source": "Table 1"}]),
+         "'references[0].values'", "at least one published value"),
+        (lambda d: d.update(references=[{"name": "SVM", "values": {"top1_error": 2.0}}]), "'references[0].source'",
+         "missing"),
     ],
 )
 def test_refusals_name_file_and_field(catalog_dir, capsys, change, field, words):
@@ -80,6 +93,21 @@ def test_list_prints_claims_profiles_datasets(capsys):
     out = capsys.readouterr().out
     assert "digits-linear-mlp-cnn" in out and "dataset digits" in out
     assert "profile quick" in out and "claim 'small cnn'" in out
+
+
+def test_list_shows_what_a_profile_needs_and_what_the_paper_cites(catalog_dir, capsys):
+    def change(d):
+        d["profiles"]["paper"].update(hardware="1 GPU (A100 class)", expected_time="about 3 days on 8 V100s")
+        d["claims"][2]["also"] = {"top5_error": 0.2}
+        d["references"] = [{"name": "SVM", "values": {"top1_error": 2.0, "top5_error": 0.5}, "source": "Table 1"}]
+
+    edit(catalog_dir, change)
+    assert main(["--catalog", str(catalog_dir), "check"]) == 0
+    assert main(["--catalog", str(catalog_dir), "list"]) == 0
+    out = capsys.readouterr().out
+    assert "seeds; hardware 1 GPU (A100 class); expected time about 3 days on 8 V100s" in out
+    assert "claim 'small cnn': model cnn_small, paper " in out and ", top5_error 0.2 (" in out
+    assert "reference 'SVM' (not re-run): top1_error 2, top5_error 0.5 (Table 1)" in out
 
 
 def test_use_rewrites_the_pipeline_lists_and_keeps_the_rest(tmp_path, capsys):
@@ -155,6 +183,14 @@ def test_schema_validates_every_landmark_file_and_refuses_a_typo(tmp_path, capsy
     assert any("lrr" in e.message for e in validator.iter_errors(doc))
     doc["recipe"] = {"lr": "fast"}
     assert list(validator.iter_errors(doc))
+    # the fields of a lecture's table: other metrics of a claim, cited rows, what a profile needs
+    doc = yaml.safe_load(files[0].read_text())
+    doc["claims"][0]["also"] = {"top5_error": 18.2}
+    doc["references"] = [{"name": "SIFT + FVs", "values": {"top1_error": 45.7}, "source": "Table 1"}]
+    next(iter(doc["profiles"].values())).update(hardware="1 GPU", expected_time="about 3 days")
+    assert not list(validator.iter_errors(doc))
+    doc["references"][0]["valeus"] = {}
+    assert any("valeus" in e.message for e in validator.iter_errors(doc))
     assert main(["schema"]) == 0 and json.loads(capsys.readouterr().out) == schema
 
 

@@ -46,10 +46,26 @@ def test_bad_arguments_exit_non_zero_with_the_reason(argv, words, capsys, caplog
     assert words in capsys.readouterr().err + caplog.text
 
 
-def test_use_refuses_a_profile_no_landmark_has(tmp_path, capsys):
+def test_use_refuses_a_profile_no_landmark_has(tmp_path, capsys, catalog_dir):
+    for lm in catalog_dir.glob("*.yaml"):  # a catalog without its ImageNet landmarks
+        if "imagenet:" in lm.read_text():
+            lm.unlink()
     params = tmp_path / "params.yaml"
     params.write_text("profile: quick\n")
-    assert main(["--params", str(params), "use", "imagenet"]) == 2
+    assert main(["--catalog", str(catalog_dir), "--params", str(params), "use", "imagenet"]) == 2
     err = capsys.readouterr().err
     assert "no landmark in the catalog has a 'imagenet' profile yet" in err and "quick, classic" in err
     assert params.read_text() == "profile: quick\n"  # untouched
+
+
+def test_use_imagenet_writes_its_landmarks_on_the_imagenet_dataset(tmp_path, capsys):
+    import yaml
+
+    params = tmp_path / "params.yaml"
+    params.write_text("profile: quick\n")
+    assert main(["--params", str(params), "use", "imagenet"]) == 0
+    written = yaml.safe_load(params.read_text())
+    assert written["profile"] == "imagenet" and list(written["datasets"]) == ["imagenet"]
+    assert sorted(written["landmarks"]) == ["he2016-resnet-imagenet", "krizhevsky2012-imagenet",
+                                            "simonyan2015-vgg16", "torchvision-weights"]
+    assert all(item == {"data": "imagenet"} for item in written["landmarks"].values())

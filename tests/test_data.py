@@ -215,31 +215,6 @@ def test_offline_without_mirror_fails_fast_with_advice(tmp_path, monkeypatch, ca
     assert not list((tmp_path / "data" / "raw" / "mnist").glob("*.gz"))
 
 
-def test_imagenet_layout_recognised_and_wrong_layout_refused(tmp_path, monkeypatch, capsys):
-    root = tmp_path / "imagenet"
-    for split, n in (("train", 3), ("val", 2)):
-        for wnid in ("n01440764", "n02102040"):
-            d = root / split / wnid
-            d.mkdir(parents=True)
-            for i in range(n):
-                (d / f"{wnid}_{i}.JPEG").write_bytes(b"\xff\xd8\xff" + bytes(i))
-    monkeypatch.setenv("LANDMARKS_IMAGENET", str(root))
-    params = tmp_path / "params.yaml"
-    params.write_text(f"data: {{dir: {tmp_path / 'data'}}}\n")
-    assert main(["--params", str(params), "prepare", "imagenet"]) == 0
-    assert "2 classes, train 6 images, val 4 images" in capsys.readouterr().out
-
-    # the raw ILSVRC validation tarball: images straight in val/, not in class folders
-    for d in (root / "val").iterdir():
-        for f in d.iterdir():
-            f.rename(root / "val" / f.name)
-        d.rmdir()
-    assert main(["--params", str(params), "prepare", "imagenet"]) == 3
-    err = capsys.readouterr().err
-    assert "holds 4 images directly instead of class folders" in err and "<root>/val/<class>" in err
-    assert (tmp_path / "data" / "prepared" / "imagenet" / "manifest.json").exists()  # the old index stays
-
-
 def test_verify_reports_a_corrupted_cache(tmp_path, monkeypatch, capsys):
     raw = fake_idx(2)
     name = register_idx(raw)

@@ -13,7 +13,7 @@ from landmarks.report.build import build_report
 from landmarks.report.tables import landmark_table, summarize
 from landmarks.errors import ConfigError
 from landmarks.registries import tolerance_for
-from landmarks.report.verdicts import (BETTER, HOLDS, INCONCLUSIVE, MODIFIED, NO_CLAIM, NOT_REPRODUCED, REDUCED,
+from landmarks.report.verdicts import (BETTER, CITED, HOLDS, INCONCLUSIVE, MODIFIED, NO_CLAIM, NOT_REPRODUCED, REDUCED,
                                        REPRODUCED, VIOLATED, claim_verdict, ordering_verdict)
 from landmarks.stats import binomial_floor, interval, ordering_p_value, rounding_half_unit
 
@@ -202,3 +202,78 @@ def test_learning_curves_draw_what_shows_the_claim(tmp_path):
     # a metric no per-epoch curve shows (the perceptron's updates): no figure rather than a wrong one
     assert learning_curves(history, "t", tmp_path / "h.png", "updates") is None
     assert not (tmp_path / "h.png").exists()
+
+
+def lecture_catalog(catalog_dir):
+    """lecun1998-mnist as a lecture's table shows a model: LeNet-5's top-1 and top-5 error, with
+    the paper's comparison rows (never re-run) and a profile that says what it needs."""
+    path = catalog_dir / "lecun1998-mnist.yaml"
+    data = yaml.safe_load(path.read_text())
+    next(c for c in data["claims"] if c["name"] == "LeNet-5")["also"] = {"top5_error": 0.10}
+    data["references"] = [{"name": "SVM, poly 4", "values": {"top1_error": 1.1, "top5_error": 0.3},
+                           "source": "Fig. 9", "note": "Cortes and Vapnik's numbers, cited by the paper"}]
+    data["profiles"]["lecture"] = {"seeds": [0, 1, 2, 3, 4], "claims": ["LeNet-5"], "note": "As in the paper.",
+                                   "hardware": "1 GPU (A100 class) or more", "expected_time": "about 3 days on 8 V100s"}
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return load_catalog(catalog_dir)
+
+
+def lecture_runs(top5):
+    """Five runs of LeNet-5 as the runner records them: the landmark's metric as `value`, every
+    metric as `metric.<name>`."""
+    top1 = (0.94, 0.96, 0.95, 0.93, 0.97)
+    return pd.DataFrame([{"landmark": "lecun1998-mnist", "profile": "lecture", "reduced_budget": False,
+                          "claim": "LeNet-5", "seed": s, "machine": "test", "value": top1[s],
+                          "metric.top1_error": top1[s], "metric.top5_error": t5} for s, t5 in enumerate(top5)])
+
+
+def test_a_claim_s_other_metric_and_the_paper_s_cited_rows_get_rows_of_their_own(catalog_dir):
+    catalog = lecture_catalog(catalog_dir)
+    lm = catalog["lecun1998-mnist"]
+    summary = summarize(lecture_runs([0.08, 0.10, 0.12, 0.09, 0.11]), catalog)
+    top1, top5 = (summary[(summary.claim == "LeNet-5") & (summary.metric == m)].iloc[0]
+                  for m in ("top1_error", "top5_error"))
+    assert top1["paper"] == 0.95 and top1["verdict"] == REPRODUCED
+    assert top5["paper"] == 0.10 and top5["mean"] == pytest.approx(0.10) and top5["n"] == 5
+    # the band of top-5 comes from the rule at its own published value, not at top-1's
+    assert top5["tolerance"] == pytest.approx(binomial_floor(0.10, 10_000)[0]) and top5["verdict"] == REPRODUCED
+    # decided on the top-5 column itself: runs far off at top-5 are not reproduced at top-5 alone
+    off = summarize(lecture_runs([0.50, 0.52, 0.49, 0.51, 0.50]), catalog).query("claim == 'LeNet-5'")
+    off = off.set_index("metric")["verdict"]
+    assert off["top5_error"] == NOT_REPRODUCED and off["top1_error"] == REPRODUCED
+    cited = summary[summary.verdict == CITED]
+    assert list(cited.claim) == ["SVM, poly 4"] * 2 and list(cited.paper) == [1.1, 0.3]
+    assert cited["mean"].isna().all()
+    table = landmark_table(summary, lm)
+    lines = {line.split("|")[1].strip() + " / " + line.split("|")[2].strip(): line for line in table.splitlines()[2:]}
+    assert set(lines) == {"LeNet-5 / top1_error", "LeNet-5 / top5_error", "SVM, poly 4 / top1_error",
+                          "SVM, poly 4 / top5_error"}
+    assert "| 0.10%" in lines["LeNet-5 / top5_error"] and "reproduced" in lines["LeNet-5 / top5_error"]
+    cells = [c.strip() for c in lines["SVM, poly 4 / top5_error"].split("|")]
+    assert "0.30%" in cells and "not re-run" in cells and "Fig. 9" in cells and not any("(5)" in c for c in cells)
+
+
+def test_report_shows_cited_rows_and_what_a_profile_needs(catalog_dir, tmp_path):
+    catalog = lecture_catalog(catalog_dir)
+    folder = tmp_path / "models" / "lecun1998-mnist"
+    folder.mkdir(parents=True)
+    runs = lecture_runs([0.08, 0.10, 0.12, 0.09, 0.11]).to_dict("records")
+    folder.joinpath("metrics.json").write_text(json.dumps({
+        "landmark": "lecun1998-mnist", "runs": runs, "seconds": 1.0, "reduced_budget": False,
+        "provenance": {"git_commit": "0" * 40}}))
+    build_report("lecture", tmp_path / "models", tmp_path / "reports", catalog)
+    table = (tmp_path / "reports" / "tables" / "lecun1998-mnist.md").read_text()
+    assert ("Profile `lecture`: hardware: 1 GPU (A100 class) or more; expected time: about 3 days on 8 V100s. "
+            "As in the paper.") in table
+    assert "SVM, poly 4 (Cortes and Vapnik's numbers, cited by the paper)." in table
+    assert "LeNet-5 (top5_error): 1.96 x" in table  # the tolerance rule of each row, named apart
+    html = (tmp_path / "reports" / "index.html").read_text()
+    assert '<td class="verdict v-cited">not re-run</td>' in html and html.count("<td>SVM, poly 4</td>") == 2
+    assert "hardware: 1 GPU (A100 class) or more; expected time: about 3 days on 8 V100s." in html
+    assert "<td>top5_error</td>" in html
+    # the cited rows are the paper's, not results: no verdict count and no dvc metric
+    readme = (tmp_path / "reports" / "README.md").read_text()
+    assert "reproduced: 2" in readme and "not re-run:" not in readme.split("## ")[0]
+    metrics = json.loads((tmp_path / "reports" / "metrics.json").read_text())["lecun1998-mnist"]
+    assert set(metrics) == {"LeNet-5", "LeNet-5 (top5_error)"}
+    assert metrics["LeNet-5 (top5_error)"]["paper"] == 0.1 and metrics["LeNet-5"]["paper"] == 0.95

@@ -51,6 +51,11 @@ def _consistent(lm: Landmark, path: Path) -> None:
             raise fail(f"claims[{i}].name", f"{c.name!r} is used twice")
         if c.tolerance is not None and not c.tolerance_reason.strip():
             raise fail(f"claims[{i}].tolerance_reason", "a stated tolerance needs its reason (why not the rule's)")
+        if lm.metric_of(c) in c.also:
+            raise fail(f"claims[{i}].also.{lm.metric_of(c)}", "is the claim's own metric; its value is `paper`")
+    for j, ref in enumerate(lm.references):
+        if not ref.values:
+            raise fail(f"references[{j}].values", "at least one published value is needed (metric: value)")
     for i, o in enumerate(lm.orderings):
         for j, n in enumerate(o.claims):
             if n not in names:

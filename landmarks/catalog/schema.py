@@ -51,6 +51,11 @@ class Claim(Strict):
     # the result does not depend on the seed (libsvm's SVC): run once, with the profile's first
     # seed, instead of repeating a long identical fit
     seed_independent: bool = False
+    # published values of other metrics the same runs measure, metric name -> value (AlexNet
+    # Table 2: top-1 40.7 is `paper`, `also: {top5_error: 18.2}`): each is a row of its own,
+    # decided by `check` on the runs' value of that metric, its tolerance from the rule (a stated
+    # `tolerance` or `paper_spread` is for `paper` alone)
+    also: Mapping[str, float] = Field(default_factory=dict)
 
     def seeds(self, profile_seeds: tuple[int, ...]) -> tuple[int, ...]:
         return tuple(profile_seeds[:1]) if self.seed_independent else tuple(profile_seeds)
@@ -67,6 +72,16 @@ class Ordering(Strict):
     ratio: float | None = Field(None, gt=0.0)
 
 
+class Reference(Strict):
+    """A result the paper reports for comparison and this project does not re-run (AlexNet
+    Table 1: sparse coding 47.1 / 28.2): shown as published, verdict "not re-run"."""
+
+    name: str
+    values: Mapping[str, float]  # metric name -> published value
+    source: str  # table or figure of the paper
+    note: str = ""
+
+
 class Profile(Strict):
     seeds: tuple[Annotated[int, Field(ge=0)], ...]
     recipe: Mapping[str, Any] = Field(default_factory=dict)  # overrides of the recipe under this profile
@@ -78,6 +93,10 @@ class Profile(Strict):
     modified_recipe: bool = False
     claims: tuple[str, ...] | None = None  # the claims this profile runs; all when absent
     note: str = ""
+    # what a reader needs before starting it, shown with the note: "1 GPU (A100 class) or more",
+    # "about 3 days on 8 V100s"
+    hardware: str = ""
+    expected_time: str = ""
 
 
 class Landmark(Strict):
@@ -92,6 +111,7 @@ class Landmark(Strict):
     dataset: str | None = None
     recipe: Recipe = Field(default_factory=Recipe)
     orderings: tuple[Ordering, ...] = ()
+    references: tuple[Reference, ...] = ()  # the paper's comparison rows, shown beside the claims
     notes: str = ""
     _path: str = PrivateAttr(default="")  # the file it came from, set by the loader
 

@@ -27,10 +27,16 @@ def cmd_list(args: argparse.Namespace) -> int:
         print(f"  task {lm.task}, dataset {lm.dataset or '(generated)'}, metric {lm.metric}")
         for name, prof in lm.profiles.items():
             tag = ", reduced budget" if prof.reduced_budget else ""
-            print(f"  profile {name}: {len(lm.claims_for(name))} claims x {len(prof.seeds)} seeds{tag}")
+            needs = "".join(f"; {what} {text}" for what, text in
+                            (("hardware", prof.hardware), ("expected time", prof.expected_time)) if text)
+            print(f"  profile {name}: {len(lm.claims_for(name))} claims x {len(prof.seeds)} seeds{tag}{needs}")
         for c in lm.claims:
             paper = "-" if c.paper is None else f"{c.paper:g}"
-            print(f"    claim {c.name!r}: model {c.model}, paper {paper} ({c.source})")
+            also = "".join(f", {metric} {value:g}" for metric, value in c.also.items())
+            print(f"    claim {c.name!r}: model {c.model}, paper {paper}{also} ({c.source})")
+        for ref in lm.references:
+            values = ", ".join(f"{metric} {value:g}" for metric, value in ref.values.items())
+            print(f"    reference {ref.name!r} (not re-run): {values} ({ref.source})")
         for o in lm.orderings:
             print(f"    ordering: {' -> '.join(o.claims)} (worst to best)")
     return 0

@@ -36,15 +36,15 @@ def cmd_prepare(args: argparse.Namespace) -> int:
 
     p = params(args)
     for name in _dataset_names(args):
-        m = prepare_dataset(name, Path(p.data.dir), p.data.imagenet)
+        m = prepare_dataset(name, Path(p.data.dir), p.data.imagenet, p.data.imagenet_subset)
         if "arrays" in m:
             shapes = ", ".join(f"{k} {tuple(v['shape'])}" for k, v in m["arrays"].items())
             print(f"{name}: {shapes}")
             print(f"  train class counts: {' '.join(map(str, m['class_counts']['train']))}")
         else:
             sp = m["splits"]
-            print(f"{name}: {m['num_classes']} classes, train {sp['train']['images']} images, "
-                  f"val {sp['val']['images']} images")
+            print(f"{name}: {m['num_classes']} classes, train {sp['train']['images']:,} images, "
+                  f"val {sp['val']['images']:,} images ({m['layout']}{', a subset' if m['subset'] else ''})")
     return 0
 
 

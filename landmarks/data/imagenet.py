@@ -1,79 +1,200 @@
 """ImageNet ILSVRC-2012, supplied by the user, and Imagenette, a small downloadable stand-in.
 
-Both use the layout torchvision's ImageNet and ImageFolder read:
+Three layouts of the user's copy are read (LANDMARKS_IMAGENET or params.yaml's data.imagenet
+points at its root):
 
-    <root>/train/<wnid>/*.JPEG
-    <root>/val/<wnid>/*.JPEG
+    class folders   <root>/train/<wnid>/*.JPEG and <root>/val/<wnid>/*.JPEG (torchvision's ImageNet)
+    official        <root>/train/<wnid>/*.JPEG (or ILSVRC2012_img_train/), the 50,000 validation
+                    images in one flat folder <root>/val/ (or ILSVRC2012_img_val/), and the devkit
+                    (<root>/ILSVRC2012_devkit_t12/ or ILSVRC2012_devkit_t12.tar.gz) whose ground
+                    truth labels them
+    archives        <root>/ILSVRC2012_img_{train,val}.tar and the devkit archive: torchvision's
+                    ImageNet checks their md5 and unpacks them into the class-folder layout
 
-ImageNet is never downloaded (its licence requires an account): point LANDMARKS_IMAGENET (or
-params.yaml's data.imagenet) at the root. `landmarks prepare imagenet` checks the layout and
-writes an index of classes and files; images are decoded at training time.
+The user's files are read in place, never moved. `landmarks prepare imagenet` checks the tree and
+writes an index (one line per image: path, label) that training reads; images are decoded per batch.
 """
 
 from __future__ import annotations
 
-import hashlib
+import io
 import os
 import re
+import tarfile
+from dataclasses import dataclass
 from pathlib import Path
 
-from landmarks.data.registry import DatasetSpec, register_dataset
 from landmarks.data.fetch import RemoteFile
+from landmarks.data.registry import DatasetSpec, register_dataset
 from landmarks.errors import DataError
 
 IMAGENET_ENV = "LANDMARKS_IMAGENET"
 IMAGE_SUFFIXES = {".jpeg", ".jpg", ".png"}
 WNID = re.compile(r"^n\d{8}$")
+# the full ILSVRC-2012 classification release
+FULL = {"classes": 1000, "train": 1_281_167, "val": 50_000}
+DEVKIT = "ILSVRC2012_devkit_t12"
+GROUND_TRUTH = "data/ILSVRC2012_validation_ground_truth.txt"
+ARCHIVES = ("ILSVRC2012_img_train.tar", "ILSVRC2012_img_val.tar", "ILSVRC2012_devkit_t12.tar.gz")
 EXPECTED = (
-    "expected <root>/train/<class>/<image> and <root>/val/<class>/<image> (class folders named by "
-    "WordNet id, e.g. train/n01440764/n01440764_10026.JPEG, as torchvision's ImageNet lays them out)"
+    "expected either class folders <root>/train/<wnid>/*.JPEG and <root>/val/<wnid>/*.JPEG "
+    "(e.g. train/n01440764/n01440764_10026.JPEG), or the official layout: train/<wnid>/, the "
+    f"validation images in one flat val/ folder and the devkit ({DEVKIT}/ or {DEVKIT}.tar.gz), or "
+    f"the three official archives ({', '.join(ARCHIVES)}); see docs/imagenet.md"
 )
+
+
+@dataclass(frozen=True)
+class Split:
+    """One split's images: paths relative to the root, and their labels (class indices)."""
+
+    files: tuple[str, ...]
+    labels: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Tree:
+    root: Path
+    layout: str  # "class folders" | "official (flat val + devkit)"
+    classes: tuple[str, ...]  # sorted WordNet ids: label i is classes[i]
+    train: Split
+    val: Split
 
 
 def _images(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
 
 
-def check_layout(root: Path, official: bool = True) -> dict:
-    """The classes and image counts of an image-folder tree; a DataError saying what was expected
-    and what was found when the tree has another shape."""
+def _first(root: Path, *names: str) -> Path | None:
+    return next((root / n for n in names if (root / n).exists()), None)
+
+
+def _class_folders(root: Path, folder: Path, split: str, official: bool) -> dict[str, list[Path]]:
+    classes = sorted(p.name for p in folder.iterdir() if p.is_dir())
+    if not classes:
+        raise DataError(f"{folder}: no class folders; {EXPECTED}")
+    if official:
+        odd = [c for c in classes if not WNID.match(c)]
+        if odd:
+            raise DataError(f"{folder}: class folder {odd[0]!r} is not a WordNet id (nXXXXXXXX); {EXPECTED}")
+    out = {}
+    for c in classes:
+        files = _images(folder / c)
+        if not files:
+            raise DataError(f"{folder / c}: an empty class folder (no .JPEG, .jpg or .png); {EXPECTED}")
+        out[c] = files
+    return out
+
+
+def _ground_truth(root: Path) -> tuple[Path, dict[int, str], list[int]]:
+    """(where it was read, devkit index -> WordNet id, one label index per validation image in
+    file-name order). torchvision's parser reads the same two files but insists on the official
+    archive's md5 and moves the images; here the user's copy stays as it is."""
+    import scipy.io
+
+    folder, archive = root / DEVKIT, root / f"{DEVKIT}.tar.gz"
+    try:
+        if folder.is_dir():
+            where = folder
+            meta = scipy.io.loadmat(folder / "data" / "meta.mat", squeeze_me=True)["synsets"]
+            truth = (folder / GROUND_TRUTH).read_text()
+        elif archive.is_file():
+            where = archive
+            with tarfile.open(archive) as tar:
+                def read(name: str) -> bytes:
+                    member = tar.extractfile(f"{DEVKIT}/{name}")
+                    if member is None:
+                        raise KeyError(name)
+                    return member.read()
+                meta = scipy.io.loadmat(io.BytesIO(read("data/meta.mat")), squeeze_me=True)["synsets"]
+                truth = read(GROUND_TRUTH).decode()
+        else:
+            raise DataError(f"{root}: the validation images lie in one flat folder, and no devkit says their "
+                            f"classes: put {DEVKIT}/ or {DEVKIT}.tar.gz (from image-net.org) in {root}; {EXPECTED}")
+    except (OSError, KeyError, ValueError, tarfile.TarError) as exc:
+        raise DataError(f"{folder if folder.is_dir() else archive}: not a readable ILSVRC-2012 devkit "
+                        f"(needs data/meta.mat and {GROUND_TRUTH}): {exc}") from None
+    # leaf synsets (no children) are the 1,000 classes; their ILSVRC2012_ID is what the ground truth lists
+    leaves = {int(s["ILSVRC2012_ID"]): str(s["WNID"]) for s in meta if int(s["num_children"]) == 0}
+    try:
+        labels = [int(line) for line in truth.split()]
+    except ValueError as exc:
+        raise DataError(f"{where}: {GROUND_TRUTH} holds something other than class numbers: {exc}") from None
+    return where, leaves, labels
+
+
+def _flat_val(root: Path, folder: Path, images: list[Path], classes: tuple[str, ...]) -> Split:
+    where, leaves, truth = _ground_truth(root)
+    if len(truth) != len(images):
+        raise DataError(f"{folder}: {len(images):,} validation images but {where}'s ground truth lists {len(truth):,}; "
+                        "the two must be the same release (ILSVRC-2012: 50,000 each)")
+    index = {c: i for i, c in enumerate(classes)}
+    files, labels = [], []
+    for path, number in zip(images, truth):  # line i of the ground truth is the i-th image by name
+        wnid = leaves.get(number)
+        if wnid is None or wnid not in index:
+            raise DataError(f"{where}: the ground truth gives class {number} to {path.name}, which is "
+                            f"{'no class of the devkit' if wnid is None else f'{wnid}, absent from train/'}")
+        files.append(str(path.relative_to(root)))
+        labels.append(index[wnid])
+    return Split(tuple(files), tuple(labels))
+
+
+def _split(root: Path, per_class: dict[str, list[Path]], classes: tuple[str, ...]) -> Split:
+    files, labels = [], []
+    for i, c in enumerate(classes):
+        files += [str(p.relative_to(root)) for p in per_class[c]]
+        labels += [i] * len(per_class[c])
+    return Split(tuple(files), tuple(labels))
+
+
+def read_tree(root: Path, official: bool = True) -> Tree:
+    """The classes and images of the user's tree, in any of the three layouts; a DataError
+    saying what was expected and what was found when it has another shape."""
     if not root.is_dir():
         raise DataError(f"{root}: no such folder; {EXPECTED}")
-    index: dict = {"root": str(root), "splits": {}}
-    for split in ("train", "val"):
-        folder = root / split
-        if not folder.is_dir():
+    train_dir = _first(root, "train", "ILSVRC2012_img_train")
+    val_dir = _first(root, "val", "ILSVRC2012_img_val")
+    if train_dir is None and val_dir is None and all((root / a).is_file() for a in ARCHIVES):
+        _unpack_archives(root)
+        return read_tree(root, official)
+    for split, folder in (("train", train_dir), ("val", val_dir)):
+        if folder is None or not folder.is_dir():
             found = ", ".join(sorted(p.name for p in root.iterdir())[:10]) or "nothing"
             raise DataError(f"{root}: no '{split}' folder (found: {found}); {EXPECTED}")
-        loose = _images(folder)
-        if loose:
-            raise DataError(
-                f"{folder}: holds {len(loose)} images directly instead of class folders; sort them "
-                f"into {split}/<wnid>/ (the ILSVRC devkit's ground truth says which is which); {EXPECTED}"
-            )
-        classes = sorted(p.name for p in folder.iterdir() if p.is_dir())
-        if not classes:
-            raise DataError(f"{folder}: no class folders; {EXPECTED}")
-        if official:
-            odd = [c for c in classes if not WNID.match(c)]
-            if odd:
-                raise DataError(f"{folder}: class folder {odd[0]!r} is not a WordNet id (nXXXXXXXX); {EXPECTED}")
-        counts = {}
-        digest = hashlib.sha256()
-        for c in classes:
-            files = _images(folder / c)
-            if not files:
-                raise DataError(f"{folder / c}: an empty class folder; {EXPECTED}")
-            counts[c] = len(files)
-            for f in files:  # names and sizes: hashing every image's bytes would take hours
-                digest.update(f"{c}/{f.name}:{f.stat().st_size}\n".encode())
-        index["splits"][split] = {"classes": classes, "counts": counts, "images": sum(counts.values()),
-                                  "listing_sha256": digest.hexdigest()}
-    train, val = index["splits"]["train"]["classes"], index["splits"]["val"]["classes"]
-    if train != val:
-        missing = sorted(set(train) ^ set(val))[:5]
-        raise DataError(f"{root}: train and val have different classes (e.g. {missing}); {EXPECTED}")
-    return index
+    if _images(train_dir):
+        raise DataError(f"{train_dir}: holds images directly instead of class folders; {EXPECTED}")
+    train = _class_folders(root, train_dir, "train", official)
+    classes = tuple(train)
+    flat = _images(val_dir)
+    if flat:
+        if any(p.is_dir() for p in val_dir.iterdir()):
+            raise DataError(f"{val_dir}: holds both images and class folders; keep one layout ({EXPECTED})")
+        return Tree(root, "official (flat val + devkit)", classes, _split(root, train, classes),
+                    _flat_val(root, val_dir, flat, classes))
+    val = _class_folders(root, val_dir, "val", official)
+    if tuple(val) != classes:
+        odd = sorted(set(val) ^ set(classes))[:5]
+        raise DataError(f"{root}: train and val have different classes (e.g. {odd}); {EXPECTED}")
+    return Tree(root, "class folders", classes, _split(root, train, classes), _split(root, val, classes))
+
+
+def check_full(tree: Tree) -> list[str]:
+    """What keeps the tree from being the full ILSVRC-2012 release (empty when it is)."""
+    found = {"classes": len(tree.classes), "train": len(tree.train.files), "val": len(tree.val.files)}
+    return [f"{k}: {found[k]:,} (the full release has {v:,})" for k, v in FULL.items() if found[k] != v]
+
+
+def _unpack_archives(root: Path) -> None:
+    """The official archives, md5-checked and unpacked into class folders by torchvision."""
+    from torchvision.datasets import ImageNet
+
+    try:
+        for split in ("train", "val"):
+            ImageNet(str(root), split=split)
+    except (RuntimeError, OSError) as exc:
+        raise DataError(f"{root}: could not unpack the official archives ({exc}); check that they are the "
+                        "ILSVRC-2012 files from image-net.org, complete, and that the folder is writable") from None
 
 
 def imagenet_root(configured: str = "") -> Path:

@@ -22,7 +22,8 @@ import numpy as np
 from landmarks.data.registry import DATASETS, Arrays, DatasetSpec, Splits, arrays_hash
 from landmarks.data.content import safe_extract
 from landmarks.data.fetch import FetchOptions, cached_file, fetch_file, mirrors, verify
-from landmarks.data.imagenet import check_layout, imagenet_root
+from landmarks.data.image_index import FORMAT as IMAGE_FORMAT, ImageIndex, read_index, write_index
+from landmarks.data.imagenet import imagenet_root, read_tree
 from landmarks.errors import DataError
 
 log = logging.getLogger(__name__)
@@ -92,7 +93,7 @@ def _replace_dir(tmp: Path, final: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
-def prepare_dataset(name: str, data_dir: Path, configured_imagenet: str = "") -> dict:
+def prepare_dataset(name: str, data_dir: Path, configured_imagenet: str = "", imagenet_subset: bool = False) -> dict:
     """Decode a fetched dataset into the prepared format; returns the manifest."""
     spec = DATASETS.get(name)
     t0 = time.perf_counter()
@@ -102,7 +103,7 @@ def prepare_dataset(name: str, data_dir: Path, configured_imagenet: str = "") ->
     tmp.mkdir(parents=True)
     try:
         if spec.decode is None:
-            manifest = _prepare_image_folders(spec, data_dir, configured_imagenet)
+            manifest = _prepare_image_folders(spec, data_dir, tmp, configured_imagenet, imagenet_subset)
         else:
             files = _verified_files(spec, data_dir)
             arrays = spec.decode(files)
@@ -129,7 +130,8 @@ def prepare_dataset(name: str, data_dir: Path, configured_imagenet: str = "") ->
     return manifest
 
 
-def _prepare_image_folders(spec: DatasetSpec, data_dir: Path, configured_imagenet: str) -> dict:
+def _prepare_image_folders(spec: DatasetSpec, data_dir: Path, out: Path, configured_imagenet: str,
+                           allow_subset: bool) -> dict:
     if spec.source == "user":
         root = imagenet_root(configured_imagenet)
     else:
@@ -142,8 +144,21 @@ def _prepare_image_folders(spec: DatasetSpec, data_dir: Path, configured_imagene
             os.replace(tmp, extracted)
         tops = [p for p in extracted.iterdir() if p.is_dir()]
         root = tops[0] if len(tops) == 1 and not (extracted / "train").exists() else extracted
-    index = check_layout(root, official=True)
-    return {"dataset": spec.name, "format": "image folders", "num_classes": len(index["splits"]["train"]["classes"]), **index}
+    return write_index(spec.name, read_tree(root.resolve(), official=True), out, allow_subset)
+
+
+def load_images(name: str, data_dir: Path) -> ImageIndex:
+    """The prepared index of an image-folder dataset, checked against the images it lists."""
+    folder = prepared_dir(data_dir, name)
+    manifest_path = folder / MANIFEST
+    if not manifest_path.exists():
+        raise DataError(f"{folder}: {name} is not prepared; run `landmarks prepare {name}`"
+                        + ("" if DATASETS.get(name).source == "user" else f" (after `landmarks fetch {name}`)"))
+    manifest = json.loads(manifest_path.read_text())
+    if manifest.get("format") != IMAGE_FORMAT:
+        raise DataError(f"{manifest_path}: not an image-folder index (prepared by an older version?); "
+                        f"run `landmarks prepare {name}` again")
+    return read_index(name, folder, manifest)
 
 
 def load_prepared(name: str, data_dir: Path) -> Splits:
@@ -153,7 +168,8 @@ def load_prepared(name: str, data_dir: Path) -> Splits:
         raise DataError(f"{folder}: {name} is not prepared; run `landmarks fetch {name} && landmarks prepare {name}`")
     manifest = json.loads(manifest_path.read_text())
     if manifest.get("format", "").startswith("image folders"):
-        raise DataError(f"{name} is an image-folder dataset; it is read by the image-folder loader, not as arrays")
+        raise DataError(f"{name} is an image-folder dataset: its landmarks use the task classify-images, "
+                        "which reads it per batch, not as arrays")
     arrays = {k: np.load(folder / f"{k}.npy", mmap_mode="r", allow_pickle=False) for k in ARRAYS}
     # re-hash what is read (a fraction of a second next to an epoch): a run must train on the data
     # its provenance names, not on arrays changed after `prepare`

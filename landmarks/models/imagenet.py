@@ -14,6 +14,9 @@ connected layers see both), local response normalisation after the first two con
 overlapping 3x3 max-pooling with stride 2, dropout 0.5 in the first two fully connected layers,
 and the paper's initialisation (weights N(0, 0.01); biases 1 in conv2, conv4, conv5 and the
 fully connected layers, 0 elsewhere). About 61.0M parameters ("60 million" in the paper).
+`plain18` and `plain34` are ResNet-18/34 without their shortcuts (He et al. 2016, Table 2); the
+paper's ResNet-18/34 there use parameter-free (zero-padding) shortcuts where the width grows,
+torchvision's a 1x1 projection (the paper's option B).
 """
 
 from __future__ import annotations
@@ -75,6 +78,31 @@ def _torchvision(name: str, builder) -> None:
 
     build.__doc__ = f"torchvision.models.{builder.__name__}, untrained (published weights: the torchvision-weights path)"
 
+
+class PlainBlock(tv.resnet.BasicBlock):
+    """torchvision's basic block without its shortcut: He et al. 2016's plain nets (Table 2)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.relu(self.bn1(self.conv1(x)))
+        return self.relu(self.bn2(self.conv2(out)))
+
+
+def _plain(layers: list[int]):
+    def build(in_shape: tuple[int, ...], num_classes: int) -> nn.Module:
+        if in_shape[0] != 3:
+            raise ValueError(f"plain nets take 3-channel images, not {in_shape[0]}")
+        # torchvision's ResNet adds a 1x1 projection where the width changes; a plain net has no
+        # shortcut to project, so the stage's first block gets none
+        net = tv.resnet.ResNet(PlainBlock, layers, num_classes=num_classes)
+        for stage in (net.layer1, net.layer2, net.layer3, net.layer4):
+            stage[0].downsample = None
+        return net
+
+    return build
+
+
+register_model("plain18")(_plain([2, 2, 2, 2]))
+register_model("plain34")(_plain([3, 4, 6, 3]))
 
 for _name, _builder in (("alexnet", tv.alexnet), ("vgg16", tv.vgg16), ("vgg16_bn", tv.vgg16_bn),
                         ("resnet18", tv.resnet18), ("resnet34", tv.resnet34), ("resnet50", tv.resnet50)):

@@ -19,9 +19,9 @@ from landmarks.catalog import Landmark
 from landmarks.errors import ConfigError
 from landmarks.report.figures import learning_curves
 from landmarks.report.html import write_html
-from landmarks.report.tables import (landmark_table, load_results, runs_at_chance, summarize, table_rows,
-                                     tolerance_rules)
-from landmarks.report.verdicts import EXPLAINED, is_check
+from landmarks.report.tables import (landmark_table, load_results, run_budget, runs_at_chance, shown_columns, summarize,
+                                     table_rows, tolerance_rules)
+from landmarks.report.verdicts import CITED, EXPLAINED, is_check
 from landmarks.files import write_atomic
 
 
@@ -55,7 +55,7 @@ def build_report(profile: str, models_dir: Path, out_dir: Path, catalog: Mapping
         curves = mean_curves(history)
         if not curves.empty:
             write_atomic(out_dir / "curves" / f"{lm.id}.csv", curves.to_csv(index=False))
-        budget = lm.budget(profile) if profile in lm.profiles else ("reduced budget" if doc["reduced_budget"] else "paper")
+        budget = run_budget(lm, pd.DataFrame(doc["runs"]))
         label = f" ({budget}: not the paper's recipe)" if budget != "paper" else ""
         prov = doc["provenance"]
         body = [
@@ -79,13 +79,15 @@ def build_report(profile: str, models_dir: Path, out_dir: Path, catalog: Mapping
         text = f"# {lm.id} [{profile}]\n\n" + "\n".join(body) + "\n"
         write_atomic(out_dir / "tables" / f"{lm.id}.md", text)
         sections.append("\n".join(body))
-        counts = summary[summary["landmark"] == lm.id]["verdict"].value_counts().to_dict()
+        # cited rows are the paper's comparisons, not results of this project: not counted
+        mine = summary[(summary["landmark"] == lm.id) & (summary["verdict"] != CITED)]
+        counts = mine["verdict"].value_counts().to_dict()
         verdicts = {k: v for k, v in counts.items() if not is_check(k)}
         checks = {k.split(": ", 1)[1]: v for k, v in counts.items() if is_check(k)}
         html_sections.append({
             "id": lm.id, "title": lm.title, "label": label.strip(" ()"), "citation": " ".join(lm.citation.split()),
             "rows": (rows := table_rows(summary, lm)),
-            "columns": [c for c in rows[0] if c != "verdict_raw" and (c not in ("params", "p") or any(r[c] for r in rows))],
+            "columns": shown_columns(rows),
             "notes": [n.replace("**", "").replace("`", "") for n in notes], "figure": f"figures/{figure.name}" if figure else "",
             "machine": doc["runs"][0]["machine"], "runtime": f"{doc['seconds']:.1f} s",
             "commit": prov["git_commit"][:12], "dirty": _dirty(prov), "torch": prov.get("version.torch"),
@@ -124,15 +126,22 @@ def build_report(profile: str, models_dir: Path, out_dir: Path, catalog: Mapping
 
 
 def _notes(lm: Landmark, profile: str, summary: pd.DataFrame, results: pd.DataFrame) -> list[str]:
-    """The paragraphs under a landmark's table: tolerance rules, the profile's note, runs that did
-    not learn, the landmark's notes."""
+    """The paragraphs under a landmark's table: tolerance rules, the cited results' notes, the
+    profile's hardware, expected time and note, runs that did not learn, the landmark's notes."""
     notes = []
     rules = tolerance_rules(summary, lm)
     if rules:
         notes.append("Tolerance: " + "; ".join(rules) + ".")
-    prof_note = lm.profiles[profile].note.strip() if profile in lm.profiles else ""
-    if prof_note:
-        notes.append(f"Profile `{profile}`: {' '.join(prof_note.split())}")
+    cited = [f"{ref.name} ({' '.join(ref.note.split())})" for ref in lm.references if ref.note.strip()]
+    if cited:
+        notes.append("Not re-run, the paper's comparisons as it reports them: " + "; ".join(cited) + ".")
+    prof = lm.profiles.get(profile)
+    if prof is not None:
+        needs = "; ".join(f"{what}: {' '.join(text.split())}" for what, text in
+                          (("hardware", prof.hardware), ("expected time", prof.expected_time)) if text.strip())
+        about = [part for part in (needs and needs + ".", " ".join(prof.note.split())) if part]
+        if about:
+            notes.append(f"Profile `{profile}`: " + " ".join(about))
     stuck = runs_at_chance(results, lm.id)
     if stuck:
         notes.append(f"**Did not learn** (test error at chance level; counted in the means above): {', '.join(stuck)}.")
@@ -146,9 +155,12 @@ def verdict_metrics(summary: pd.DataFrame) -> dict:
     the runs' mean, std, n, 95% interval, tolerance, p-value and verdict."""
     out: dict = {}
     keys = ("paper", "mean", "std", "n", "ci95_low", "ci95_high", "tolerance", "p_value", "verdict")
-    for r in summary.to_dict("records"):
+    for r in summary[summary["verdict"] != CITED].to_dict("records"):  # cited rows: the paper's, not measured
         values = {k: r[k] for k in keys if not (r[k] is None or isinstance(r[k], float) and math.isnan(r[k]))}
-        out.setdefault(r["landmark"], {})[r["claim"]] = {
+        claims = out.setdefault(r["landmark"], {})
+        # a claim's row comes first; the rows of other metrics it publishes (`also`) follow it
+        name = r["claim"] if r["claim"] not in claims else f"{r['claim']} ({r['metric']})"
+        claims[name] = {
             k: (round(float(v), 6) if k != "verdict" and not isinstance(v, str) else v) for k, v in values.items()}
     return out
 

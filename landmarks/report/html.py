@@ -12,12 +12,13 @@ from pathlib import Path
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from landmarks.files import write_atomic
-from landmarks.report.verdicts import BETTER, HOLDS, INCONCLUSIVE, MODIFIED, NOT_REPRODUCED, REDUCED, REPRODUCED, VIOLATED
+from landmarks.report.verdicts import (BETTER, CITED, HOLDS, INCONCLUSIVE, MODIFIED, NOT_REPRODUCED, REDUCED,
+                                       REPRODUCED, VIOLATED)
 
 NUMERIC = ("params", "paper", "reproduced mean ± std (n)", "95% interval", "difference (reproduced − paper)",
            "tolerance", "p")
 CSS = {REPRODUCED: "v-reproduced", BETTER: "v-better", NOT_REPRODUCED: "v-not", INCONCLUSIVE: "v-inconclusive",
-       REDUCED: "v-budget", MODIFIED: "v-budget", HOLDS: "v-check-ok", VIOLATED: "v-check-bad"}
+       REDUCED: "v-budget", MODIFIED: "v-budget", HOLDS: "v-check-ok", VIOLATED: "v-check-bad", CITED: "v-cited"}
 
 
 def verdict_css(verdict: str) -> str:

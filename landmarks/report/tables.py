@@ -12,7 +12,7 @@ import pandas as pd
 from landmarks.catalog import Landmark
 from landmarks.metrics import METRICS
 from landmarks.registries import tolerance_for
-from landmarks.report.verdicts import claim_verdict, ordering_verdict
+from landmarks.report.verdicts import CITED, claim_verdict, ordering_verdict
 from landmarks.stats import interval, ordering_p_value, ratio_interval
 
 SUMMARY_COLUMNS = [
@@ -28,31 +28,55 @@ def load_results(models_dir: Path) -> tuple[pd.DataFrame, list[dict]]:
     return pd.DataFrame(rows), docs
 
 
-def _budget(lm: Landmark, runs: pd.DataFrame) -> str:
+def run_budget(lm: Landmark, runs: pd.DataFrame) -> str:
+    """What a landmark's runs may claim: "paper", "reduced budget" or "modified recipe". Runs on a
+    subset of their dataset (some of ImageNet's classes or images) are a reduced budget whatever
+    the profile says."""
+    if "info.data_subset" in runs and runs["info.data_subset"].eq(True).any():
+        return "reduced budget"
     profile = str(runs["profile"].iloc[0])
     if profile in lm.profiles:
         return lm.budget(profile)
     return "reduced budget" if bool(runs["reduced_budget"].iloc[0]) else "paper"
 
 
-def _claim_row(lm: Landmark, claim: Any, sel: pd.DataFrame, budget: str) -> dict:
-    values = [float(v) for v in sel["value"]]
-    metric = lm.metric_of(claim)
+def _row(lm: Landmark, **cells: Any) -> dict:
+    """A summary row: the cells given, every other column empty."""
+    return {**dict.fromkeys(SUMMARY_COLUMNS), "landmark": lm.id, "tolerance_rule": "", "band_position": "", **cells}
+
+
+def _claim_row(lm: Landmark, claim: Any, sel: pd.DataFrame, budget: str, also: str | None = None) -> dict | None:
+    """The row of a claim's published value, or with `also` of its value of that other metric,
+    read from the runs' `metric.<also>` column (None when the runs did not record it)."""
+    if also is None:
+        metric, paper, values = lm.metric_of(claim), claim.paper, [float(v) for v in sel["value"]]
+    else:
+        column = f"metric.{also}"
+        metric, paper = also, claim.also[also]
+        values = [float(v) for v in sel[column].dropna()] if column in sel else []
+        if not values:
+            return None
     info = METRICS.get(metric)
     mean = sum(values) / len(values)
     low, high = interval(values, info.kind, info.bounds, deterministic=claim.seed_independent)
-    tolerance, rule = tolerance_for(lm, claim) if claim.paper is not None and claim.check == "mean_within" else (None, "")
-    verdict, position = claim_verdict(claim.check, claim.paper, values, tolerance, (low, high),
+    banded = paper is not None and claim.check == "mean_within"
+    tolerance, rule = tolerance_for(lm, claim, also) if banded else (None, "")
+    verdict, position = claim_verdict(claim.check, paper, values, tolerance, (low, high),
                                       info.lower_is_better, budget)
     params = sel["info.parameters"].iloc[0] if "info.parameters" in sel and sel["info.parameters"].notna().any() else None
-    return {
-        "landmark": lm.id, "claim": claim.name, "model": claim.model, "parameters": params, "metric": metric,
-        "paper": claim.paper, "mean": mean, "std": float(pd.Series(values).std()) if len(values) > 1 else 0.0,
-        "n": len(values), "ci95_low": low, "ci95_high": high,
-        "difference": None if claim.paper is None else mean - claim.paper,
-        "tolerance": tolerance, "tolerance_rule": rule, "band_position": position, "p_value": None,
-        "verdict": verdict, "budget": budget, "source": claim.source,
-    }
+    return _row(
+        lm, claim=claim.name, model=claim.model, parameters=params, metric=metric, paper=paper, mean=mean,
+        std=float(pd.Series(values).std()) if len(values) > 1 else 0.0, n=len(values), ci95_low=low, ci95_high=high,
+        difference=None if paper is None else mean - paper, tolerance=tolerance, tolerance_rule=rule,
+        band_position=position, verdict=verdict, budget=budget, source=claim.source,
+    )
+
+
+def _reference_rows(lm: Landmark, budget: str) -> list[dict]:
+    """One row per published value of each result the paper cites for comparison: never run here."""
+    return [_row(lm, claim=ref.name, model="", metric=metric, paper=value, verdict=CITED, budget=budget,
+                 source=ref.source)
+            for ref in lm.references for metric, value in ref.values.items()]
 
 
 def _ordering_row(lm: Landmark, order: Any, runs: pd.DataFrame, budget: str) -> dict | None:
@@ -68,27 +92,28 @@ def _ordering_row(lm: Landmark, order: Any, runs: pd.DataFrame, budget: str) -> 
     ratio = means[0] / means[-1] if order.ratio is not None and means[-1] else None
     low, high = ratio_interval(groups[0], groups[-1]) if ratio is not None else (None, None)
     sign = " > " if lower else " < "
-    return {
-        "landmark": lm.id,
-        "claim": f"ordering of {metric}: " + sign.join(order.claims) + (" (ratio)" if ratio is not None else ""),
-        "model": "", "parameters": None, "metric": metric, "paper": order.ratio, "mean": ratio, "std": None,
-        "n": None, "ci95_low": low, "ci95_high": high, "difference": None, "tolerance": None,
-        "tolerance_rule": "", "band_position": "", "p_value": p_claimed,
-        "verdict": ordering_verdict(p_claimed, p_reverse, budget), "budget": budget, "source": order.source,
-    }
+    return _row(
+        lm, claim=f"ordering of {metric}: " + sign.join(order.claims) + (" (ratio)" if ratio is not None else ""),
+        model="", metric=metric, paper=order.ratio, mean=ratio, ci95_low=low, ci95_high=high, p_value=p_claimed,
+        verdict=ordering_verdict(p_claimed, p_reverse, budget), budget=budget, source=order.source,
+    )
 
 
 def summarize(results: pd.DataFrame, catalog: Mapping[str, Landmark]) -> pd.DataFrame:
-    """One row per claim, then one per ordering: paper, mean +- std (n), interval, tolerance,
-    where the interval lies against the band, p-value (orderings), verdict."""
+    """One row per claim (then one per other metric it publishes, `also`), one per value of a
+    cited reference, then one per ordering: paper, mean +- std (n), interval, tolerance, where
+    the interval lies against the band, p-value (orderings), verdict."""
     out = []
     for lm_id, runs in results.groupby("landmark", sort=True):
         lm = catalog.get(lm_id)
         if lm is None:
             continue
-        budget = _budget(lm, runs)
+        budget = run_budget(lm, runs)
         ran = set(runs["claim"])
-        out += [_claim_row(lm, c, runs[runs["claim"] == c.name], budget) for c in lm.claims if c.name in ran]
+        for c in (c for c in lm.claims if c.name in ran):
+            sel = runs[runs["claim"] == c.name]
+            out += [row for key in (None, *c.also) if (row := _claim_row(lm, c, sel, budget, key))]
+        out += _reference_rows(lm, budget)
         for order in lm.orderings:
             if set(order.claims) <= ran and (row := _ordering_row(lm, order, runs, budget)):
                 out.append(row)
@@ -128,10 +153,16 @@ def table_rows(summary: pd.DataFrame, lm: Landmark) -> list[dict]:
     """The cells of a landmark's table, formatted, one dict per claim or ordering (shared by the
     markdown and the HTML report); `verdict_raw` is the verdict without the band position."""
     rows = []
-    for r in summary[summary["landmark"] == lm.id].to_dict("records"):
+    records = summary[summary["landmark"] == lm.id].to_dict("records")
+    # a table with rows of several metrics (top-1 and top-5 error) names each row's; else the
+    # line under the table does
+    mixed = len({r["metric"] for r in records}) > 1
+    for r in records:
         unit = METRICS.get(r["metric"]).unit
         points = " pts" if unit == "%" else ""
-        if _missing(r["n"]):
+        if r["verdict"] == CITED:  # the paper's value alone: nothing was run
+            reproduced, ci = "", ""
+        elif _missing(r["n"]):
             reproduced = f"ratio of means {r['mean']:.2f}" if not _missing(r["mean"]) else "from the rows above"
             ci = f"[{r['ci95_low']:.2f}, {r['ci95_high']:.2f}]" if not _missing(r["ci95_low"]) else ""
             unit = ""
@@ -143,6 +174,7 @@ def table_rows(summary: pd.DataFrame, lm: Landmark) -> list[dict]:
         diff, tol = r["difference"], r["tolerance"]
         rows.append({
             "claim": r["claim"],
+            "metric": r["metric"] if mixed else "",
             "params": "" if _missing(r.get("parameters")) else _params(r["parameters"]),
             "paper": _fmt(r["paper"], unit),
             "reproduced mean ± std (n)": reproduced,
@@ -160,17 +192,24 @@ def table_rows(summary: pd.DataFrame, lm: Landmark) -> list[dict]:
 def landmark_table(summary: pd.DataFrame, lm: Landmark) -> str:
     """Markdown shaped like a lecture's table: claim | paper | reproduced | interval | difference |
     tolerance | verdict."""
-    table = pd.DataFrame(table_rows(summary, lm)).drop(columns="verdict_raw")
-    for optional in ("params", "p"):
-        if not table[optional].any():
-            table = table.drop(columns=optional)
-    return table.to_markdown(index=False)
+    rows = table_rows(summary, lm)
+    return pd.DataFrame(rows, columns=shown_columns(rows)).to_markdown(index=False)
+
+
+def shown_columns(rows: list[dict]) -> list[str]:
+    """The columns of a landmark's table: all but those optional ones no row fills."""
+    optional = ("metric", "params", "p")
+    return [c for c in rows[0] if c != "verdict_raw" and (c not in optional or any(r[c] for r in rows))]
 
 
 def tolerance_rules(summary: pd.DataFrame, lm: Landmark) -> list[str]:
-    """'claim: rule' for every claim whose tolerance a rule set."""
-    sel = summary[(summary["landmark"] == lm.id) & (summary["tolerance_rule"] != "")]
-    return [f"{r['claim']}: {r['tolerance_rule']}" for r in sel.to_dict("records")]
+    """'claim: rule' for every claim whose tolerance a rule set; 'claim (metric): rule' for the
+    value of another metric it publishes (`also`)."""
+    out = []
+    for r in summary[(summary["landmark"] == lm.id) & (summary["tolerance_rule"] != "")].to_dict("records"):
+        own = r["metric"] == lm.metric_of(lm.claim(r["claim"]))
+        out.append(f"{r['claim']}{'' if own else ' (' + r['metric'] + ')'}: {r['tolerance_rule']}")
+    return out
 
 
 def runs_at_chance(results: pd.DataFrame, landmark: str) -> list[str]:

@@ -14,6 +14,7 @@ recipe `modified recipe`, whatever the interval. A bound that every run must res
 such as Novikoff's) is a check, not a reproduction: `check: holds` or `check: violated`. An
 ordering is decided by a test on the runs: `reproduced` when p < 0.05 for the claimed order,
 `not reproduced` when a neighbouring pair is significantly reversed, else `inconclusive`.
+The results a paper cites for comparison (`references`) are shown as published: `not re-run`.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ MODIFIED = "modified recipe"
 HOLDS = "check: holds"
 VIOLATED = "check: violated"
 NO_CLAIM = "-"
+CITED = "not re-run"  # a result the paper cites for comparison (catalog `references`), shown as published
 
 Budget = Literal["paper", "reduced budget", "modified recipe"]
 EXPLAINED = (
@@ -40,7 +42,8 @@ EXPLAINED = (
     "`better than paper` or `not reproduced` entirely on one side, `inconclusive` across an edge "
     "(more seeds would decide). `reduced budget` and `modified recipe` rows did not run the paper's "
     "recipe and claim nothing about its number; `check` rows are bounds every run must respect, "
-    "counted apart; orderings are decided by one-sided Welch t-tests (p in the table)."
+    "counted apart; orderings are decided by one-sided Welch t-tests (p in the table); `not re-run` rows are "
+    "results the paper reports for comparison, shown as published."
 )
 
 

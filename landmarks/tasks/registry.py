@@ -18,8 +18,9 @@ from typing import Any, Callable, Literal
 import torch
 
 from landmarks.catalog import Claim, Landmark
-from landmarks.data.prepare import ensure_prepared
-from landmarks.data.registry import Splits
+from landmarks.data.image_index import ImageIndex
+from landmarks.data.prepare import ensure_prepared, load_images
+from landmarks.data.registry import DATASETS, Splits
 from landmarks.registry import Registry
 from landmarks.train.checkpoint import Checkpointer
 from landmarks.train.distributed import SINGLE, World
@@ -61,6 +62,18 @@ class StageContext:
         if key not in self.cache:
             self.cache[key] = ensure_prepared(dataset, self.data_dir, self.mirror)
         return self.cache[key]
+
+    def images(self, dataset: str) -> ImageIndex:
+        """The prepared index of an image-folder dataset (ImageNet), checked once per stage."""
+        key = f"images:{dataset}"
+        if key not in self.cache:
+            self.cache[key] = load_images(dataset, self.data_dir)
+        return self.cache[key]
+
+    def data_hash(self, dataset: str) -> str:
+        """The content hash of the dataset as prepared: arrays, or an image-folder index."""
+        folders = DATASETS.get(dataset).decode is None
+        return (self.images(dataset) if folders else self.splits(dataset)).content_hash
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator, model_validator
 
 from landmarks.schema import Strict
+from landmarks.train.image_recipe import ImageRecipe
 
 
 class Schedule(Strict):
@@ -124,6 +125,9 @@ class Recipe(Strict):
     threshold: float = Field(0.0, ge=0.0, le=100.0)
     # end the run at that epoch (nothing after it changes epochs_to_threshold)
     stop_at_threshold: bool = False
+    # images decoded per batch (ImageNet): crops, augmentation, evaluation crops, loader
+    # (the task classify-images; None there means ImageRecipe's defaults)
+    images: ImageRecipe | None = None
 
     @model_validator(mode="after")
     def _momentum_ramp(self) -> "Recipe":
