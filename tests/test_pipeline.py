@@ -161,3 +161,31 @@ def test_exp_run_temp_records_into_the_projects_mlflow_store(project):
     # the experiment is DVC's too: `dvc exp show` lists it with the metrics file's columns
     shown = sh(["dvc", "exp", "show", "--json"], project)
     assert "temp-exp" in shown and "metrics.json" in shown
+
+
+@pytest.mark.slow
+def test_the_imagenet_profile_runs_by_dvc_repro_on_the_users_tree(project, tmp_path):
+    """`landmarks use imagenet` then `dvc repro`: the user's tree (a generated subset) is indexed,
+    a cut-down ResNet-18 trains through the image pipeline, and the report shows it as a subset."""
+    from imagenet_tree import make_tree
+
+    make_tree(tmp_path / "tree", layout="official", classes=5, train=8, val=2)
+    for path in (project / "benchmarks").glob("*.yaml"):
+        if path.stem != "he2016-resnet-imagenet":
+            path.unlink()
+    path = project / "benchmarks" / "he2016-resnet-imagenet.yaml"
+    data = yaml.safe_load(path.read_text())
+    data["claims"], data["orderings"] = [c for c in data["claims"] if c["name"] == "ResNet-18"], []
+    data["profiles"]["imagenet"].update(seeds=[0], recipe={
+        "epochs": 1, "batch_size": 8, "images": {"size": 32, "eval_resize": 36, "eval_crops": 10, "workers": 0}})
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    params["data"].update(imagenet=str(tmp_path / "tree"), imagenet_subset=True)
+    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    sh(["landmarks", "use", "imagenet"], project)
+    out = sh(["dvc", "repro"], project)
+    assert ran(out) == {"fetch@imagenet", "prepare@imagenet", "train@he2016-resnet-imagenet", "report"}
+    manifest = json.loads((project / "data" / "prepared" / "imagenet" / "manifest.json").read_text())
+    assert manifest["subset"] and manifest["layout"].startswith("official")
+    table = (project / "reports" / "imagenet" / "tables" / "he2016-resnet-imagenet.md").read_text()
+    assert "ResNet-18" in table and "reduced budget" in table
