@@ -45,3 +45,23 @@ def test_fast_path_has_no_host_sync_in_the_step(cifar_like, smooth_recipe):
             trainer.fast.run(idx, b, 0.01)
     finally:
         torch.cuda.set_sync_debug_mode("default")
+
+
+def test_jpeg_batches_decoded_on_the_gpu_match_the_cpu_decoder(tmp_path):
+    """nvJPEG (decode_jpeg on the device, one call per batch) against libjpeg in the workers: the
+    same crops within a few grey levels (the two decoders' IDCTs round differently)."""
+    from torchvision.io import ImageReadMode, decode_image, read_file
+
+    from imagenet_tree import make_tree
+    from landmarks.data.imagenet import read_tree
+    from landmarks.train.image_data import decode_on_device, eval_transform
+    from landmarks.train.image_recipe import ImageRecipe
+
+    make_tree(tmp_path / "tree", classes=3, train=1, val=4, size=(300, 400))
+    tree = read_tree(tmp_path / "tree")
+    transform = eval_transform(ImageRecipe(size=224, eval_resize=256))
+    files = [read_file(str(tree.root / f)) for f in tree.val.files]
+    gpu = decode_on_device(files, transform, torch.device("cuda")).cpu()
+    cpu = torch.stack([transform(decode_image(f, mode=ImageReadMode.RGB)) for f in files])
+    assert gpu.shape == cpu.shape == (12, 3, 224, 224)
+    assert (gpu.int() - cpu.int()).abs().float().mean() < 2.0
