@@ -10,7 +10,7 @@ import yaml
 
 from landmarks.catalog import load_catalog
 from landmarks.report.build import build_report
-from landmarks.report.tables import landmark_table, summarize
+from landmarks.report.tables import landmark_table, lecture_table, summarize
 from landmarks.errors import ConfigError
 from landmarks.registries import tolerance_for
 from landmarks.report.verdicts import (BETTER, CITED, HOLDS, INCONCLUSIVE, MODIFIED, NO_CLAIM, NOT_REPRODUCED, REDUCED,
@@ -277,3 +277,14 @@ def test_report_shows_cited_rows_and_what_a_profile_needs(catalog_dir, tmp_path)
     metrics = json.loads((tmp_path / "reports" / "metrics.json").read_text())["lecun1998-mnist"]
     assert set(metrics) == {"LeNet-5", "LeNet-5 (top5_error)"}
     assert metrics["LeNet-5 (top5_error)"]["paper"] == 0.1 and metrics["LeNet-5"]["paper"] == 0.95
+
+
+def test_the_lecture_layout_puts_top1_and_top5_side_by_side(catalog_dir):
+    catalog = lecture_catalog(catalog_dir)
+    summary = summarize(lecture_runs([0.08, 0.10, 0.12, 0.09, 0.11]), catalog)
+    table = lecture_table(summary, catalog["lecun1998-mnist"])
+    rows = {line.split("|")[1].strip(): [c.strip() for c in line.split("|")[2:6]] for line in table.splitlines()[2:]}
+    assert rows == {"LeNet-5": ["0.95%", "0.95% ± 0.02 (5)", "0.10%", "0.10% ± 0.02 (5)"],
+                    "SVM, poly 4": ["1.10%", "not re-run", "0.30%", "not re-run"]}
+    # a landmark with one metric keeps the one table
+    assert lecture_table(summary, catalog["xor-backprop"]) is None

@@ -19,8 +19,8 @@ from landmarks.catalog import Landmark
 from landmarks.errors import ConfigError
 from landmarks.report.figures import learning_curves
 from landmarks.report.html import write_html
-from landmarks.report.tables import (landmark_table, load_results, run_budget, runs_at_chance, shown_columns, summarize,
-                                     table_rows, tolerance_rules)
+from landmarks.report.tables import (landmark_table, lecture_table, load_results, run_budget, runs_at_chance,
+                                     shown_columns, summarize, table_rows, tolerance_rules)
 from landmarks.report.verdicts import CITED, EXPLAINED, is_check
 from landmarks.files import write_atomic
 
@@ -70,6 +70,8 @@ def build_report(profile: str, models_dir: Path, out_dir: Path, catalog: Mapping
             f"{_dirty(prov)}. "
             f"torch {prov.get('version.torch')}.",
         ]
+        if lecture := lecture_table(summary, lm):
+            body += ["", "Top-1 and top-5 error side by side, as the lecture shows them:", "", lecture]
         notes = _notes(lm, profile, summary, results)
         for line in notes:
             body += ["", line]

@@ -218,3 +218,25 @@ def runs_at_chance(results: pd.DataFrame, landmark: str) -> list[str]:
         return []
     sel = results[(results["landmark"] == landmark) & results["info.at_chance"].eq(True)]  # NaN: older runs
     return [f"{r['claim']} seed {int(r['seed'])} ({r['metric.top1_error']:.2f}%)" for r in sel.to_dict("records")]
+
+
+def lecture_table(summary: pd.DataFrame, lm: Landmark) -> str | None:
+    """Markdown in the lecture's layout, where a landmark has top-1 and top-5 rows: one line per
+    model, run or cited, with the paper's and the reproduced top-1 and top-5 error side by side
+    (AlexNet's Tables 1 and 2). None for other landmarks."""
+    sel = summary[(summary["landmark"] == lm.id) & summary["metric"].isin(["top1_error", "top5_error"])
+                  & ~summary["claim"].str.startswith("ordering of ")]
+    if sel["metric"].nunique() < 2:
+        return None
+    lines: dict[str, dict] = {}
+    for r in sel.to_dict("records"):
+        k = "top-1" if r["metric"] == "top1_error" else "top-5"
+        line = lines.setdefault(r["claim"], {"model": r["claim"]})
+        line[f"{k} paper"] = _fmt(r["paper"], "%")
+        if r["verdict"] == CITED:
+            line[f"{k} reproduced"] = "not re-run"
+        else:
+            spread = f" ± {r['std']:.2f}" if r["n"] > 1 else ""
+            line[f"{k} reproduced"] = f"{r['mean']:.2f}%{spread} ({int(r['n'])})"
+    columns = ["model", "top-1 paper", "top-1 reproduced", "top-5 paper", "top-5 reproduced"]
+    return pd.DataFrame(list(lines.values()), columns=columns).fillna("").to_markdown(index=False)
