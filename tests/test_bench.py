@@ -65,3 +65,56 @@ def test_bench_procs_times_one_and_two_processes_in_one_run(tmp_path, capsys):
     assert list(table.processes) == [1, 2] and (table["s/epoch"] > 0).all()
     assert table["speed-up vs first"].iloc[0] == 1.0
     assert "processes" in capsys.readouterr().out
+
+
+def test_bench_loader_prints_and_saves_both_pipelines(tmp_path, capsys):
+    out = tmp_path / "bench"
+    assert main(["bench", "loader", "--device", "cpu", "--images", "10", "--batch-size", "4", "--workers", "1",
+                 "--repeats", "1", "--image-size", "64x48", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "torchvision reference (PIL)" in printed and "landmarks (decode: cpu)" in printed
+    assert "images/s" in printed and "vs torchvision" in printed
+    table = pd.read_csv(next(out.glob("loader-cpu-*.csv")))
+    assert sorted(zip(table["transform"], table.pipeline)) == [
+        ("eval", "landmarks (decode: cpu)"), ("eval", "torchvision reference (PIL)"),
+        ("train", "landmarks (decode: cpu)"), ("train", "torchvision reference (PIL)")]
+    # both pipelines yield every image once, at the same shape, whichever transform
+    assert (table["images/pass"] == 10).all() and (table.output == "3x224x224").all()
+    assert (table["images/s"] > 0).all() and (table[table.pipeline.str.startswith("torchvision")]["vs torchvision"] == 1).all()
+    assert "torchvision 0." in next(out.glob("loader-cpu-*.md")).read_text()
+
+
+def test_bench_loader_reads_a_class_folder_tree(tmp_path, capsys):
+    from landmarks.bench.loader import make_tree, select
+
+    make_tree(tmp_path / "mine", 6, (40, 30), classes=3)
+    # <root>/train/<class>/ or the class folders directly: the same images
+    assert select(tmp_path / "mine", 0).split == select(tmp_path / "mine" / "train", 0).split
+    assert main(["bench", "loader", "--device", "cpu", "--root", str(tmp_path / "mine" / "train"), "--batch-size", "4",
+                 "--workers", "0", "--repeats", "1", "--out", str(tmp_path / "bench")]) == 0
+    printed = capsys.readouterr().out
+    assert "vs torchvision" in printed and "saved" in printed and list((tmp_path / "bench").glob("loader-*.md"))
+    (tmp_path / "empty").mkdir()
+    assert main(["bench", "loader", "--device", "cpu", "--root", str(tmp_path / "empty"), "--workers", "0"]) == 3
+
+
+def test_loader_pipelines_yield_each_image_once_and_a_dropped_batch_is_refused(tmp_path):
+    from landmarks.bench import loader
+
+    loader.make_tree(tmp_path, 11, (48, 40), classes=3)
+    data = loader.select(tmp_path, 0)
+    assert len(data.indices) == 11 and data.labels == {0: 4, 1: 4, 2: 3}
+    cpu = torch.device("cpu")
+    for train in (True, False):
+        lines = loader.pipelines(data, train, batch=4, workers=0, device=cpu)
+        passes = [loader.checked(loader.one_pass(p, 1, cpu), p, data) for p in lines]
+        assert [p.images for p in passes] == [11, 11] and passes[0].shapes == passes[1].shapes == {(3, 224, 224)}
+        assert passes[0].labels == passes[1].labels == data.labels
+    project = lines[1]
+    short = loader.Pipeline(project.name, lambda epoch: list(project.loader(epoch))[:-1], project.finish)
+    with pytest.raises(RuntimeError, match="yielded 8 images"):
+        loader.checked(loader.one_pass(short, 1, cpu), short, data)
+    repeated = loader.Pipeline(project.name, lambda epoch: [*project.loader(epoch), next(iter(project.loader(epoch)))],
+                               project.finish)
+    with pytest.raises(RuntimeError, match="yielded 15 images"):
+        loader.checked(loader.one_pass(repeated, 1, cpu), repeated, data)

@@ -30,12 +30,20 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
             splits = replace(splits, train_x=splits.train_x[: args.images], train_y=splits.train_y[: args.images])
         names = args.models.split(",") if args.models else list(epoch.MODELS)
-        rows = epoch.run(splits, names, device, args.workers)
+        workers = 2 if args.workers is None else args.workers
+        rows = epoch.run(splits, names, device, workers)
         table = pd.DataFrame([{"model": r.model, "batch": r.batch, "engine s/epoch": round(r.engine_s, 3),
                                "tutorial loop s/epoch": round(r.tutorial_s, 3), "speed-up": round(r.speedup, 2)}
                               for r in rows])
         notes = (f"One epoch of MNIST ({len(splits.train_y):,} images) after a warm-up. Tutorial loop: PIL images, ToTensor, "
-                 f"Normalize, DataLoader(shuffle=True, num_workers={args.workers}).")
+                 f"Normalize, DataLoader(shuffle=True, num_workers={workers}).")
+    elif args.kind == "loader":
+        from landmarks.bench import loader
+
+        workers = loader.default_workers() if args.workers is None else args.workers
+        rows, notes = loader.run(Path(args.root).expanduser() if args.root else None, args.images or 1024,
+                                 args.batch_size, workers, device, args.repeats, args.image_size)
+        table = pd.DataFrame(rows)
     elif args.kind == "procs":
         from landmarks.bench import procs
 
@@ -57,22 +65,41 @@ def cmd_bench(args: argparse.Namespace) -> int:
         notes = f"{peaks}\n\n{step.NOTES}"
         print(peaks)
     print(table.to_markdown(index=False))
-    path = save(args.kind, table, device, Path(args.out), notes)
-    print(f"saved {path}")
+    print(f"saved {save(args.kind, table, device, Path(args.out), notes)}")
     return 0
+
+
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a whole number, 1 or more")
+    return int(text)
+
+
+def _width_height(text: str) -> tuple[int, int]:
+    parts = text.lower().split("x")
+    if len(parts) != 2 or not all(p.isdigit() and int(p) >= 8 for p in parts):
+        raise argparse.ArgumentTypeError(f"{text!r}: expected WIDTHxHEIGHT, e.g. 500x375, sides at least 8")
+    return int(parts[0]), int(parts[1])
 
 
 def add_parser(sub, parents: list[argparse.ArgumentParser]) -> None:
     sp = sub.add_parser("bench", parents=parents, help="speed: the engine beside a baseline, in one run")
-    sp.add_argument("kind", choices=["epoch", "step", "procs"], help="epoch: engine vs tutorial loop on MNIST; "
-                    "step: ms per training step and GFLOP/s, eager fp32 vs the device's fast path; "
-                    "procs: a data-parallel MLP epoch with 1, 2, ... processes")
+    sp.add_argument("kind", choices=["epoch", "step", "procs", "loader"], help="epoch: engine vs tutorial loop on "
+                    "MNIST; step: ms per training step and GFLOP/s, eager fp32 vs the device's fast path; "
+                    "procs: a data-parallel MLP epoch with 1, 2, ... processes; "
+                    "loader: images/s of the ImageNet JPEG pipeline vs torchvision's reference")
     sp.add_argument("--procs", help="procs bench: comma-separated process counts (default 1,2)")
     sp.add_argument("--models", help="comma-separated (default: all of the kind)")
     sp.add_argument("--device", help="auto | cpu | cuda (default: params.yaml's)")
-    sp.add_argument("--workers", type=int, default=2, help="DataLoader workers of the tutorial loop (default 2)")
+    sp.add_argument("--workers", type=int, help="DataLoader workers: of the tutorial loop (epoch bench, default 2); "
+                    "of both pipelines (loader bench, default min(cores, 8))")
     sp.add_argument("--images", type=int, default=0, help="epoch bench: only the first N training images; "
-                    "procs bench: N synthetic images (default 60,000)")
+                    "procs bench: N synthetic images (default 60,000); loader bench: N images (default 1,024)")
+    sp.add_argument("--root", help="loader bench: a class-folder tree of your images (<root>/train/<class>/ or "
+                    "<root>/<class>/) instead of generated JPEGs")
+    sp.add_argument("--image-size", type=_width_height, default=(500, 375), help="loader bench: generated images' WxH (default 500x375)")
+    sp.add_argument("--batch-size", type=_positive, default=64, help="loader bench: images per batch (default 64)")
+    sp.add_argument("--repeats", type=_positive, default=5, help="loader bench: timed passes per pipeline (default 5)")
     sp.add_argument("--steps", type=int, default=50, help="timed steps per path (step bench)")
     sp.add_argument("--warmup", type=int, default=10, help="untimed steps first (step bench)")
     sp.add_argument("--out", default="reports/bench", help="where results are saved")

@@ -9,7 +9,7 @@
     landmarks use PROFILE                         # params.yaml lists for `dvc repro`
     landmarks fetch|prepare|verify [DATASET ...]  # data/raw, data/prepared
     landmarks sync [JOURNAL ...]                  # send records kept while MLflow was down
-    landmarks bench epoch|step                    # speed beside a baseline
+    landmarks bench epoch|step|procs|loader       # speed beside a baseline
     landmarks ui                                  # MLflow UI on 127.0.0.1
 
 Messages go through `logging` to stderr, set up here once: `-v` adds a line per epoch, `-q`
