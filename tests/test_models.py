@@ -24,7 +24,7 @@ CASES = {
     **{f"{kind}{depth}": [((3, 32, 32), 10, {})] for kind in ("resnet", "plain") for depth in (20, 32, 44, 56, 110, 1202)},
     # ImageNet nets at 64x64 (their adaptive pooling takes any size; 224x224 in their landmarks)
     **{name: [((3, 64, 64), 10, {})] for name in ("alexnet", "alexnet2012", "vgg16", "vgg16_bn", "resnet18",
-                                                   "resnet34", "resnet50")},
+                                                   "resnet34", "resnet50", "plain18", "plain34")},
 }
 
 # parameter counts of the documented variants (LeNet-5: its usual modern form)
