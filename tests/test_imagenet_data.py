@@ -107,3 +107,16 @@ def test_a_run_refuses_images_changed_after_prepare(tmp_path, monkeypatch):
     victim.unlink()
     with pytest.raises(DataError, match="the image tree changed after"):
         load_images("imagenet", tmp_path / "data")
+
+
+def test_verify_checks_an_image_index_against_the_tree(tmp_path, monkeypatch, capsys):
+    root = tmp_path / "tree"
+    make_tree(root, classes=3, train=2, val=2)
+    assert prepare(tmp_path, root, monkeypatch) == 0
+    params = str(tmp_path / "params.yaml")
+    assert main(["--params", params, "verify", "imagenet"]) == 0
+    assert "verified imagenet: all good" in capsys.readouterr().out
+    next((root / "train" / WNIDS[0]).iterdir()).unlink()
+    assert main(["--params", params, "verify", "imagenet"]) == 1
+    out = capsys.readouterr().out
+    assert "PROBLEM imagenet:" in out and "the image tree changed after" in out and "1 problem" in out

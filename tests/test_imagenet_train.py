@@ -181,13 +181,10 @@ def test_a_resumed_epoch_goes_on_with_the_images_it_had_not_seen():
     assert list(EpochBatches(103, 10, seed=3, epoch=3, drop_last=False)) != whole  # a new order each epoch
 
 
-def test_an_interrupted_image_run_resumes_from_its_checkpoint_to_the_end(tmp_path):
-    """Stopped by a signal at its first step, the run saves a checkpoint; resumed from it, it runs
-    the remaining steps only and ends with one history row per epoch."""
-    from landmarks.train.checkpoint import Checkpointer
-    from landmarks.train.image_fit import ImageSets, fit_images
+def tiny_image_run(tmp_path: Path):
+    """(sets, recipe, model factory): 24 training images of 4 classes in batches of 8, a small conv net."""
+    from landmarks.train.image_fit import ImageSets
     from landmarks.train.recipe import Recipe
-    from landmarks.train.signals import Interrupted, StopFlag
 
     make_tree(tmp_path / "tree", classes=4, train=6, val=2)
     tree = read_tree(tmp_path / "tree")
@@ -196,6 +193,17 @@ def test_an_interrupted_image_run_resumes_from_its_checkpoint_to_the_end(tmp_pat
                     images=ImageRecipe(size=32, resize=(36, 36), eval_resize=36, workers=0))
     model = lambda: torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3), torch.nn.AdaptiveAvgPool2d(1),  # noqa: E731
                                         torch.nn.Flatten(), torch.nn.Linear(8, 4))
+    return sets, recipe, model
+
+
+def test_an_interrupted_image_run_resumes_from_its_checkpoint_to_the_end(tmp_path):
+    """Stopped by a signal at its first step, the run saves a checkpoint; resumed from it, it runs
+    the remaining steps only and ends with one history row per epoch."""
+    from landmarks.train.checkpoint import Checkpointer
+    from landmarks.train.image_fit import fit_images
+    from landmarks.train.signals import Interrupted, StopFlag
+
+    sets, recipe, model = tiny_image_run(tmp_path)
     checkpoint = Checkpointer(tmp_path / "run.pt", {"test": 1}, every_steps=100)
     stop = StopFlag()
     stop.signum = 15  # as if SIGTERM had arrived
@@ -206,6 +214,20 @@ def test_an_interrupted_image_run_resumes_from_its_checkpoint_to_the_end(tmp_pat
     resumed = fit_images(model(), sets, recipe, 0, torch.device("cpu"), checkpoint=checkpoint, resume=payload)
     assert resumed.steps == 6 and [h["epoch"] for h in resumed.history] == [1, 2]  # 24 images, batches of 8
     assert all(0 <= h["train_error"] <= 100 and h["train_loss"] > 0 for h in resumed.history)
+
+
+def test_a_long_epoch_says_where_it_is(tmp_path, monkeypatch, caplog):
+    import logging
+
+    import landmarks.train.image_fit as image_fit
+
+    sets, recipe, model = tiny_image_run(tmp_path)
+    monkeypatch.setattr(image_fit, "LINE_EVERY_S", 0.0)  # as if each batch took a minute
+    with caplog.at_level(logging.INFO, logger="landmarks"):
+        image_fit.fit_images(model(), sets, recipe.model_copy(update={"epochs": 1}), 0, torch.device("cpu"))
+    lines = [r.getMessage() for r in caplog.records if "images/s" in r.getMessage()]
+    assert [line.split(",")[0].strip() for line in lines] == ["epoch 1: batch 1/3", "epoch 1: batch 2/3",
+                                                             "epoch 1: batch 3/3"]
 
 
 @pytest.mark.slow

@@ -206,7 +206,12 @@ def verify_cache(names: list[str], data_dir: Path) -> list[str]:
             except DataError as exc:
                 problems.append(f"{name}/{path.name}: {exc} (delete it and run `landmarks fetch {name}`)")
         manifest_path = prepared_dir(data_dir, name) / MANIFEST
-        if manifest_path.exists():
+        if manifest_path.exists() and json.loads(manifest_path.read_text()).get("format") == IMAGE_FORMAT:
+            try:  # an image-folder index: the images it lists, with their sizes
+                load_images(name, data_dir)
+            except DataError as exc:
+                problems.append(f"{name}: {exc}")
+        elif manifest_path.exists():
             manifest = json.loads(manifest_path.read_text())
             for key, meta in manifest.get("arrays", {}).items():
                 arr = np.load(prepared_dir(data_dir, name) / f"{key}.npy", mmap_mode="r", allow_pickle=False)

@@ -12,6 +12,7 @@ epoch), and its crops are drawn afresh (the loader's workers cannot be saved mid
 from __future__ import annotations
 
 import copy
+import logging
 import math
 import time
 from dataclasses import asdict, dataclass
@@ -38,6 +39,9 @@ from landmarks.train.signals import Interrupted, StopFlag
 from landmarks.train.trainer import TrainState, compute_loss, make_optimizer
 
 EVAL_BATCH = 250
+# an ImageNet epoch takes minutes to hours: a line this often inside it, so a run is never silent
+LINE_EVERY_S = 60.0
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -136,6 +140,7 @@ class _Run:
         if state.batch and state.epoch_losses is not None and world.writer:
             sums[0], sums[1] = float(state.epoch_losses.sum()), float(state.wrong)
         self.model.train()
+        last, last_batch = time.perf_counter(), state.batch
         for b, (x, y) in enumerate(loader, start=state.batch):
             if recipe.max_steps and state.step >= recipe.max_steps:
                 break
@@ -154,6 +159,10 @@ class _Run:
             sums[0] += loss.detach().double() * len(y)
             sums[1] += (logits.detach().argmax(1) != y).sum()
             state.batch, state.step = b + 1, state.step + 1
+            if world.writer and time.perf_counter() - last >= LINE_EVERY_S:
+                rate = (b + 1 - last_batch) * recipe.batch_size / (time.perf_counter() - last)
+                log.info("      epoch %d: batch %d/%d, %.0f images/s", state.epoch + 1, b + 1, self.steps_per_epoch, rate)
+                last, last_batch = time.perf_counter(), b + 1
             due = bool(checkpoint and checkpoint.due(state.step))
             stopping = bool(stop is not None and stop.requested)
             due, stopping = world.agree(due, stopping)
