@@ -19,7 +19,7 @@ from typing import Any, Mapping
 import torch
 from pydantic import TypeAdapter, ValidationError
 
-from landmarks.catalog import Claim, Landmark
+from landmarks.catalog import Claim, Landmark, resolve_recipe
 from landmarks.data import DATASETS
 from landmarks.errors import ConfigError
 from landmarks.estimators import ESTIMATORS
@@ -88,6 +88,10 @@ def check_landmark(lm: Landmark) -> None:
         if problem:
             fld, msg = problem
             raise fail(f"claims[{i}].model_args{'.' + fld if fld else ''}", msg, claim)
+        for profile in lm.profiles if task.check_recipe else ():
+            if claim in lm.claims_for(profile) and (problem := task.check_recipe(resolve_recipe(lm, claim, profile))):
+                fld, msg = problem
+                raise fail(f"recipe.{fld}", f"{msg} (as resolved for profile {profile!r})", claim)
 
 
 def tolerance_for(lm: Landmark, claim: Claim, also: str | None = None) -> tuple[float | None, str]:

@@ -243,3 +243,15 @@ def test_torchrun_trains_an_image_run_data_parallel_over_two_processes(tmp_path)
     (run,) = json.loads((ws / "models" / "imagenet" / "he2016-resnet-imagenet" / "metrics.json").read_text())["runs"]
     assert run["info.world_size"] == 2 and run["info.steps"] == 7  # 108 images in global batches of 16
     assert (run["metric.top1_error"] / 2.5) == pytest.approx(round(run["metric.top1_error"] / 2.5))
+
+
+def test_engine_only_recipe_fields_are_refused_by_the_image_task(tmp_path):
+    ws = workspace(tmp_path, "he2016-resnet-imagenet",
+                   [{"name": "ResNet-18", "model": "resnet18", "paper": 27.88, "source": "Table 2"}],
+                   {"epochs": 1, "augment": ["crop", "flip"], "images": {"size": 32, "eval_resize": 36, "workers": 0}})
+    assert landmarks(ws, "prepare", "imagenet").returncode == 0
+    done = landmarks(ws, "train", "he2016-resnet-imagenet", "--profile", "imagenet", "--no-tracking")
+    assert done.returncode == 2, done.stderr
+    assert "field 'recipe.augment': the task classify-images does not use augment" in done.stderr
+    assert "as resolved for profile 'imagenet'" in done.stderr
+    assert not list((ws / "models").rglob("metrics.json"))

@@ -29,6 +29,7 @@ from landmarks.train.distributed import SINGLE
 from landmarks.train.image_fit import ImageSets, evaluate_images, fit_images
 from landmarks.train.image_recipe import ImageRecipe
 from landmarks.train.precision import resolve_precision
+from landmarks.train.recipe import Recipe
 from landmarks.train.seeding import seed_everything
 
 WEIGHTS_ENV = "LANDMARKS_WEIGHTS"
@@ -38,7 +39,24 @@ def _pick(split: Split, idx) -> Split:
     return Split(tuple(split.files[i] for i in idx), tuple(split.labels[i] for i in idx))
 
 
-@register_task("classify-images")
+# recipe fields of the device-resident engine that the image loop does not implement: set, they
+# would be ignored silently, so they are refused
+ENGINE_ONLY = ("lr_search", "augment", "normalize", "threshold", "stop_at_threshold", "early_stopping_patience",
+               "fast", "max_norm", "momentum_start", "dampened")
+
+
+def engine_only(recipe: Recipe) -> tuple[str, str] | None:
+    """(field, why) for the first recipe field set that the image loop would ignore, else None."""
+    defaults = Recipe()
+    odd = [f for f in ENGINE_ONLY if getattr(recipe, f) != getattr(defaults, f)]
+    odd += ["optimizer"] if recipe.optimizer != "sgd" else []
+    if not odd:
+        return None
+    return odd[0], (f"the task classify-images does not use {', '.join(odd)} (its images are augmented and "
+                    "normalised by recipe.images); remove them")
+
+
+@register_task("classify-images", check_recipe=engine_only)
 def classify_images(run: RunSpec, ctx: StageContext, control: RunControl) -> RunResult:
     recipe, claim = run.recipe, run.claim
     index = ctx.images(run.landmark.dataset)

@@ -99,20 +99,25 @@ TaskFn = Callable[[RunSpec, StageContext, RunControl], RunResult]
 InputsFn = Callable[[Landmark, Claim], tuple[tuple[int, ...], int]]
 
 
+# a resolved recipe -> (field, what is wrong) when the task cannot honour it, else None
+RecipeCheck = Callable[[Recipe], "tuple[str, str] | None"]
+
+
 @dataclass(frozen=True)
 class Task:
     run: TaskFn
     models: Literal["model", "estimator"] = "model"  # which registry the claims' `model` names
     inputs: InputsFn | None = None  # None: the landmark's dataset says the shape
+    check_recipe: RecipeCheck | None = None  # fields a task would otherwise ignore silently
 
 
 TASKS: Registry[Task] = Registry("task")
 
 
 def register_task(name: str, models: Literal["model", "estimator"] = "model",
-                  inputs: InputsFn | None = None) -> Callable[[TaskFn], TaskFn]:
+                  inputs: InputsFn | None = None, check_recipe: RecipeCheck | None = None) -> Callable[[TaskFn], TaskFn]:
     def deco(fn: TaskFn) -> TaskFn:
-        TASKS.register(name)(Task(fn, models, inputs))
+        TASKS.register(name)(Task(fn, models, inputs, check_recipe))
         return fn
 
     return deco
