@@ -128,7 +128,8 @@ def _train_landmark(job: TrainJob, tracker: Tracker | None) -> dict:
                 if spec.recipe.parallel != "data" and world.active and i % world.size != world.rank:
                     continue
                 results[i] = _one_run(spec, stage)
-                say_done(results[i][0], len(results), total)
+                if world.writer or spec.recipe.parallel != "data":  # a shared run is told once
+                    say_done(results[i][0], len(results), total)
             if world.active:
                 _gather(results, specs, stage)
     except Interrupted:
