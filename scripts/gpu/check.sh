@@ -3,8 +3,9 @@
 #   1. reassemble CIFAR-10 from .device-data/cifar-10.part-* and MNIST from .device-data/mnist,
 #      verify both against the registry's content hashes, prepare them;
 #   2. the GPU tests (CUDA-graph fast path against eager, bf16, channels_last);
-#   3. `landmarks bench step` (eager fp32 vs fast path: LeNet-5 bs64, ResNet-20/56/110 bs128)
-#      and `landmarks bench epoch` (engine vs tutorial loop on MNIST);
+#   3. `landmarks bench step` (eager fp32 vs fast path: LeNet-5 bs64, ResNet-20/56/110 bs128),
+#      `landmarks bench epoch` (engine vs tutorial loop on MNIST) and `landmarks bench loader`
+#      (the ImageNet JPEG pipeline, nvJPEG included, vs torchvision's reference);
 #   4. one full-recipe ResNet-20 run (64k steps, paper profile, seed 0), its wall time and error.
 # Results go to $OUT (or ./gpu-out): logs, reports/bench/*.md|csv, the run's metrics.json.
 # Needs torch, pandas, matplotlib, pydantic, pyyaml, tabulate; not mlflow or dvc (wheels.sh brings
@@ -44,6 +45,9 @@ fi
 if [ "$step" = all ] || [ "$step" = bench ]; then
   $PY -m landmarks bench step --device "$DEVICE" --steps "$STEPS" --warmup "$WARMUP" --out "$OUT/bench" 2>&1 | tee "$OUT/bench-step.log"
   $PY -m landmarks bench epoch --device "$DEVICE" --images "$IMAGES" --out "$OUT/bench" 2>&1 | tee "$OUT/bench-epoch.log"
+  # the ImageNet input pipeline on this machine's CPUs and GPU (nvJPEG row), on generated JPEGs
+  $PY -m landmarks bench loader --device "$DEVICE" --images "${LOADER_IMAGES:-2048}" --repeats 3 \
+    --out "$OUT/bench" 2>&1 | tee "$OUT/bench-loader.log"
 fi
 if [ "$step" = all ] || [ "$step" = resnet20 ]; then
   start=$(date +%s)
