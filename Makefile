@@ -2,7 +2,7 @@
 #   make reproduce   set up .venv, run the pipeline (params.yaml's profile; quick by default, offline)
 #   make test        set up .venv, run the tests (all of them: what CI runs)
 # and, while working on the code:
-#   make test-fast   the tests not marked slow, server or gpu (under a minute on 2 cores)
+#   make test-fast   the tests not marked slow, server or gpu (about 2 minutes on 2 cores)
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(abspath $(VENV))/bin
