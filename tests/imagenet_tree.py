@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torchvision.io import encode_jpeg
 
-WNIDS = tuple(f"n0{1440764 + 7919 * i:07d}" for i in range(10))
+WNIDS = tuple(f"n0{1440764 + 7919 * i:07d}" for i in range(1000))  # as many classes as ImageNet
 
 
 def jpeg(colour: int, rng: np.random.Generator, size: tuple[int, int]) -> bytes:

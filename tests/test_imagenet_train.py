@@ -26,10 +26,11 @@ BIN = Path(sys.executable).parent
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def workspace(ws: Path, landmark: str, claims: list[dict], recipe: dict) -> Path:
+def workspace(ws: Path, landmark: str, claims: list[dict], recipe: dict, classes: int = 10, train: int = 12,
+              val: int = 4) -> Path:
     """A project folder with one ImageNet landmark cut down to `claims`, its imagenet profile
-    running one seed with `recipe`, and a generated 10-class tree as the user's ImageNet."""
-    make_tree(ws / "tree", layout="official", classes=10, train=12, val=4)
+    running one seed with `recipe`, and a generated tree (10 classes unless said) as the user's ImageNet."""
+    make_tree(ws / "tree", layout="official", classes=classes, train=train, val=val)
     (ws / "benchmarks").mkdir()
     data = yaml.safe_load((ROOT / "benchmarks" / f"{landmark}.yaml").read_text())
     data.update(claims=claims, orderings=[])
@@ -72,6 +73,7 @@ def test_a_resnet18_trains_an_epoch_through_the_image_pipeline_and_is_evaluated(
     assert "reduced budget" in table and "ResNet-101" in table  # a subset claims nothing; cited rows shown
 
 
+@pytest.mark.slow
 def test_published_weights_path_matches_a_direct_computation(tmp_path):
     """A randomly initialised torchvision ResNet-18 saved as a weights file, evaluated through the
     torchvision-weights task, gives the top-1/top-5 errors computed image by image with
@@ -85,7 +87,14 @@ def test_published_weights_path_matches_a_direct_computation(tmp_path):
     claim = {"name": "ResNet-18 (random)", "model": "resnet18", "paper": 30.24, "also": {"top5_error": 10.92},
              "seed_independent": True, "source": "test",
              "data_args": {"weights": "ResNet18_Weights.IMAGENET1K_V1", "weights_file": str(tmp_path / "random-resnet18.pth")}}
-    ws = workspace(tmp_path / "ws", "torchvision-weights", [claim], {"images": {"workers": 0}})
+    # 1,000 classes (the weights' labels are ImageNet-1K's); 60 validation images, the first 60 of
+    # the flat folder with their lines of the ground truth
+    ws = workspace(tmp_path / "ws", "torchvision-weights", [claim], {"images": {"workers": 2}}, classes=1000,
+                   train=1, val=1)
+    truth = ws / "tree" / "ILSVRC2012_devkit_t12" / "data" / "ILSVRC2012_validation_ground_truth.txt"
+    for f in sorted((ws / "tree" / "val").iterdir())[60:]:
+        f.unlink()
+    truth.write_text("".join(truth.read_text().splitlines(True)[:60]))
     assert landmarks(ws, "prepare", "imagenet").returncode == 0
     done = landmarks(ws, "train", "torchvision-weights", "--profile", "imagenet", "--no-tracking")
     assert done.returncode == 0, done.stderr
@@ -95,9 +104,10 @@ def test_published_weights_path_matches_a_direct_computation(tmp_path):
     transform, correct = ResNet18_Weights.IMAGENET1K_V1.transforms(), {1: 0, 5: 0}
     net.eval()
     with torch.no_grad():
-        for f, y in zip(tree.val.files, tree.val.labels):
-            x = transform(decode_image(str(tree.root / f), mode=ImageReadMode.RGB)).unsqueeze(0)
-            for k, c in topk_correct(net(x), torch.tensor([y]), (1, 5)).items():
+        for i in range(0, len(tree.val.files), 100):  # each image transformed on its own, scored 100 at a time
+            x = torch.stack([transform(decode_image(str(tree.root / f), mode=ImageReadMode.RGB))
+                             for f in tree.val.files[i:i + 100]])
+            for k, c in topk_correct(net(x), torch.tensor(tree.val.labels[i:i + 100]), (1, 5)).items():
                 correct[k] += c
     n = len(tree.val.files)
     assert run["metric.top1_error"] == pytest.approx(100 * (n - correct[1]) / n)
@@ -257,3 +267,54 @@ def test_engine_only_recipe_fields_are_refused_by_the_image_task(tmp_path):
     assert "field 'recipe.augment': the task classify-images does not use augment" in done.stderr
     assert "as resolved for profile 'imagenet'" in done.stderr
     assert not list((ws / "models").rglob("metrics.json"))
+
+
+def test_published_weights_are_not_checked_on_a_subset_of_the_classes(tmp_path):
+    torch.save(image_model().state_dict(), tmp_path / "any.pth")
+    claim = {"name": "ResNet-18", "model": "resnet18", "paper": 30.24, "seed_independent": True, "source": "test",
+             "data_args": {"weights": "ResNet18_Weights.IMAGENET1K_V1", "weights_file": str(tmp_path / "any.pth")}}
+    ws = workspace(tmp_path / "ws", "torchvision-weights", [claim], {"images": {"workers": 0}})
+    assert landmarks(ws, "prepare", "imagenet").returncode == 0
+    done = landmarks(ws, "train", "torchvision-weights", "--profile", "imagenet", "--no-tracking")
+    assert done.returncode == 3 and "10 classes, but ResNet18_Weights.IMAGENET1K_V1 predicts 1000" in done.stderr
+
+
+def test_no_rank_gets_an_empty_share_of_a_batch():
+    """131 images in batches of 128 over 4 ranks: the tail of 3 would leave one rank nothing, so
+    it is skipped; a tail of 4 or more is kept, split over the ranks."""
+    from landmarks.train.distributed import World
+    from landmarks.train.image_data import EpochBatches
+
+    for n, batches in ((131, 1), (132, 2)):
+        for rank in range(4):
+            shares = list(EpochBatches(n, 128, 0, 0, drop_last=False, world=World(rank=rank, size=4)))
+            assert len(shares) == batches and all(shares)
+    assert len(list(EpochBatches(131, 128, 0, 0, drop_last=False))) == 2  # one process keeps its tail
+
+
+def test_a_gpu_decode_batch_travels_as_one_tensor_and_decodes_file_by_file(tmp_path):
+    """The loader packs a batch's files into one tensor (one file descriptor, not one per file);
+    unpacked and decoded, it gives exactly what decoding each file gives."""
+    from torchvision.io import ImageReadMode, decode_image
+
+    from landmarks.train.image_data import ImageFiles, _bytes_batch, decode_on_device
+
+    make_tree(tmp_path / "tree", classes=3, train=1, val=2)
+    tree = read_tree(tmp_path / "tree")
+    files = ImageFiles(tree.root, tree.val, None)
+    (packed, lengths), labels = _bytes_batch([files[i] for i in range(len(files))])
+    assert packed.dim() == 1 and len(lengths) == 6 and labels.tolist() == list(tree.val.labels)
+    crop = eval_transform(ImageRecipe(size=32, eval_resize=36))
+    got = decode_on_device((packed, lengths), crop, torch.device("cpu"))
+    expected = torch.stack([crop(decode_image(str(tree.root / f), mode=ImageReadMode.RGB)) for f in tree.val.files])
+    assert torch.equal(got, expected)
+
+
+def test_the_papers_input_scale_is_pixel_values_minus_the_mean():
+    from landmarks.train.image_data import MEAN, STD, to_input
+
+    x = torch.randint(0, 256, (2, 3, 4, 4), dtype=torch.uint8)
+    mean, std = torch.tensor(MEAN).view(3, 1, 1), torch.tensor(STD).view(3, 1, 1)
+    paper = to_input(x, torch.device("cpu"), ImageRecipe(normalize="mean_rgb_255"))
+    torch.testing.assert_close(paper, x.float() - 255 * mean)
+    torch.testing.assert_close(to_input(x, torch.device("cpu"), ImageRecipe()), (x.float() / 255 - mean) / std)

@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from landmarks.data.imagenet import Split, Tree, check_full
+from landmarks.data.imagenet import IMAGENET_ENV, Split, Tree, check_full
 from landmarks.errors import DataError
 
 log = logging.getLogger(__name__)
@@ -91,15 +91,21 @@ def _read_split(folder: Path, fname: str, num_classes: int) -> Split:
     return Split(tuple(files), tuple(labels))
 
 
-def read_index(name: str, folder: Path, manifest: dict) -> ImageIndex:
+def read_index(name: str, folder: Path, manifest: dict, check: bool = True) -> ImageIndex:
     """The prepared index, checked against its manifest (the same images, sizes and labels as at
-    `landmarks prepare`), so a run's data hash names the data it reads."""
-    root = Path(manifest["root"])
-    log.info("%s: checking %s images under %s against the index", name,
+    `landmarks prepare`), so a run's data hash names the data it reads. The images are looked for
+    under LANDMARKS_IMAGENET when it is set (a cluster's compute nodes may mount the copy elsewhere
+    than the node that prepared it; the check vouches for what is found there)."""
+    moved = os.environ.get(IMAGENET_ENV) if name == "imagenet" else None
+    root = Path(moved).expanduser().resolve() if moved else Path(manifest["root"])
+    log.info("%s: %s %s images under %s against the index", name, "checking" if check else "reading",
              f"{sum(s['images'] for s in manifest['splits'].values()):,}", root)
     splits = {}
     for split, fname in INDEX.items():
         part = _read_split(folder, fname, manifest["num_classes"])
+        if not check:
+            splits[split] = part
+            continue
         try:
             _, digest = _listing(root, part)
         except OSError as exc:

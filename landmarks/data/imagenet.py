@@ -61,8 +61,13 @@ class Tree:
     val: Split
 
 
+def _visible(folder: Path) -> list[Path]:
+    # macOS's ._ files, lost+found and .ipynb_checkpoints are not images or classes
+    return [p for p in folder.iterdir() if not p.name.startswith(".") and p.name != "lost+found"]
+
+
 def _images(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+    return sorted(p for p in _visible(folder) if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
 
 
 def _first(root: Path, *names: str) -> Path | None:
@@ -70,7 +75,7 @@ def _first(root: Path, *names: str) -> Path | None:
 
 
 def _class_folders(root: Path, folder: Path, split: str, official: bool) -> dict[str, list[Path]]:
-    classes = sorted(p.name for p in folder.iterdir() if p.is_dir())
+    classes = sorted(p.name for p in _visible(folder) if p.is_dir())
     if not classes:
         raise DataError(f"{folder}: no class folders; {EXPECTED}")
     if official:
@@ -168,7 +173,7 @@ def read_tree(root: Path, official: bool = True) -> Tree:
     classes = tuple(train)
     flat = _images(val_dir)
     if flat:
-        if any(p.is_dir() for p in val_dir.iterdir()):
+        if any(p.is_dir() for p in _visible(val_dir)):
             raise DataError(f"{val_dir}: holds both images and class folders; keep one layout ({EXPECTED})")
         return Tree(root, "official (flat val + devkit)", classes, _split(root, train, classes),
                     _flat_val(root, val_dir, flat, classes))
@@ -192,7 +197,7 @@ def _unpack_archives(root: Path) -> None:
     try:
         for split in ("train", "val"):
             ImageNet(str(root), split=split)
-    except (RuntimeError, OSError) as exc:
+    except (RuntimeError, OSError, EOFError, tarfile.TarError) as exc:
         raise DataError(f"{root}: could not unpack the official archives ({exc}); check that they are the "
                         "ILSVRC-2012 files from image-net.org, complete, and that the folder is writable") from None
 

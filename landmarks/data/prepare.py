@@ -147,8 +147,9 @@ def _prepare_image_folders(spec: DatasetSpec, data_dir: Path, out: Path, configu
     return write_index(spec.name, read_tree(root.resolve(), official=True), out, allow_subset)
 
 
-def load_images(name: str, data_dir: Path) -> ImageIndex:
-    """The prepared index of an image-folder dataset, checked against the images it lists."""
+def load_images(name: str, data_dir: Path, check: bool = True) -> ImageIndex:
+    """The prepared index of an image-folder dataset, checked against the images it lists (unless
+    `check` is false: another process of the same job checks them)."""
     folder = prepared_dir(data_dir, name)
     manifest_path = folder / MANIFEST
     if not manifest_path.exists():
@@ -158,7 +159,7 @@ def load_images(name: str, data_dir: Path) -> ImageIndex:
     if manifest.get("format") != IMAGE_FORMAT:
         raise DataError(f"{manifest_path}: not an image-folder index (prepared by an older version?); "
                         f"run `landmarks prepare {name}` again")
-    return read_index(name, folder, manifest)
+    return read_index(name, folder, manifest, check)
 
 
 def load_prepared(name: str, data_dir: Path) -> Splits:

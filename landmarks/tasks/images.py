@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from pathlib import Path
 
 import torch
@@ -128,12 +129,20 @@ def torchvision_weights(run: RunSpec, ctx: StageContext, control: RunControl) ->
     weights = published_weights(str(claim.data_args["weights"]))
     path, check_name = weights_file(weights, str(claim.data_args.get("weights_file", "")))
     digest = _sha256(path)
-    prefix = path.stem.rsplit("-", 1)[-1]
-    if check_name and not digest.startswith(prefix):
+    # torch.hub's rule: the hex digits after the last "-" of a published name begin its sha256
+    named = re.search(r"-([a-f0-9]+)\.", path.name)
+    prefix = named.group(1) if named else ""
+    if check_name and prefix and not digest.startswith(prefix):
         raise DataError(f"{path}: its sha256 begins {digest[:len(prefix)]}, not {prefix} as its published name says: "
                         "a partial or different file; delete it and fetch it again")
     index = ctx.images(run.landmark.dataset)
-    model = create_model(claim.model, (3, 224, 224), len(weights.meta["categories"]), **claim.model_args)
+    categories = len(weights.meta["categories"])
+    if index.num_classes != categories:
+        # the labels are positions in the user's class list: they mean the weights' classes only
+        # when the list is the whole of ImageNet-1K
+        raise DataError(f"{index.root}: {index.num_classes} classes, but {weights} predicts {categories}: published "
+                        "weights are checked on the full ILSVRC-2012 validation set, not on a subset")
+    model = create_model(claim.model, (3, 224, 224), categories, **claim.model_args)
     try:
         model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
     except (RuntimeError, OSError) as exc:

@@ -67,7 +67,9 @@ class StageContext:
         """The prepared index of an image-folder dataset (ImageNet), checked once per stage."""
         key = f"images:{dataset}"
         if key not in self.cache:
-            self.cache[key] = load_images(dataset, self.data_dir)
+            # one rank checks the images against the index; the others read the index alone (eight
+            # ranks each stating 1.3 million files would load a shared file system for nothing)
+            self.cache[key] = load_images(dataset, self.data_dir, check=self.world.writer)
         return self.cache[key]
 
     def data_hash(self, dataset: str) -> str:

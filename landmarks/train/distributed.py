@@ -62,6 +62,12 @@ class World:
             for t in tensors:
                 dist.all_reduce(t)
 
+    def broadcast_(self, *tensors: torch.Tensor) -> None:
+        """Each tensor replaced, in place, by rank 0's."""
+        if self.active:
+            for t in tensors:
+                dist.broadcast(t, 0)
+
     def agree(self, *flags: bool) -> tuple[bool, ...]:
         """Each flag, true on every rank when it is true on any."""
         if not self.active:

@@ -91,7 +91,11 @@ class EpochBatches(Sampler[list[int]]):
 
     @property
     def batches(self) -> int:
-        return self.n // self.batch_size if self.drop_last else math.ceil(self.n / self.batch_size)
+        full, tail = divmod(self.n, self.batch_size)
+        # a last batch smaller than the number of ranks would leave a rank an empty share (no
+        # BatchNorm, no loss): under several processes such a tail of a few images is skipped
+        keep_tail = tail and not self.drop_last and tail >= self.world.size
+        return full + bool(keep_tail)
 
     def __len__(self) -> int:
         return self.batches - self.start
@@ -107,12 +111,16 @@ class EpochBatches(Sampler[list[int]]):
             yield self.world.shard(batch).tolist()
 
 
-def _bytes_batch(items: list) -> tuple[list[torch.Tensor], torch.Tensor]:
-    return [data for data, _ in items], torch.tensor([y for _, y in items])
+def _bytes_batch(items: list) -> tuple[tuple[torch.Tensor, torch.Tensor], torch.Tensor]:
+    """A batch of encoded files as one tensor and their lengths: a worker hands each tensor over
+    through a file descriptor of its own, and one per file (256 per batch, times the prefetched
+    batches) exhausts a cluster's usual `ulimit -n` of 1,024."""
+    files = [data for data, _ in items]
+    return (torch.cat(files), torch.tensor([len(f) for f in files])), torch.tensor([y for _, y in items])
 
 
 def image_loader(root: Path, split: Split, images: ImageRecipe, train: bool, batches: Sampler,
-                 device: torch.device, seed: int = 0, preset: Callable | None = None) -> DataLoader:
+                 device: torch.device, seed: int = 0, preset: Callable | None = None, prefetch: int = 4) -> DataLoader:
     """A DataLoader of uint8 batches for one pass; on the GPU path, of (file bytes, labels).
     `preset`: a transform of one's own instead (torchvision's weights' own evaluation transform,
     which yields normalised floats), decoded in the workers."""
@@ -124,7 +132,7 @@ def image_loader(root: Path, split: Split, images: ImageRecipe, train: bool, bat
         pin_memory=device.type == "cuda", collate_fn=_bytes_batch if gpu else None,
         # the workers' augmentation draws follow from the seed (given the number of workers)
         generator=torch.Generator().manual_seed(seed), persistent_workers=False,
-        prefetch_factor=4 if workers else None,
+        prefetch_factor=prefetch if workers else None,
     )
 
 
@@ -132,9 +140,11 @@ def gpu_decode(images: ImageRecipe, device: torch.device) -> bool:
     return device.type == "cuda" and images.decode in ("auto", "gpu")
 
 
-def decode_on_device(files: list[torch.Tensor], transform: Callable, device: torch.device) -> torch.Tensor:
-    """nvJPEG decodes the batch in one call; a file it cannot take (a PNG, a CMYK JPEG) is decoded
-    on the CPU instead, so one odd image never stops an epoch."""
+def decode_on_device(batch, transform: Callable, device: torch.device) -> torch.Tensor:
+    """nvJPEG decodes the batch (files, or the loader's (bytes, lengths)) in one call; when it
+    refuses one file (a PNG, a CMYK JPEG), the batch is decoded on the CPU instead, so one odd
+    image never stops an epoch."""
+    files = list(torch.split(batch[0], batch[1].tolist())) if isinstance(batch, tuple) else batch
     try:
         decoded = decode_jpeg(files, mode=ImageReadMode.RGB, device=device)
     except RuntimeError:
@@ -154,8 +164,10 @@ def to_input(x_u8: torch.Tensor, device: torch.device, images: ImageRecipe, gene
         shift = (alpha * eigval) @ torch.tensor(PCA_EIGVEC, device=device).T  # (B, 3): per image, per channel
         x = x + shift[:, :, None, None]
     mean = torch.tensor(MEAN, device=device).view(3, 1, 1)
-    std = torch.tensor(STD, device=device).view(3, 1, 1)
-    x = (x - mean) / std
+    if images.normalize == "mean_rgb_255":  # the 2012-2015 papers' form: pixel values minus the mean
+        x = (x - mean) * 255
+    else:
+        x = (x - mean) / torch.tensor(STD, device=device).view(3, 1, 1)
     if channels_last and x.dim() == 4:
         x = x.contiguous(memory_format=torch.channels_last)
     return x

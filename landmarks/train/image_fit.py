@@ -26,7 +26,7 @@ from landmarks.data.imagenet import Split
 from landmarks.errors import TrainingError
 from landmarks.metrics import error_percent, topk_correct
 from landmarks.train.checkpoint import Checkpointer, rng_state, set_rng_state
-from landmarks.train.distributed import SINGLE, World
+from landmarks.train.distributed import SINGLE, World, sync_batchnorm
 from landmarks.train.engine import FitResult
 from landmarks.train.image_data import (
     EpochBatches, decode_on_device, eval_transform, gpu_decode, image_loader, to_input, train_transform,
@@ -73,10 +73,15 @@ def evaluate_images(model: nn.Module, root: Path, split: Split, images: ImageRec
     model.eval()
     start, end = world.span(len(split.files))
     part = Split(split.files[start:end], split.labels[start:end])
-    batches = EpochBatches(len(part.files), EVAL_BATCH, 0, 0, drop_last=False, shuffle=False)
+    # EVAL_BATCH images' worth of crops per forward pass: ten crops would make it ten times larger
+    batches = EpochBatches(len(part.files), max(1, EVAL_BATCH // images.eval_crops), 0, 0, drop_last=False,
+                           shuffle=False)
     correct = torch.zeros(len(ks), dtype=torch.long)
     transform = eval_transform(images)
-    for x, y in image_loader(root, part, images, train=False, batches=batches, device=device, preset=preset):
+    if world.active:  # each rank's BatchNorm statistics moved at its last step: evaluate rank 0's model
+        world.broadcast_(*model.buffers())
+    for x, y in image_loader(root, part, images, train=False, batches=batches, device=device, preset=preset,
+                             prefetch=2):
         if preset is not None:
             x = x.to(device, non_blocking=True)
         elif gpu_decode(images, device):
@@ -101,11 +106,13 @@ class _Run:
         self.model, self.sets, self.recipe, self.seed, self.device, self.world = model, sets, recipe, seed, device, world
         self.images = recipe.images or ImageRecipe()
         self.n = len(sets.train.files)
-        self.steps_per_epoch = EpochBatches(self.n, recipe.batch_size, seed, 0, recipe.drop_last).batches
+        self.steps_per_epoch = EpochBatches(self.n, recipe.batch_size, seed, 0, recipe.drop_last, world=world).batches
         total = recipe.epochs * self.steps_per_epoch
         if recipe.channels_last:
             model.to(memory_format=torch.channels_last)
         self.forward = model
+        if world.active and recipe.sync_bn:
+            sync_batchnorm(model, device)
         if world.active:
             self.forward = nn.parallel.DistributedDataParallel(
                 model, device_ids=[device] if device.type == "cuda" else None)
@@ -113,7 +120,7 @@ class _Run:
         self.factor = lr_factor(recipe.schedule, self.steps_per_epoch, min(total, recipe.max_steps or total))
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, self.factor)
         self.bf16 = resolve_precision(recipe.precision, device) == "bf16"
-        self.colour = torch.Generator().manual_seed(seed)  # the PCA lighting draws, saved with checkpoints
+        self.colour = torch.Generator()  # the PCA lighting draws, seeded per rank and epoch
         self.transform = train_transform(self.images)
         self.best_state: dict | None = None
 
@@ -133,8 +140,14 @@ class _Run:
     def epoch(self, state: TrainState, checkpoint: Checkpointer | None, stop: StopFlag | None) -> dict:
         recipe, world, device = self.recipe, self.world, self.device
         batches = EpochBatches(self.n, recipe.batch_size, self.seed, state.epoch, recipe.drop_last, state.batch, world)
-        loader = image_loader(self.sets.root, self.sets.train, self.images, True, batches, device,
-                              seed=self.seed * 1_000_003 + state.epoch * 1009 + state.batch)
+        # each rank draws its own crops, flips and colours (the same draws on every rank would make
+        # the global batch's augmentation world-size times less varied), reproducibly from
+        # (seed, rank, epoch, first batch); on the GPU-decode path the transforms use torch's RNG
+        draws = ((self.seed * 1_000_003 + world.rank) * 1009 + state.epoch) * 100_003 + state.batch
+        self.colour.manual_seed(draws)
+        if gpu_decode(self.images, device):
+            torch.manual_seed(draws)
+        loader = image_loader(self.sets.root, self.sets.train, self.images, True, batches, device, seed=draws)
         # the epoch's loss sum and mistakes so far (all ranks'), carried through a checkpoint
         sums = torch.zeros(2, dtype=torch.float64, device=device)
         if state.batch and state.epoch_losses is not None and world.writer:
@@ -163,7 +176,8 @@ class _Run:
                 rate = (b + 1 - last_batch) * recipe.batch_size / (time.perf_counter() - last)
                 log.info("      epoch %d: batch %d/%d, %.0f images/s", state.epoch + 1, b + 1, self.steps_per_epoch, rate)
                 last, last_batch = time.perf_counter(), b + 1
-            due = bool(checkpoint and checkpoint.due(state.step))
+            # only the writer's clock decides (the others never save, so theirs would stay due)
+            due = bool(checkpoint and world.writer and checkpoint.due(state.step))
             stopping = bool(stop is not None and stop.requested)
             due, stopping = world.agree(due, stopping)
             if due or stopping:
@@ -171,23 +185,26 @@ class _Run:
                 if checkpoint and world.writer:
                     checkpoint.save(self.payload(state), state.step)
             if stopping:
+                world.barrier()  # no rank exits while the writer's checkpoint is being written
                 raise Interrupted(f"stopped at step {state.step}"
                                   + (f"; checkpoint saved to {checkpoint.path}" if checkpoint else "")
                                   + "; run the same command again to resume", stop.signum if stop and stop.requested else 15)
         self._fold(state, sums)
         seen = min(self.n, state.batch * recipe.batch_size)
         loss_sum, wrong = float(state.epoch_losses.sum()), state.wrong
-        if not math.isfinite(loss_sum):
-            raise TrainingError(f"loss became NaN or infinite in epoch {state.epoch + 1} (step {state.step}); the run "
-                                f"is stopped. Lower the learning rate (now {recipe.lr:g}) or train in fp32.",
-                                step=state.step)
         return {"train_loss": loss_sum / max(seen, 1), "train_error": 100.0 * wrong / max(seen, 1)}
 
     def _fold(self, state: TrainState, sums: torch.Tensor) -> None:
+        """The epoch's sums over the ranks into the state; stops a run whose loss is no longer
+        finite before a checkpoint could keep its weights."""
         total = sums.clone()
         self.world.sum_(total)
         state.epoch_losses = total[:1].cpu()
         state.wrong = int(total[1])
+        if not math.isfinite(float(total[0])):
+            raise TrainingError(f"loss became NaN or infinite in epoch {state.epoch + 1} (by step {state.step}); the "
+                                f"run is stopped. Lower the learning rate (now {self.recipe.lr:g}) or train in fp32.",
+                                step=state.step)
 
 
 def fit_images(model: nn.Module, sets: ImageSets, recipe: Recipe, seed: int, device: torch.device,

@@ -34,6 +34,11 @@ class ImageRecipe(Strict):
     # GPU (torchvision.io.decode_jpeg); "auto" is gpu on CUDA devices and cpu elsewhere
     decode: Literal["auto", "cpu", "gpu"] = "auto"
     workers: int = Field(4, ge=0)  # DataLoader worker processes per training process
+    # the model's input: "mean_std", ImageNet's mean subtracted and divided by its std (0..1 scale,
+    # what torchvision's models and initialisations expect); "mean_rgb_255", the mean RGB
+    # subtracted on the 0..255 scale, as Krizhevsky 2012 and Simonyan 2015 did: AlexNet's N(0, 0.01)
+    # weights assume inputs of that size, and on the std scale its signal is some 50 times weaker
+    normalize: Literal["mean_std", "mean_rgb_255"] = "mean_std"
 
     @model_validator(mode="after")
     def _sizes(self) -> "ImageRecipe":

@@ -209,7 +209,8 @@ class Trainer:
 
     def due_and_stop(self, step: int) -> tuple[bool, bool]:
         """Whether to checkpoint and whether to stop now; the same answer on every rank."""
-        due = bool(self.checkpoint and self.checkpoint.due(step))
+        # only the writer's clock decides: the other ranks never save, so theirs would stay due
+        due = bool(self.checkpoint and self.world.writer and self.checkpoint.due(step))
         stopping = bool(self.stop is not None and self.stop.requested)
         if self.world.active:
             due, stopping = self.world.agree(due, stopping)
