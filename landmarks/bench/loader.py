@@ -1,8 +1,8 @@
 """Images per second of the project's ImageNet input pipeline beside torchvision's reference
 pipeline, measured in one run on the same JPEG files.
 
-    landmarks bench loader --save                    # generated 500x375 JPEGs, this machine's cores
-    landmarks bench loader --root ~/imagenet --images 5000 --device cuda --save
+    landmarks bench loader                           # generated 500x375 JPEGs, this machine's cores
+    landmarks bench loader --root ~/imagenet --images 5000 --device cuda
 
 The project's pipeline (train/image_data.py): each file read with torchvision.io.read_file, decoded
 to uint8 RGB by decode_image and cropped by transforms.v2 on uint8 tensors in the loader's workers,

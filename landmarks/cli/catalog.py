@@ -9,7 +9,6 @@ from pathlib import Path
 
 from landmarks.catalog import Landmark, check_profile, load_catalog
 from landmarks.cli.options import checked
-from landmarks.errors import ConfigError
 from landmarks.files import write_atomic
 
 

@@ -6,7 +6,6 @@ import argparse
 
 from landmarks.catalog import PROFILES, Landmark, check_profile, get_landmark, load_catalog
 from landmarks.config import Params, load_params
-from landmarks.errors import ConfigError
 
 
 def params(args: argparse.Namespace) -> Params:

@@ -43,17 +43,15 @@ class ImageIndex:
         return len(self.classes)
 
 
-def _listing(root: Path, split: Split) -> tuple[str, str]:
-    """(the index file's text, its sha256 with each image's size folded in). The sizes are read by
+def _digest(root: Path, split: Split) -> str:
+    """The sha256 of a split's index lines with each image's size folded in. The sizes are read by
     many threads: on a network file system a stat is a round trip, and ImageNet has 1.3 million."""
     with ThreadPoolExecutor(max_workers=STAT_THREADS) as pool:
-        sizes = list(pool.map(lambda rel: os.stat(root / rel).st_size, split.files, chunksize=256))
-    digest = hashlib.sha256()
-    lines = []
-    for rel, label, size in zip(split.files, split.labels, sizes):
-        lines.append(f"{rel}\t{label}\n")
-        digest.update(f"{rel}\t{label}\t{size}\n".encode())
-    return "".join(lines), digest.hexdigest()
+        sizes = pool.map(lambda rel: os.stat(root / rel).st_size, split.files, chunksize=256)
+        digest = hashlib.sha256()
+        for rel, label, size in zip(split.files, split.labels, sizes):
+            digest.update(f"{rel}\t{label}\t{size}\n".encode())
+    return digest.hexdigest()
 
 
 def write_index(name: str, tree: Tree, folder: Path, allow_subset: bool) -> dict:
@@ -68,8 +66,8 @@ def write_index(name: str, tree: Tree, folder: Path, allow_subset: bool) -> dict
     splits, whole = {}, hashlib.sha256()
     for split, fname in INDEX.items():
         part: Split = getattr(tree, split)
-        text, digest = _listing(tree.root, part)
-        (folder / fname).write_text(text)
+        digest = _digest(tree.root, part)
+        (folder / fname).write_text("".join(f"{rel}\t{label}\n" for rel, label in zip(part.files, part.labels)))
         counts = [0] * len(tree.classes)
         for label in part.labels:
             counts[label] += 1
@@ -107,7 +105,7 @@ def read_index(name: str, folder: Path, manifest: dict, check: bool = True) -> I
             splits[split] = part
             continue
         try:
-            _, digest = _listing(root, part)
+            digest = _digest(root, part)
         except OSError as exc:
             raise DataError(f"{root}: {exc.strerror}: {exc.filename}; the image tree changed after `landmarks "
                             f"prepare {name}`: restore it, or run `landmarks prepare {name}` again") from None

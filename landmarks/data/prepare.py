@@ -207,13 +207,13 @@ def verify_cache(names: list[str], data_dir: Path) -> list[str]:
             except DataError as exc:
                 problems.append(f"{name}/{path.name}: {exc} (delete it and run `landmarks fetch {name}`)")
         manifest_path = prepared_dir(data_dir, name) / MANIFEST
-        if manifest_path.exists() and json.loads(manifest_path.read_text()).get("format") == IMAGE_FORMAT:
+        manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
+        if manifest.get("format") == IMAGE_FORMAT:
             try:  # an image-folder index: the images it lists, with their sizes
-                load_images(name, data_dir)
+                read_index(name, prepared_dir(data_dir, name), manifest)
             except DataError as exc:
                 problems.append(f"{name}: {exc}")
-        elif manifest_path.exists():
-            manifest = json.loads(manifest_path.read_text())
+        else:
             for key, meta in manifest.get("arrays", {}).items():
                 arr = np.load(prepared_dir(data_dir, name) / f"{key}.npy", mmap_mode="r", allow_pickle=False)
                 if arrays_hash(arr) != meta["sha256"]:

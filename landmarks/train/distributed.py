@@ -51,6 +51,13 @@ class World:
         start = self.rank * q + min(self.rank, r)
         return start, start + q + (self.rank < r)
 
+    def batches(self, n: int, batch_size: int, drop_last: bool) -> int:
+        """Global batches in an epoch of n examples. A last batch smaller than the number of ranks
+        would leave a rank an empty share (no BatchNorm statistics, a NaN mean loss): under several
+        processes such a tail of a few examples is skipped."""
+        full, tail = divmod(n, batch_size)
+        return full + bool(tail and not drop_last and tail >= self.size)
+
     def shard(self, idx: torch.Tensor) -> torch.Tensor:
         """This rank's contiguous share of a global batch (shares differ by at most one example)."""
         start, end = self.span(len(idx))

@@ -11,7 +11,7 @@ Evaluation with ten crops yields (B, 10, 3, H, W).
 
 from __future__ import annotations
 
-import math
+import functools
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -91,11 +91,7 @@ class EpochBatches(Sampler[list[int]]):
 
     @property
     def batches(self) -> int:
-        full, tail = divmod(self.n, self.batch_size)
-        # a last batch smaller than the number of ranks would leave a rank an empty share (no
-        # BatchNorm, no loss): under several processes such a tail of a few images is skipped
-        keep_tail = tail and not self.drop_last and tail >= self.world.size
-        return full + bool(keep_tail)
+        return self.world.batches(self.n, self.batch_size, self.drop_last)
 
     def __len__(self) -> int:
         return self.batches - self.start
@@ -152,22 +148,27 @@ def decode_on_device(batch, transform: Callable, device: torch.device) -> torch.
     return torch.stack([transform(img) for img in decoded])
 
 
+@functools.lru_cache(maxsize=None)
+def _constants(device: torch.device) -> tuple[torch.Tensor, ...]:
+    """ImageNet's mean, std and colour components on `device`, made once (not a copy per step)."""
+    return tuple(torch.tensor(v, device=device) for v in (MEAN, STD, PCA_EIGVAL, PCA_EIGVEC))
+
+
 def to_input(x_u8: torch.Tensor, device: torch.device, images: ImageRecipe, generator: torch.Generator | None = None,
              channels_last: bool = False) -> torch.Tensor:
     """A uint8 batch (B, 3, H, W) or (B, 10, 3, H, W) as the model's float input on `device`:
-    scaled to 0..1, colour-augmented when training with `generator`, normalised by ImageNet's
-    mean and std."""
+    scaled to 0..1, colour-augmented when training with `generator`, normalised as
+    `images.normalize` says."""
+    mean, std, eigval, eigvec = _constants(device)
     x = x_u8.to(device, non_blocking=True).float().div_(255)
     if generator is not None and images.pca_lighting > 0:
         alpha = torch.randn(x.shape[0], 3, generator=generator).to(device) * images.pca_lighting
-        eigval = torch.tensor(PCA_EIGVAL, device=device)
-        shift = (alpha * eigval) @ torch.tensor(PCA_EIGVEC, device=device).T  # (B, 3): per image, per channel
+        shift = (alpha * eigval) @ eigvec.T  # (B, 3): per image, per channel
         x = x + shift[:, :, None, None]
-    mean = torch.tensor(MEAN, device=device).view(3, 1, 1)
     if images.normalize == "mean_rgb_255":  # the 2012-2015 papers' form: pixel values minus the mean
-        x = (x - mean) * 255
+        x = (x - mean.view(3, 1, 1)) * 255
     else:
-        x = (x - mean) / torch.tensor(STD, device=device).view(3, 1, 1)
+        x = (x - mean.view(3, 1, 1)) / std.view(3, 1, 1)
     if channels_last and x.dim() == 4:
         x = x.contiguous(memory_format=torch.channels_last)
     return x

@@ -35,8 +35,8 @@ from landmarks.train.image_recipe import ImageRecipe
 from landmarks.train.precision import resolve_precision
 from landmarks.train.recipe import Recipe
 from landmarks.train.schedules import lr_factor
-from landmarks.train.signals import Interrupted, StopFlag
-from landmarks.train.trainer import TrainState, compute_loss, make_optimizer
+from landmarks.train.signals import StopFlag
+from landmarks.train.trainer import TrainState, compute_loss, due_and_stop, make_optimizer, stopped
 
 EVAL_BATCH = 250
 # an ImageNet epoch takes minutes to hours: a line this often inside it, so a run is never silent
@@ -106,7 +106,7 @@ class _Run:
         self.model, self.sets, self.recipe, self.seed, self.device, self.world = model, sets, recipe, seed, device, world
         self.images = recipe.images or ImageRecipe()
         self.n = len(sets.train.files)
-        self.steps_per_epoch = EpochBatches(self.n, recipe.batch_size, seed, 0, recipe.drop_last, world=world).batches
+        self.steps_per_epoch = world.batches(self.n, recipe.batch_size, recipe.drop_last)
         total = recipe.epochs * self.steps_per_epoch
         if recipe.channels_last:
             model.to(memory_format=torch.channels_last)
@@ -176,19 +176,14 @@ class _Run:
                 rate = (b + 1 - last_batch) * recipe.batch_size / (time.perf_counter() - last)
                 log.info("      epoch %d: batch %d/%d, %.0f images/s", state.epoch + 1, b + 1, self.steps_per_epoch, rate)
                 last, last_batch = time.perf_counter(), b + 1
-            # only the writer's clock decides (the others never save, so theirs would stay due)
-            due = bool(checkpoint and world.writer and checkpoint.due(state.step))
-            stopping = bool(stop is not None and stop.requested)
-            due, stopping = world.agree(due, stopping)
+            due, stopping = due_and_stop(checkpoint, stop, world, state.step)
             if due or stopping:
                 self._fold(state, sums)
                 if checkpoint and world.writer:
                     checkpoint.save(self.payload(state), state.step)
             if stopping:
                 world.barrier()  # no rank exits while the writer's checkpoint is being written
-                raise Interrupted(f"stopped at step {state.step}"
-                                  + (f"; checkpoint saved to {checkpoint.path}" if checkpoint else "")
-                                  + "; run the same command again to resume", stop.signum if stop and stop.requested else 15)
+                raise stopped(checkpoint, stop, state.step)
         self._fold(state, sums)
         seen = min(self.n, state.batch * recipe.batch_size)
         loss_sum, wrong = float(state.epoch_losses.sum()), state.wrong

@@ -102,7 +102,7 @@ class Trainer:
             self.forward = nn.parallel.DistributedDataParallel(
                 model, device_ids=[data.y_train.device] if on_gpu else None)
         n, bs = len(data.y_train), recipe.batch_size
-        self.steps_per_epoch = n // bs if recipe.drop_last else -(-n // bs)
+        self.steps_per_epoch = world.batches(n, bs, recipe.drop_last)
         total = recipe.epochs * self.steps_per_epoch
         self.factor = lr_factor(recipe.schedule, self.steps_per_epoch,
                                 min(total, recipe.max_steps) if recipe.max_steps else total)
@@ -209,20 +209,28 @@ class Trainer:
 
     def due_and_stop(self, step: int) -> tuple[bool, bool]:
         """Whether to checkpoint and whether to stop now; the same answer on every rank."""
-        # only the writer's clock decides: the other ranks never save, so theirs would stay due
-        due = bool(self.checkpoint and self.world.writer and self.checkpoint.due(step))
-        stopping = bool(self.stop is not None and self.stop.requested)
-        if self.world.active:
-            due, stopping = self.world.agree(due, stopping)
-            self.stop_agreed = self.stop_agreed or stopping
+        due, stopping = due_and_stop(self.checkpoint, self.stop, self.world, step)
+        self.stop_agreed = self.stop_agreed or stopping
         return due, stopping
 
     def maybe_stop(self, state: TrainState) -> None:
         if self.stop_agreed or (self.stop is not None and self.stop.requested):
             self.save(state)
-            where = (f"; checkpoint saved to {self.checkpoint.path}" if self.checkpoint
-                     else " (no checkpoint: checkpointing is off)")
-            # a rank may stop because another one got the signal
-            signum = self.stop.signum if self.stop is not None and self.stop.requested else 15
-            raise Interrupted(f"stopped by signal {signum} at step {state.step}{where}; "
-                              "run the same command again to resume", signum)
+            raise stopped(self.checkpoint, self.stop, state.step)
+
+
+def due_and_stop(checkpoint: Checkpointer | None, stop: StopFlag | None, world: World, step: int) -> tuple[bool, bool]:
+    """Whether to checkpoint and whether to stop at `step`, the same answer on every rank. Only the
+    writer's clock decides a checkpoint: the other ranks never save, so theirs would stay due."""
+    due = bool(checkpoint and world.writer and checkpoint.due(step))
+    stopping = bool(stop is not None and stop.requested)
+    return world.agree(due, stopping)
+
+
+def stopped(checkpoint: Checkpointer | None, stop: StopFlag | None, step: int) -> Interrupted:
+    """The error a run stopped by a signal ends with, saying where its checkpoint is."""
+    where = f"; checkpoint saved to {checkpoint.path}" if checkpoint else " (no checkpoint: checkpointing is off)"
+    # a rank may stop because another one got the signal
+    signum = stop.signum if stop is not None and stop.requested else 15
+    return Interrupted(f"stopped by signal {signum} at step {step}{where}; run the same command again to resume",
+                       signum)
