@@ -58,10 +58,22 @@ def versions() -> dict[str, str]:
     }
 
 
+def cpu_name() -> str:
+    """The CPU's model name ("AMD EPYC", "Intel(R) Xeon(R) Platinum 8480C"); Linux reports it in
+    /proc/cpuinfo, where platform.processor() gives only the architecture."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def hardware(device: torch.device) -> dict[str, str]:
     info = {
         "hardware.device": str(device),
-        "hardware.cpu": platform.processor() or platform.machine(),
+        "hardware.cpu": cpu_name(),
         "hardware.cpu_count": str(os.cpu_count()),
         "hardware.platform": sys.platform,
     }

@@ -6,12 +6,15 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pytest
 import torch
 
 from landmarks.catalog import load_catalog, resolve_recipe
 from landmarks.data.loaders import to_device
+from landmarks.errors import ConfigError, TrainingError
 from landmarks.models import create_model
 from landmarks.stats import ratio_interval
+from landmarks.train.compile import compiled
 from landmarks.train.engine import fit
 from landmarks.train.recipe import Recipe
 from landmarks.train.seeding import seed_everything
@@ -26,10 +29,10 @@ BF16_RTOL = 3e-2
 STEPS = 6
 
 
-def _losses(recipe: Recipe, splits, seed: int = 1) -> np.ndarray:
+def _losses(recipe: Recipe, splits, seed: int = 1, fast: bool | None = None) -> np.ndarray:
     data = to_device(splits, 0.0, recipe.normalize, torch.device("cpu"))
     gen = seed_everything(seed)
-    trainer = Trainer(create_model("cnn4", data.in_shape, 10), data, recipe, gen)
+    trainer = Trainer(create_model("cnn4", data.in_shape, 10), data, recipe, gen, fast=fast)
     order = torch.randperm(len(data.y_train), generator=gen)
     losses, wrong = trainer.buffers()
     for b in range(STEPS):
@@ -46,6 +49,51 @@ def test_cpu_fast_path_follows_eager_fp32_within_bf16_rounding(cifar_like):
     assert not np.allclose(fast[1:], fp32[1:], rtol=1e-6)  # bf16 did run: it is not bit-equal
     other = _losses(base.model_copy(update={"momentum": 0.0, "lr": 0.5}), splits)
     assert not np.allclose(other, fp32, rtol=BF16_RTOL)  # the tolerance can tell another update
+
+
+def test_the_compiled_step_follows_eager_fp32_within_bf16_rounding(cifar_like):
+    """recipe.compile on the CPU fast path: Inductor fuses batch norm, ReLU and their gradients,
+    which rounds differently, but the same training follows."""
+    splits = cifar_like(512)
+    base = Recipe(lr=0.05, momentum=0.9, batch_size=64, normalize="standard", val_fraction=0.0)
+    fp32 = _losses(base, splits)
+    fast = _losses(base.model_copy(update={"precision": "bf16", "channels_last": True, "compile": True}), splits)
+    assert np.allclose(fast, fp32, rtol=BF16_RTOL), (fp32, fast)
+    with pytest.raises(ConfigError, match="compile: false"):
+        _losses(base.model_copy(update={"compile": True, "fast": True, "drop_last": True}), splits, fast=True)
+
+
+def test_a_machine_that_cannot_compile_gets_a_clear_error(monkeypatch):
+    """Inductor needs a C++ compiler on a CPU; without one the first step says what to do."""
+    import torch._dynamo
+    import torch._inductor.config as inductor
+
+    torch._dynamo.reset()
+    monkeypatch.setattr(inductor, "force_disable_caches", True)
+    monkeypatch.setattr(inductor.cpp, "cxx", (None, "/nonexistent/g++"))
+    net = create_model("cnn4", (3, 32, 32), 10)
+    try:
+        with pytest.raises(TrainingError, match="recipe.compile.*C\\+\\+ compiler.*compile: false"):
+            compiled(net)(torch.randn(2, 3, 32, 32))
+    finally:
+        torch._dynamo.reset()
+
+
+def test_a_batch_has_the_layout_its_recipe_names_even_after_the_crop(cifar_like):
+    """The crop gathers in NHWC order; an NCHW recipe must still feed its net NCHW batches, or the
+    eager fp32 reference would silently run channels_last."""
+    data = to_device(cifar_like(256), 0.0, "standard", torch.device("cpu"))
+    for channels_last in (False, True):
+        recipe = Recipe(lr=0.05, batch_size=64, augment=("crop", "flip"), channels_last=channels_last,
+                        normalize="standard", val_fraction=0.0)
+        net = create_model("cnn4", data.in_shape, 10)
+        seen = []
+        net.register_forward_pre_hook(lambda m, args: seen.append(args[0]))
+        trainer = Trainer(net, data, recipe, seed_everything(0))
+        losses, wrong = trainer.buffers()
+        trainer.step(torch.arange(64), 0, 0, losses, wrong)
+        fmt = torch.channels_last if channels_last else torch.contiguous_format
+        assert seen[0].is_contiguous(memory_format=fmt), (channels_last, seen[0].stride())
 
 
 def test_a_run_stops_at_its_threshold(digits):

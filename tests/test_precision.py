@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from landmarks.train.precision import cpu_has_bf16, resolve_precision
+from landmarks.train.precision import cpu_bf16_unit, cpu_has_bf16, resolve_precision
 
 
 def test_explicit_precisions_pass_through():
@@ -16,8 +16,12 @@ def test_auto_follows_the_cpu_and_an_older_isa_means_fp32(monkeypatch):
     native = bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
     monkeypatch.delenv("ONEDNN_MAX_CPU_ISA", raising=False)
     assert resolve_precision("auto", cpu) == ("bf16" if native else "fp32")
+    amx = torch.cpu._is_amx_tile_supported()
+    assert cpu_bf16_unit() == ("AMX" if amx else "AVX512-BF16" if native else "none")
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX512_CORE_BF16")  # AMX held back, AVX512-BF16 allowed
+    assert cpu_bf16_unit() == ("AVX512-BF16" if native else "none")
     monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX2")  # how an older CPU is simulated
-    assert not cpu_has_bf16() and resolve_precision("auto", cpu) == "fp32"
+    assert not cpu_has_bf16() and resolve_precision("auto", cpu) == "fp32" and cpu_bf16_unit() == "none"
 
 
 def test_a_run_records_the_precision_it_trained_in(catalog_dir, digits_dir, train, tmp_path, monkeypatch,

@@ -2,7 +2,7 @@
 
 import subprocess
 
-from landmarks.provenance import changed_files, git_state
+from landmarks.provenance import changed_files, cpu_name, git_state, hardware
 from landmarks.report.build import _dirty
 
 
@@ -37,3 +37,19 @@ def test_changed_files_renames_and_limit():
     many = "".join(f" M f{i}.py\n" for i in range(12))
     assert changed_files(many, limit=10).endswith("f9.py and 2 more")
     assert changed_files("") == ""
+
+
+def test_the_cpu_is_recorded_by_its_model_name():
+    """Linux's platform.processor() says only "x86_64"; the model name is what tells a reader
+    whether the CPU has AMX or only AVX512-BF16 (the CPU fast path's ceiling)."""
+    import platform
+    from pathlib import Path
+
+    import torch
+
+    name = hardware(torch.device("cpu"))["hardware.cpu"]
+    cpuinfo = Path("/proc/cpuinfo")
+    models = [line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines()
+              if line.startswith("model name")] if cpuinfo.exists() else []
+    assert name == (models[0] if models else platform.processor() or platform.machine())
+    assert name == cpu_name() and name

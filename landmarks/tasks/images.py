@@ -43,7 +43,7 @@ def _pick(split: Split, idx) -> Split:
 # recipe fields of the device-resident engine that the image loop does not implement: set, they
 # would be ignored silently, so they are refused
 ENGINE_ONLY = ("lr_search", "augment", "normalize", "threshold", "stop_at_threshold", "early_stopping_patience",
-               "fast", "max_norm", "momentum_start", "dampened")
+               "fast", "compile", "max_norm", "momentum_start", "dampened")
 
 
 def engine_only(recipe: Recipe) -> tuple[str, str] | None:

@@ -43,6 +43,15 @@ def random_flip(x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tens
     return torch.where(mask[:, None, None, None], x.flip(3), x)
 
 
+def batch_layout(x: torch.Tensor, channels_last: bool) -> torch.Tensor:
+    """An image batch in the memory layout its recipe asks for. The crop gathers pixels in NHWC
+    order, and a convolution follows its input's layout, so without this an augmented batch
+    would silently run an NCHW recipe channels_last (a different, faster arithmetic)."""
+    if x.dim() != 4:
+        return x
+    return x.contiguous(memory_format=torch.channels_last if channels_last else torch.contiguous_format)
+
+
 def random_affine(x: torch.Tensor, degrees: float = 15.0, scale: float = 0.15, shift: float = 0.1) -> torch.Tensor:
     """Rotation in [-degrees, degrees], scale in [1 - scale, 1 + scale], shift up to `shift` of
     the image size, independently per image."""

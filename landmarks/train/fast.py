@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from landmarks.train.recipe import Recipe
-from landmarks.train.augment import augment
+from landmarks.train.augment import augment, batch_layout
 
 
 class FastStep:
@@ -59,8 +59,7 @@ class FastStep:
         yb = self.y[self.idx]
         if r.augment:
             xb = augment(xb, r)
-        if self.channels_last:
-            xb = xb.contiguous(memory_format=torch.channels_last)
+        xb = batch_layout(xb, self.channels_last)
         ctx = torch.autocast("cuda", dtype=torch.bfloat16) if self.bf16 else contextlib.nullcontext()
         with ctx:
             logits = self.model(xb)

@@ -17,7 +17,8 @@ from torch import nn
 
 from landmarks.data.loaders import DeviceData
 from landmarks.errors import ConfigError
-from landmarks.train.augment import augment
+from landmarks.train.augment import augment, batch_layout
+from landmarks.train.compile import compiled
 from landmarks.train.checkpoint import Checkpointer, rng_state, set_rng_state
 from landmarks.train.distributed import SINGLE, World, sync_batchnorm
 from landmarks.train.precision import resolve_precision
@@ -101,6 +102,8 @@ class Trainer:
             warnings.filterwarnings("ignore", message="Grad strides do not match bucket view strides")
             self.forward = nn.parallel.DistributedDataParallel(
                 model, device_ids=[data.y_train.device] if on_gpu else None)
+        if recipe.compile and not self.perceptron_rule:
+            self.forward = compiled(self.forward)
         n, bs = len(data.y_train), recipe.batch_size
         self.steps_per_epoch = world.batches(n, bs, recipe.drop_last)
         total = recipe.epochs * self.steps_per_epoch
@@ -116,6 +119,9 @@ class Trainer:
             if recipe.momentum_start is not None or recipe.dampened:
                 raise ConfigError("recipe.fast keeps a fixed, undampened momentum: drop momentum_start and "
                                   "dampened, or set fast: false")
+            if recipe.compile:
+                raise ConfigError("recipe.fast replays the whole step as a CUDA graph, which recipe.compile "
+                                  "cannot enter: set compile: false, or fast: false to compile the eager step")
             if not recipe.drop_last:
                 raise ConfigError("recipe.fast needs recipe.drop_last: true (a CUDA graph has fixed batch shapes)")
             from landmarks.train.fast import FastStep
@@ -147,8 +153,7 @@ class Trainer:
         xb, yb = self.data.x_train[share], self.data.y_train[share]
         if recipe.augment:
             xb = augment(xb, recipe)
-        if recipe.channels_last and xb.dim() == 4:
-            xb = xb.contiguous(memory_format=torch.channels_last)
+        xb = batch_layout(xb, recipe.channels_last)
         with torch.autocast(xb.device.type, dtype=torch.bfloat16, enabled=self.bf16):
             logits = self.forward(xb)
             loss = compute_loss(logits.float(), yb, recipe.loss)

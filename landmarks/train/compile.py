@@ -1,0 +1,39 @@
+"""`recipe.compile`: the training step's forward (and so its backward) through torch.compile.
+
+On a CPU, Inductor fuses what eager mode runs as separate passes over memory (batch norm, ReLU,
+the residual add, and their gradients); the convolutions stay oneDNN's. On the 2-core reference
+CPU (AMD EPYC, AVX512-BF16) it took ResNet-20's bf16 channels_last step from about 139 to 123 ms,
+after a first step that compiled for 35 s (later runs reuse Inductor's on-disk cache).
+Evaluation keeps the eager module: switching BatchNorm to eval mode would compile a second graph.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import nn
+
+from landmarks.errors import TrainingError
+
+
+def compiled(module: nn.Module) -> Callable[[torch.Tensor], torch.Tensor]:
+    """`module` compiled; the first call, where compilation happens, fails with a message saying
+    what to do when this machine cannot compile (Inductor needs a C++ compiler on a CPU)."""
+    fn = torch.compile(module)
+    first = [True]
+
+    def call(x: torch.Tensor) -> torch.Tensor:
+        if not first[0]:
+            return fn(x)
+        try:
+            out = fn(x)
+        except Exception as err:  # Inductor's failures have many types; all mean the same here
+            why = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+            raise TrainingError(f"recipe.compile: torch.compile could not build this model here ({why}). "
+                                "On a CPU it needs a C++ compiler (gcc or clang) on PATH; install one, or "
+                                "set compile: false to train eagerly") from err
+        first[0] = False
+        return out
+
+    return call
