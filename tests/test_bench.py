@@ -7,6 +7,8 @@ import pytest
 
 from landmarks.bench.step import ms_per_step
 from landmarks.cli import main
+from landmarks.provenance import cpu_name
+from landmarks.train.precision import cpu_bf16_unit
 
 
 def test_bench_step_prints_and_saves_both_paths(tmp_path, capsys):
@@ -21,13 +23,15 @@ def test_bench_step_prints_and_saves_both_paths(tmp_path, capsys):
     assert list(table.model) == ["lenet5"] and (table["eager fp32 ms/step"] > 0).all() and (table["fast ms/step"] > 0).all()
     row = table.iloc[0]
     assert row["eager GFLOP/s"] == pytest.approx(row["GFLOP/step"] / row["eager fp32 ms/step"] * 1e3, rel=0.05)
+    assert row["speed-up with compile"] == pytest.approx(row["eager fp32 ms/step"] / row["fast + compile ms/step"], rel=0.05)
     assert table.machine.iloc[0].startswith("CPU")
+    assert f"CPU: {cpu_name()}; bf16 in hardware: {cpu_bf16_unit()}." in printed
     assert "torch" in next(out.glob("step-cpu-*.md")).read_text()
 
 
 def test_resnet_step_with_augmentation_runs_on_both_paths():
-    assert ms_per_step("resnet20", False, torch.device("cpu"), steps=1, warmup=1) > 0
-    assert ms_per_step("resnet20", True, torch.device("cpu"), steps=1, warmup=1) > 0
+    assert ms_per_step("resnet20", "eager", torch.device("cpu"), steps=1, warmup=1) > 0
+    assert ms_per_step("resnet20", "fast", torch.device("cpu"), steps=1, warmup=1) > 0
 
 
 @pytest.mark.shared_data
