@@ -60,7 +60,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
         if unknown:
             log.error("bench step: no model %s; choose from %s", ", ".join(unknown), ", ".join(step.MODELS))
             return 2
-        rows, peaks = step.run(names, device, args.steps, args.warmup)
+        rows, peaks = step.run(names, device, args.steps, args.warmup, args.repeats)
+        peaks += f" Each figure: the median of {args.repeats} passes of {args.steps} steps."
         table = pd.DataFrame(rows)
         notes = f"{peaks}\n\n{step.NOTES}"
         print(peaks)
@@ -99,7 +100,8 @@ def add_parser(sub, parents: list[argparse.ArgumentParser]) -> None:
                     "<root>/<class>/) instead of generated JPEGs")
     sp.add_argument("--image-size", type=_width_height, default=(500, 375), help="loader bench: generated images' WxH (default 500x375)")
     sp.add_argument("--batch-size", type=_positive, default=64, help="loader bench: images per batch (default 64)")
-    sp.add_argument("--repeats", type=_positive, default=5, help="loader bench: timed passes per pipeline (default 5)")
+    sp.add_argument("--repeats", type=_positive, default=5, help="loader bench: timed passes per pipeline; step bench: rounds in which "
+                    "the paths take turns; the median is reported (default 5)")
     sp.add_argument("--steps", type=int, default=50, help="timed steps per path (step bench)")
     sp.add_argument("--warmup", type=int, default=10, help="untimed steps first (step bench)")
     sp.add_argument("--out", default="reports/bench", help="where results are saved")

@@ -20,7 +20,9 @@ gives GFLOP/s; the peak is a large square matmul timed in fp32 and in bf16.
 from __future__ import annotations
 
 import logging
+import statistics
 import time
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -51,7 +53,7 @@ MODELS = {
 CPU_DEFAULT = ("lenet5", "cnn4", "layers18pct", "resnet20")
 NOTES = ("Synthetic uint8 images resident on the device, SGD momentum 0.9, weight decay 5e-4; "
          "timed after warm-up (which includes the CUDA fast path's graph capture and torch.compile's "
-         "compilation), "
+         "compilation); the paths take turns, and each figure is the median of its timed passes; "
          "synchronised, wall clock over the timed steps. GFLOP/s: the step's forward and backward "
          "FLOPs (torch FlopCounterMode) over its time; peak: a square matmul of the same machine.")
 
@@ -77,7 +79,9 @@ def path_recipe(path: str, device: torch.device) -> dict:
     return fields | ({"compile": True} if path == "compiled" else {})
 
 
-def ms_per_step(key: str, path: str, device: torch.device, steps: int, warmup: int) -> float:
+def step_timer(key: str, path: str, device: torch.device, warmup: int) -> Callable[[int], float]:
+    """A path's trainer, built and warmed up once; each call times that many more steps (ms/step).
+    Keeping it lets the paths take turns, so a machine's drift falls on all of them alike."""
     name, args, shape, batch, aug = MODELS[key]
     n = batch * 16
     on_cuda_fast = path == "fast" and device.type == "cuda"
@@ -91,19 +95,39 @@ def ms_per_step(key: str, path: str, device: torch.device, steps: int, warmup: i
     per_epoch = trainer.steps_per_epoch
     order = torch.randperm(n, generator=gen).to(device)
     losses, wrong = trainer.buffers()
+    done = [0]
 
-    def step(i: int) -> None:
-        b = i % per_epoch
-        trainer.step(order[b * batch : (b + 1) * batch], b, i, losses, wrong)
+    def run(steps: int) -> None:
+        for i in range(done[0], done[0] + steps):
+            b = i % per_epoch
+            trainer.step(order[b * batch : (b + 1) * batch], b, i, losses, wrong)
+        done[0] += steps
 
-    for i in range(warmup):
-        step(i)
-    _sync(device)
-    t0 = time.perf_counter()
-    for i in range(steps):
-        step(i)
-    _sync(device)
-    return 1000.0 * (time.perf_counter() - t0) / steps
+    run(warmup)
+
+    def timed(steps: int) -> float:
+        _sync(device)
+        t0 = time.perf_counter()
+        run(steps)
+        _sync(device)
+        return 1000.0 * (time.perf_counter() - t0) / steps
+
+    return timed
+
+
+def ms_per_step(key: str, path: str, device: torch.device, steps: int, warmup: int) -> float:
+    return step_timer(key, path, device, warmup)(steps)
+
+
+def interleaved(key: str, paths: tuple[str, ...], device: torch.device, steps: int, warmup: int,
+                repeats: int) -> dict[str, float]:
+    """Each path's median ms/step over `repeats` rounds, the paths taking turns in every round."""
+    timers = {p: step_timer(key, p, device, warmup) for p in paths}
+    times: dict[str, list[float]] = {p: [] for p in paths}
+    for _ in range(repeats):
+        for p, timed in timers.items():
+            times[p].append(timed(steps))
+    return {p: statistics.median(t) for p, t in times.items()}
 
 
 def step_flops(key: str) -> int:
@@ -132,7 +156,7 @@ def matmul_peak(device: torch.device, dtype: torch.dtype, n: int = 0, repeats: i
     return 2 * n**3 / best / 1e9
 
 
-def run(names: list[str], device: torch.device, steps: int, warmup: int) -> tuple[list[dict], str]:
+def run(names: list[str], device: torch.device, steps: int, warmup: int, repeats: int = 3) -> tuple[list[dict], str]:
     """The table's rows and a line naming the peaks and the fast path."""
     peak32, peak16 = matmul_peak(device, torch.float32), matmul_peak(device, torch.bfloat16)
     precision = resolve_precision("auto", device)
@@ -145,13 +169,13 @@ def run(names: list[str], device: torch.device, steps: int, warmup: int) -> tupl
     for key in names:
         _, _, _, batch, aug = MODELS[key]
         gflop = step_flops(key) / 1e9
-        eager = ms_per_step(key, "eager", device, steps, warmup)
-        fast = ms_per_step(key, "fast", device, steps, warmup)
+        # torch.compile pays for some nets and not others on a CPU (Inductor's pooling kernels
+        # are slower than ATen's), so it is a column of its own, not the fast path
+        ms = interleaved(key, ("eager", "fast", "compiled") if on_cpu else ("eager", "fast"), device, steps,
+                         warmup, repeats)
+        eager, fast, compiled = ms["eager"], ms["fast"], ms.get("compiled")
         row = {"model": key, "batch": batch, "augmentation": "+".join(aug) or "none", "GFLOP/step": round(gflop, 2),
                "eager fp32 ms/step": round(eager, 2), "fast ms/step": round(fast, 2), "speed-up": round(eager / fast, 2)}
-        # torch.compile pays for some nets and not others on a CPU (Inductor's pooling kernels
-        # are slower than ATen's), so it is its own column, not the fast path
-        compiled = ms_per_step(key, "compiled", device, steps, warmup) if on_cpu else None
         if compiled:
             row |= {"fast + compile ms/step": round(compiled, 2), "speed-up with compile": round(eager / compiled, 2)}
         row |= {"eager GFLOP/s": round(gflop / eager * 1e3, 1), "fast GFLOP/s": round(gflop / fast * 1e3, 1)}
