@@ -5,7 +5,7 @@ import pandas as pd
 import torch
 import pytest
 
-from landmarks.bench.step import ms_per_step
+from landmarks.bench.step import step_timer
 from landmarks.cli import main
 from landmarks.provenance import cpu_name
 from landmarks.train.precision import cpu_bf16_unit
@@ -30,8 +30,8 @@ def test_bench_step_prints_and_saves_both_paths(tmp_path, capsys):
 
 
 def test_resnet_step_with_augmentation_runs_on_both_paths():
-    assert ms_per_step("resnet20", "eager", torch.device("cpu"), steps=1, warmup=1) > 0
-    assert ms_per_step("resnet20", "fast", torch.device("cpu"), steps=1, warmup=1) > 0
+    assert step_timer("resnet20", "eager", torch.device("cpu"), warmup=1)(1) > 0
+    assert step_timer("resnet20", "fast", torch.device("cpu"), warmup=1)(1) > 0
 
 
 @pytest.mark.shared_data

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from landmarks.bench.timing import sync
 from landmarks.data.loaders import to_device
 from landmarks.data.registry import Splits
 from landmarks.models import create_model
@@ -47,11 +48,6 @@ class EpochTiming:
         return self.tutorial_s / self.engine_s
 
 
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
 def engine_epoch(splits: Splits, name: str, args: dict, batch: int, device: torch.device) -> float:
     data = to_device(splits, 0.0, "unit", device)
     recipe = Recipe(lr=0.01, momentum=0.9, batch_size=batch, epochs=1, val_fraction=0.0)
@@ -59,10 +55,10 @@ def engine_epoch(splits: Splits, name: str, args: dict, batch: int, device: torc
     model = create_model(name, data.in_shape, data.num_classes, **args).to(device)
     trainer = Trainer(model, data, recipe, gen)
     train_one_epoch(trainer, TrainState())  # warm-up: allocator, kernels, caches
-    _sync(device)
+    sync(device)
     t0 = time.perf_counter()
     train_one_epoch(trainer, TrainState())
-    _sync(device)
+    sync(device)
     return time.perf_counter() - t0
 
 
@@ -105,10 +101,10 @@ def tutorial_epoch(splits: Splits, name: str, args: dict, batch: int, device: to
             opt.step()
 
     one_epoch(limit=50)  # warm-up
-    _sync(device)
+    sync(device)
     t0 = time.perf_counter()
     one_epoch()
-    _sync(device)
+    sync(device)
     return time.perf_counter() - t0
 
 

@@ -29,16 +29,16 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from landmarks.bench.timing import sync
 from landmarks.data.imagenet import IMAGE_SUFFIXES, Split
 from landmarks.errors import DataError
 from landmarks.train.image_data import (
     MEAN,
     STD,
     EpochBatches,
-    decode_on_device,
+    batch_input,
     eval_transform,
     image_loader,
-    to_input,
     train_transform,
 )
 from landmarks.train.image_recipe import ImageRecipe
@@ -151,19 +151,11 @@ def pipelines(data: Images, train: bool, batch: int, workers: int, device: torch
             batches = EpochBatches(n, batch, seed=0, epoch=epoch, drop_last=False, shuffle=train)
             return image_loader(data.folder, data.split, recipe, train, batches, device, seed=epoch)
 
-        if decode == "gpu":
-            def finish(files, recipe=recipe, transform=transform):
-                return to_input(decode_on_device(files, transform, device), device, recipe)
-        else:
-            def finish(x, recipe=recipe):
-                return to_input(x, device, recipe)
+        def finish(x, recipe: ImageRecipe = recipe, transform=transform) -> torch.Tensor:
+            return batch_input(x, device, recipe, transform)
+
         out.append(Pipeline(f"landmarks (decode: {decode})", project, finish))
     return out
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 @dataclass
@@ -177,14 +169,14 @@ class Pass:
 def one_pass(pipeline: Pipeline, epoch: int, device: torch.device) -> Pass:
     """Every batch of one pass brought to normalised floats on the device, timed to the last one."""
     count, shapes, labels = 0, set(), Counter()
-    _sync(device)
+    sync(device)
     t0 = time.perf_counter()
     for x, y in pipeline.loader(epoch):
         x = pipeline.finish(x)
         count += x.shape[0]
         shapes.add(tuple(x.shape[1:]))
         labels.update(y.tolist())
-    _sync(device)
+    sync(device)
     return Pass(time.perf_counter() - t0, count, shapes, labels)
 
 

@@ -29,6 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
+from landmarks.bench.timing import sync
 from landmarks.data.loaders import to_device
 from landmarks.data.registry import Splits, arrays_hash
 from landmarks.models import create_model
@@ -65,11 +66,6 @@ def _splits(shape: tuple[int, int, int], n: int) -> Splits:
     return Splits("synthetic", x, y, x[:64], y[:64], 10, 255, arrays_hash(x[:1]))
 
 
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
 def path_recipe(path: str, device: torch.device) -> dict:
     """The recipe fields of a path: "eager" (fp32, NCHW), "fast" (the device's fast path) or
     "compiled" (the fast path through torch.compile; the eager step only, so not on CUDA)."""
@@ -95,28 +91,25 @@ def step_timer(key: str, path: str, device: torch.device, warmup: int) -> Callab
     per_epoch = trainer.steps_per_epoch
     order = torch.randperm(n, generator=gen).to(device)
     losses, wrong = trainer.buffers()
-    done = [0]
+    done = 0
 
     def run(steps: int) -> None:
-        for i in range(done[0], done[0] + steps):
+        nonlocal done
+        for i in range(done, done + steps):
             b = i % per_epoch
             trainer.step(order[b * batch : (b + 1) * batch], b, i, losses, wrong)
-        done[0] += steps
+        done += steps
 
     run(warmup)
 
     def timed(steps: int) -> float:
-        _sync(device)
+        sync(device)
         t0 = time.perf_counter()
         run(steps)
-        _sync(device)
+        sync(device)
         return 1000.0 * (time.perf_counter() - t0) / steps
 
     return timed
-
-
-def ms_per_step(key: str, path: str, device: torch.device, steps: int, warmup: int) -> float:
-    return step_timer(key, path, device, warmup)(steps)
 
 
 def interleaved(key: str, paths: tuple[str, ...], device: torch.device, steps: int, warmup: int,
@@ -146,12 +139,12 @@ def matmul_peak(device: torch.device, dtype: torch.dtype, n: int = 0, repeats: i
     a = torch.randn(n, n, device=device, dtype=dtype)
     b = torch.randn(n, n, device=device, dtype=dtype)
     a @ b
-    _sync(device)
+    sync(device)
     best = float("inf")
     for _ in range(repeats):
         t0 = time.perf_counter()
         a @ b
-        _sync(device)
+        sync(device)
         best = min(best, time.perf_counter() - t0)
     return 2 * n**3 / best / 1e9
 
@@ -178,14 +171,13 @@ def run(names: list[str], device: torch.device, steps: int, warmup: int, repeats
                "eager fp32 ms/step": round(eager, 2), "fast ms/step": round(fast, 2), "speed-up": round(eager / fast, 2)}
         if compiled:
             row |= {"fast + compile ms/step": round(compiled, 2), "speed-up with compile": round(eager / compiled, 2)}
-        row |= {"eager GFLOP/s": round(gflop / eager * 1e3, 1), "fast GFLOP/s": round(gflop / fast * 1e3, 1)}
-        if compiled:
-            row["fast + compile GFLOP/s"] = round(gflop / compiled * 1e3, 1)
+        rates = {"eager GFLOP/s": eager, "fast GFLOP/s": fast, "fast + compile GFLOP/s": compiled}
+        row |= {col: round(gflop / ms * 1e3, 1) for col, ms in rates.items() if ms}
         rows.append(row | {"fast path": fast_kind})
         log.info("  %s: eager %.2f ms, fast %.2f ms -> %.1fx%s", key, eager, fast, eager / fast,
                  f"; with torch.compile {compiled:.2f} ms -> {eager / compiled:.1f}x" if compiled else "")
     peaks = (f"Matmul peak of this machine (the limit): {peak32:,.0f} GFLOP/s fp32, {peak16:,.0f} GFLOP/s bf16. "
              f"Fast path here: {fast_kind}.")
-    if device.type == "cpu":  # the bf16/fp32 peak ratio, and so the fast path's ceiling, follows the unit
+    if on_cpu:  # the bf16/fp32 peak ratio, and so the fast path's ceiling, follows the unit
         peaks += f" CPU: {cpu_name()}; bf16 in hardware: {cpu_bf16_unit()}."
     return rows, peaks

@@ -175,9 +175,7 @@ def safe_extract(path: Path, dest: Path) -> list[Path]:
     return [dest / n for n in names]
 
 
-def file_md5(path: Path) -> str:
-    h = hashlib.md5()
+def file_digest(path: Path, algorithm: str) -> str:
+    """The hex digest of a file's bytes as stored (md5 of a download, sha256 of published weights)."""
     with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(CHUNK), b""):
-            h.update(chunk)
-    return h.hexdigest()
+        return hashlib.file_digest(f, algorithm).hexdigest()

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
 
-from landmarks.data.content import container, content_hashes, file_md5
+from landmarks.data.content import container, content_hashes, file_digest
 from landmarks.errors import DataError
 
 log = logging.getLogger(__name__)
@@ -85,7 +85,7 @@ KNOWN_FILES: list[tuple[str, RemoteFile]] = []
 def _identify(path: Path, exclude: RemoteFile) -> str | None:
     """"<dataset>/<file>" when `path` is another registered file (a mix-up in a mirror), else None."""
     try:
-        md5, got = file_md5(path), None
+        md5, got = file_digest(path, "md5"), None
         for dataset, rf in KNOWN_FILES:
             if rf == exclude:
                 continue
@@ -111,7 +111,7 @@ def verify(path: Path, rf: RemoteFile) -> dict[str, str]:
         )
     if not rf.content:
         # no published content hash (Imagenette): only the publisher's archive md5 can vouch
-        actual = file_md5(path)
+        actual = file_digest(path, "md5")
         if actual != rf.md5:
             raise DataError(f"{path}: md5 {actual}, expected {rf.md5} (the publisher's archive checksum)")
         return {"md5": actual}

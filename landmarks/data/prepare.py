@@ -144,7 +144,7 @@ def _prepare_image_folders(spec: DatasetSpec, data_dir: Path, out: Path, configu
             os.replace(tmp, extracted)
         tops = [p for p in extracted.iterdir() if p.is_dir()]
         root = tops[0] if len(tops) == 1 and not (extracted / "train").exists() else extracted
-    return write_index(spec.name, read_tree(root.resolve(), official=True), out, allow_subset)
+    return write_index(spec.name, read_tree(root.resolve()), out, allow_subset)
 
 
 def load_images(name: str, data_dir: Path, check: bool = True) -> ImageIndex:

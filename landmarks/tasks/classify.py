@@ -11,7 +11,6 @@ from landmarks.files import write_atomic
 from landmarks.metrics import at_chance
 from landmarks.models import count_parameters, create_model
 from landmarks.tasks.registry import RunControl, RunResult, RunSpec, StageContext, register_task
-from landmarks.train.distributed import SINGLE
 from landmarks.train.engine import fit
 from landmarks.train.lr_search import search_lr
 from landmarks.train.precision import resolve_precision
@@ -35,7 +34,7 @@ def classify(run: RunSpec, ctx: StageContext, control: RunControl) -> RunResult:
     generator = seed_everything(run.seed)
     model = create_model(claim.model, data.in_shape, data.num_classes, **claim.model_args).to(ctx.device)
     result = fit(model, data, recipe, generator, on_epoch=control.on_epoch, checkpoint=control.checkpoint,
-                 resume=control.resume, stop=control.stop, world=ctx.world if recipe.parallel == "data" else SINGLE)
+                 resume=control.resume, stop=control.stop, world=ctx.run_world(recipe))
     metrics = {"top1_error": result.test["top1_error"], "top5_error": result.test["top5_error"],
                "train_error": result.history[-1]["train_error"]}
     if recipe.threshold:

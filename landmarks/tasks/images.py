@@ -13,20 +13,19 @@ must match the hash prefix in that name, as torch.hub checks it.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 from pathlib import Path
 
 import torch
 
+from landmarks.data.content import file_digest
 from landmarks.data.imagenet import Split
 from landmarks.data.loaders import split_validation
 from landmarks.errors import ConfigError, DataError
 from landmarks.metrics import at_chance
 from landmarks.models import count_parameters, create_model
 from landmarks.tasks.registry import RunControl, RunResult, RunSpec, StageContext, register_task
-from landmarks.train.distributed import SINGLE
 from landmarks.train.image_fit import ImageSets, evaluate_images, fit_images
 from landmarks.train.image_recipe import ImageRecipe
 from landmarks.train.precision import resolve_precision
@@ -69,7 +68,7 @@ def classify_images(run: RunSpec, ctx: StageContext, control: RunControl) -> Run
     model = model.to(ctx.device)
     result = fit_images(model, sets, recipe, run.seed, ctx.device, on_epoch=control.on_epoch,
                         checkpoint=control.checkpoint, resume=control.resume, stop=control.stop,
-                        world=ctx.world if recipe.parallel == "data" else SINGLE)
+                        world=ctx.run_world(recipe))
     return RunResult(
         metrics={"top1_error": result.test["top1_error"], "top5_error": result.test["top5_error"],
                  "train_error": result.history[-1]["train_error"]},
@@ -112,14 +111,6 @@ def weights_file(weights, given: str = "") -> tuple[Path, bool]:
                     f"(or set {WEIGHTS_ENV} to the folder that holds it)")
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 @register_task("torchvision-weights")
 def torchvision_weights(run: RunSpec, ctx: StageContext, control: RunControl) -> RunResult:
     claim = run.claim
@@ -128,7 +119,7 @@ def torchvision_weights(run: RunSpec, ctx: StageContext, control: RunControl) ->
                           "published weights, e.g. ResNet50_Weights.IMAGENET1K_V1")
     weights = published_weights(str(claim.data_args["weights"]))
     path, check_name = weights_file(weights, str(claim.data_args.get("weights_file", "")))
-    digest = _sha256(path)
+    digest = file_digest(path, "sha256")
     # torch.hub's rule: the hex digits after the last "-" of a published name begin its sha256
     named = re.search(r"-([a-f0-9]+)\.", path.name)
     prefix = named.group(1) if named else ""
@@ -149,7 +140,7 @@ def torchvision_weights(run: RunSpec, ctx: StageContext, control: RunControl) ->
         raise DataError(f"{path}: not the weights of {claim.model}: {str(exc).splitlines()[0]}") from None
     model = model.to(ctx.device)
     images = run.recipe.images or ImageRecipe()
-    world = ctx.world if run.recipe.parallel == "data" else SINGLE  # "runs": other ranks run other claims
+    world = ctx.run_world(run.recipe)
     test = evaluate_images(model, index.root, index.val, images, ctx.device, world, crops=1,
                            preset=weights.transforms())
     return RunResult(

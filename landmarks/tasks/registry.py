@@ -72,6 +72,11 @@ class StageContext:
             self.cache[key] = load_images(dataset, self.data_dir, check=self.world.writer)
         return self.cache[key]
 
+    def run_world(self, recipe: Recipe) -> World:
+        """The processes one run trains on: all of the job's with `parallel: data`, else this one
+        alone (with "runs", the other ranks train other runs)."""
+        return self.world if recipe.parallel == "data" else SINGLE
+
     def data_hash(self, dataset: str) -> str:
         """The content hash of the dataset as prepared: arrays, or an image-folder index."""
         folders = DATASETS.get(dataset).decode is None

@@ -23,10 +23,11 @@ def compiled(module: nn.Module) -> Callable[[torch.Tensor], torch.Tensor]:
     """`module` compiled; the first call, where compilation happens, fails with a message saying
     what to do when this machine cannot compile (Inductor needs a C++ compiler on a CPU)."""
     fn = torch.compile(module)
-    first = [True]
+    first = True
 
     def call(x: torch.Tensor) -> torch.Tensor:
-        if not first[0]:
+        nonlocal first
+        if not first:
             return fn(x)
         try:
             out = fn(x)
@@ -35,7 +36,7 @@ def compiled(module: nn.Module) -> Callable[[torch.Tensor], torch.Tensor]:
             raise TrainingError(f"recipe.compile: torch.compile could not build this model here ({why}). "
                                 "On a CPU it needs a C++ compiler (gcc or clang) on PATH; install one, or "
                                 "set compile: false to train eagerly") from err
-        first[0] = False
+        first = False
         return out
 
     return call

@@ -21,6 +21,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 from torchvision.io import ImageReadMode, decode_image, decode_jpeg, read_file
 
 from landmarks.data.imagenet import Split
+from landmarks.train.augment import batch_layout
 from landmarks.train.distributed import SINGLE, World
 from landmarks.train.image_recipe import ImageRecipe
 
@@ -169,6 +170,13 @@ def to_input(x_u8: torch.Tensor, device: torch.device, images: ImageRecipe, gene
         x = (x - mean.view(3, 1, 1)) * 255
     else:
         x = (x - mean.view(3, 1, 1)) / std.view(3, 1, 1)
-    if channels_last and x.dim() == 4:
-        x = x.contiguous(memory_format=torch.channels_last)
-    return x
+    return batch_layout(x, channels_last)
+
+
+def batch_input(x, device: torch.device, images: ImageRecipe, transform: Callable,
+                generator: torch.Generator | None = None, channels_last: bool = False) -> torch.Tensor:
+    """A loader's batch as the model's input: on the GPU path its files are decoded (and
+    `transform`ed) on the device first; then `to_input`."""
+    if gpu_decode(images, device):
+        x = decode_on_device(x, transform, device)
+    return to_input(x, device, images, generator, channels_last)

@@ -29,7 +29,7 @@ from landmarks.train.checkpoint import Checkpointer, rng_state, set_rng_state
 from landmarks.train.distributed import SINGLE, World, sync_batchnorm
 from landmarks.train.engine import FitResult
 from landmarks.train.image_data import (
-    EpochBatches, decode_on_device, eval_transform, gpu_decode, image_loader, to_input, train_transform,
+    EpochBatches, batch_input, eval_transform, gpu_decode, image_loader, train_transform,
 )
 from landmarks.train.image_recipe import ImageRecipe
 from landmarks.train.precision import resolve_precision
@@ -82,12 +82,7 @@ def evaluate_images(model: nn.Module, root: Path, split: Split, images: ImageRec
         world.broadcast_(*model.buffers())
     for x, y in image_loader(root, part, images, train=False, batches=batches, device=device, preset=preset,
                              prefetch=2):
-        if preset is not None:
-            x = x.to(device, non_blocking=True)
-        elif gpu_decode(images, device):
-            x = to_input(decode_on_device(x, transform, device), device, images)
-        else:
-            x = to_input(x, device, images)
+        x = x.to(device, non_blocking=True) if preset is not None else batch_input(x, device, images, transform)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
             logits = _logits(model, x, images.crop_average)
         got = topk_correct(logits, y.to(device), ks)
@@ -157,9 +152,7 @@ class _Run:
         for b, (x, y) in enumerate(loader, start=state.batch):
             if recipe.max_steps and state.step >= recipe.max_steps:
                 break
-            if gpu_decode(self.images, device):
-                x = decode_on_device(x, self.transform, device)
-            x = to_input(x, device, self.images, self.colour, recipe.channels_last)
+            x = batch_input(x, device, self.images, self.transform, self.colour, recipe.channels_last)
             y = y.to(device, non_blocking=True)
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=self.bf16):
                 logits = self.forward(x)
@@ -233,6 +226,11 @@ def fit_images(model: nn.Module, sets: ImageSets, recipe: Recipe, seed: int, dev
         model.load_state_dict(run.best_state)
     else:
         state.selected_epoch = len(state.history)
-    test = evaluate_images(model, sets.root, sets.test, run.images, device, world, bf16=run.bf16)
+    last = state.history[-1] if state.history else None
+    if last and run.images.eval_crops == 1 and state.selected_epoch == len(state.history):
+        # the last epoch's centre-crop pass measured this very model: not a second pass over the test set
+        test = {"top1_error": last["test_error"], "top5_error": last["test_top5_error"]}
+    else:
+        test = evaluate_images(model, sets.root, sets.test, run.images, device, world, bf16=run.bf16)
     return FitResult(history=state.history, selected_epoch=state.selected_epoch, test=test, steps=state.step,
                      seconds=time.perf_counter() - t0)

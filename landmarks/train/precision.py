@@ -21,10 +21,15 @@ _ISA_ORDER = ("SSE41", "AVX", "AVX2", "AVX2_VNNI", "AVX2_VNNI_2", "AVX512_CORE",
               "AVX10_1_512_AMX_FP16", "AVX512_CORE_AMX_FP16", "ALL", "DEFAULT")
 
 
+def _capped_below(isa: str) -> bool:
+    """True when ONEDNN_MAX_CPU_ISA keeps oneDNN below `isa` (how one simulates an older CPU)."""
+    limit = os.environ.get("ONEDNN_MAX_CPU_ISA", "").upper()
+    return limit in _ISA_ORDER and _ISA_ORDER.index(limit) < _ISA_ORDER.index(isa)
+
+
 def cpu_has_bf16() -> bool:
     """True when this CPU (and the ISA oneDNN is allowed) multiplies bf16 in hardware."""
-    limit = os.environ.get("ONEDNN_MAX_CPU_ISA", "").upper()
-    if limit and limit in _ISA_ORDER and _ISA_ORDER.index(limit) < _ISA_ORDER.index("AVX512_CORE_BF16"):
+    if _capped_below("AVX512_CORE_BF16"):
         return False
     return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
 
@@ -33,9 +38,7 @@ def cpu_bf16_unit() -> str:
     """The bf16 hardware oneDNN may use on this CPU: "AMX", "AVX512-BF16" or "none"."""
     if not cpu_has_bf16():
         return "none"
-    limit = os.environ.get("ONEDNN_MAX_CPU_ISA", "").upper()
-    below_amx = limit in _ISA_ORDER and _ISA_ORDER.index(limit) < _ISA_ORDER.index("AVX10_1_512_AMX")
-    return "AMX" if torch.cpu._is_amx_tile_supported() and not below_amx else "AVX512-BF16"
+    return "AMX" if torch.cpu._is_amx_tile_supported() and not _capped_below("AVX10_1_512_AMX") else "AVX512-BF16"
 
 
 def resolve_precision(precision: str, device: torch.device) -> str:
