@@ -24,6 +24,10 @@ def test_bench_step_prints_and_saves_both_paths(tmp_path, capsys):
     row = table.iloc[0]
     assert row["eager GFLOP/s"] == pytest.approx(row["GFLOP/step"] / row["eager fp32 ms/step"] * 1e3, rel=0.05)
     assert row["speed-up with compile"] == pytest.approx(row["eager fp32 ms/step"] / row["fast + compile ms/step"], rel=0.05)
+    # the ratio of the medians lies between the lowest and the highest of the rounds' ratios
+    for ratio, spread in (("speed-up", "speed-up, rounds"), ("speed-up with compile", "with compile, rounds")):
+        low, high = map(float, row[spread].split("-"))
+        assert low - 0.01 <= row[ratio] <= high + 0.01 and low <= high
     assert table.machine.iloc[0].startswith("CPU")
     assert f"CPU: {cpu_name()}; bf16 in hardware: {cpu_bf16_unit()}." in printed
     assert "torch" in next(out.glob("step-cpu-*.md")).read_text()

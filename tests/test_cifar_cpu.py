@@ -4,6 +4,9 @@ eager fp32, runs that stop at their threshold, and the interval of AlexNet Fig. 
 from __future__ import annotations
 
 import math
+import re
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -11,10 +14,9 @@ import torch
 
 from landmarks.catalog import load_catalog, resolve_recipe
 from landmarks.data.loaders import to_device
-from landmarks.errors import ConfigError, TrainingError
+from landmarks.errors import ConfigError
 from landmarks.models import create_model
 from landmarks.stats import ratio_interval
-from landmarks.train.compile import compiled
 from landmarks.train.engine import fit
 from landmarks.train.recipe import Recipe
 from landmarks.train.seeding import seed_everything
@@ -63,20 +65,22 @@ def test_the_compiled_step_follows_eager_fp32_within_bf16_rounding(cifar_like):
         _losses(base.model_copy(update={"compile": True, "fast": True, "drop_last": True}), splits, fast=True)
 
 
-def test_a_machine_that_cannot_compile_gets_a_clear_error(monkeypatch):
-    """Inductor needs a C++ compiler on a CPU; without one the first step says what to do."""
-    import torch._dynamo
-    import torch._inductor.config as inductor
-
-    torch._dynamo.reset()
-    monkeypatch.setattr(inductor, "force_disable_caches", True)
-    monkeypatch.setattr(inductor.cpp, "cxx", (None, "/nonexistent/g++"))
-    net = create_model("cnn4", (3, 32, 32), 10)
-    try:
-        with pytest.raises(TrainingError, match="recipe.compile.*C\\+\\+ compiler.*compile: false"):
-            compiled(net)(torch.randn(2, 3, 32, 32))
-    finally:
-        torch._dynamo.reset()
+def test_a_machine_that_cannot_compile_gets_a_clear_error():
+    """Inductor needs a C++ compiler on a CPU; without one the first step says what to do. In a
+    process of its own: Inductor keeps what it learnt of the compiler for the process's life."""
+    script = (
+        "import torch, torch._inductor.config as inductor\n"
+        "inductor.force_disable_caches = True\n"
+        "inductor.cpp.cxx = (None, '/nonexistent/g++')\n"
+        "from landmarks.errors import TrainingError\n"
+        "from landmarks.models import create_model\n"
+        "from landmarks.train.compile import compiled\n"
+        "try:\n"
+        "    compiled(create_model('cnn4', (3, 32, 32), 10))(torch.randn(2, 3, 32, 32))\n"
+        "except TrainingError as err:\n"
+        "    print(err)\n")
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600)
+    assert re.search("recipe.compile.*C\\+\\+ compiler.*compile: false", out.stdout), out.stdout + out.stderr
 
 
 def test_a_batch_has_the_layout_its_recipe_names_even_after_the_crop(cifar_like):

@@ -54,7 +54,8 @@ MODELS = {
 CPU_DEFAULT = ("lenet5", "cnn4", "layers18pct", "resnet20")
 NOTES = ("Synthetic uint8 images resident on the device, SGD momentum 0.9, weight decay 5e-4; "
          "timed after warm-up (which includes the CUDA fast path's graph capture and torch.compile's "
-         "compilation); the paths take turns, and each figure is the median of its timed passes; "
+         "compilation); the paths take turns, and each figure is the median of its timed passes; a speed-up "
+         "is the ratio of the medians, and its rounds column the lowest and highest of the passes' ratios; "
          "synchronised, wall clock over the timed steps. GFLOP/s: the step's forward and backward "
          "FLOPs (torch FlopCounterMode) over its time; peak: a square matmul of the same machine.")
 
@@ -113,14 +114,21 @@ def step_timer(key: str, path: str, device: torch.device, warmup: int) -> Callab
 
 
 def interleaved(key: str, paths: tuple[str, ...], device: torch.device, steps: int, warmup: int,
-                repeats: int) -> dict[str, float]:
-    """Each path's median ms/step over `repeats` rounds, the paths taking turns in every round."""
+                repeats: int) -> dict[str, list[float]]:
+    """Each path's ms/step in each of `repeats` rounds, the paths taking turns in every round."""
     timers = {p: step_timer(key, p, device, warmup) for p in paths}
     times: dict[str, list[float]] = {p: [] for p in paths}
     for _ in range(repeats):
         for p, timed in timers.items():
             times[p].append(timed(steps))
-    return {p: statistics.median(t) for p, t in times.items()}
+    return times
+
+
+def speed_up_range(base: list[float], other: list[float]) -> str:
+    """The lowest and highest of the rounds' speed-ups. Paths timed side by side in a round share
+    that moment's machine, so this shows how far the speed-up itself moves with the drift."""
+    ratios = [b / o for b, o in zip(base, other)]
+    return f"{min(ratios):.2f}-{max(ratios):.2f}"
 
 
 def step_flops(key: str) -> int:
@@ -164,13 +172,16 @@ def run(names: list[str], device: torch.device, steps: int, warmup: int, repeats
         gflop = step_flops(key) / 1e9
         # torch.compile pays for some nets and not others on a CPU (Inductor's pooling kernels
         # are slower than ATen's), so it is a column of its own, not the fast path
-        ms = interleaved(key, ("eager", "fast", "compiled") if on_cpu else ("eager", "fast"), device, steps,
-                         warmup, repeats)
+        rounds = interleaved(key, ("eager", "fast", "compiled") if on_cpu else ("eager", "fast"), device, steps,
+                             warmup, repeats)
+        ms = {p: statistics.median(t) for p, t in rounds.items()}
         eager, fast, compiled = ms["eager"], ms["fast"], ms.get("compiled")
         row = {"model": key, "batch": batch, "augmentation": "+".join(aug) or "none", "GFLOP/step": round(gflop, 2),
-               "eager fp32 ms/step": round(eager, 2), "fast ms/step": round(fast, 2), "speed-up": round(eager / fast, 2)}
+               "eager fp32 ms/step": round(eager, 2), "fast ms/step": round(fast, 2), "speed-up": round(eager / fast, 2),
+               "speed-up, rounds": speed_up_range(rounds["eager"], rounds["fast"])}
         if compiled:
-            row |= {"fast + compile ms/step": round(compiled, 2), "speed-up with compile": round(eager / compiled, 2)}
+            row |= {"fast + compile ms/step": round(compiled, 2), "speed-up with compile": round(eager / compiled, 2),
+                    "with compile, rounds": speed_up_range(rounds["eager"], rounds["compiled"])}
         rates = {"eager GFLOP/s": eager, "fast GFLOP/s": fast, "fast + compile GFLOP/s": compiled}
         row |= {col: round(gflop / ms * 1e3, 1) for col, ms in rates.items() if ms}
         rows.append(row | {"fast path": fast_kind})

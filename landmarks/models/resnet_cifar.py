@@ -19,6 +19,29 @@ from torch import nn
 from landmarks.models.registry import register_model
 
 
+class _GradInInputLayout(torch.autograd.Function):
+    """The identity, whose gradient comes back in its input's memory layout.
+
+    The gradients of the option-A shortcut (a strided slice) and of global average pooling are
+    fresh NCHW tensors. In a channels_last net they then meet channels_last gradients in an add and
+    a ReLU backward, which with mixed layouts run 5 to 30 times slower on a CPU: about 10 ms of a
+    140 ms ResNet-20 bf16 step on two cores. One layout change per shortcut costs far less.
+    """
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor) -> torch.Tensor:
+        ctx.channels_last = x.dim() == 4 and not x.is_contiguous() and x.is_contiguous(memory_format=torch.channels_last)
+        return x.view_as(x)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
+        return grad.contiguous(memory_format=torch.channels_last) if ctx.channels_last else grad
+
+
+def grad_in_input_layout(x: torch.Tensor) -> torch.Tensor:
+    return _GradInInputLayout.apply(x)
+
+
 class Block(nn.Module):
     def __init__(self, cin: int, cout: int, stride: int, residual: bool) -> None:
         super().__init__()
@@ -31,6 +54,8 @@ class Block(nn.Module):
         self.stride = stride
 
     def shortcut(self, x: torch.Tensor) -> torch.Tensor:
+        if self.stride > 1 or self.pad:
+            x = grad_in_input_layout(x)
         if self.stride > 1:
             x = x[:, :, :: self.stride, :: self.stride]
         if self.pad:
@@ -67,7 +92,7 @@ class CifarResNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = F.relu(self.bn(self.conv(x)))
-        x = self.blocks(x)
+        x = grad_in_input_layout(self.blocks(x))
         return self.fc(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1))
 
 
