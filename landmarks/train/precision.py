@@ -3,7 +3,7 @@
 bf16 autocast pays where the hardware multiplies bf16 natively: CUDA GPUs from Ampere on, and
 x86 CPUs with AVX512-BF16 or AMX. oneDNN then runs bf16 matmuls at about twice the fp32 rate
 with AVX512-BF16 alone and about three times with AMX: a CIFAR ResNet-20 step (with channels_last)
-went from 392 to 185 ms on 2 cores of a CPU with AMX, and from 282 to 144 ms on 2 cores of an AMD
+went from 392 to 185 ms on 2 cores of a CPU with AMX, and from 290 to 135 ms on 2 cores of an AMD
 EPYC with AVX512-BF16 but no AMX. Elsewhere bf16 is emulated and slower than fp32, so "auto" means fp32
 there. `ONEDNN_MAX_CPU_ISA` set below AVX512_CORE_BF16 (how one simulates an older CPU) counts as
 no bf16. The resolved precision is recorded with every run.
