@@ -7,6 +7,7 @@ import tarfile
 import pytest
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils._pytree import tree_leaves
 
 from archives import cifar_archive, register_generated_cifar, tar_bytes
 from httpserver import Route, Server
@@ -44,7 +45,8 @@ class _MixedLayouts(TorchDispatchMode):
         self.ops: list[str] = []
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-        dense = [a for a in args if isinstance(a, torch.Tensor) and a.dim() == 4 and a.size(1) > 1 and a.size(-1) > 1]
+        dense = [a for a in tree_leaves((args, kwargs)) if isinstance(a, torch.Tensor) and a.dim() == 4
+                 and a.size(1) > 1 and a.size(-1) > 1]
         layouts = {"nchw" if a.is_contiguous() else "nhwc" for a in dense
                    if a.is_contiguous() or a.is_contiguous(memory_format=torch.channels_last)}
         if len(layouts) > 1:
@@ -52,22 +54,43 @@ class _MixedLayouts(TorchDispatchMode):
         return func(*args, **(kwargs or {}))
 
 
+def _grads(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> list[torch.Tensor]:
+    model.zero_grad()
+    torch.nn.functional.cross_entropy(model(x).float(), y).backward()
+    return [p.grad.clone() for p in model.parameters()]
+
+
 @pytest.mark.parametrize("name", ["resnet20", "plain20"])
-def test_a_channels_last_resnet_never_mixes_layouts_and_keeps_its_gradients(name):
-    # mixed layouts in an add or a ReLU backward are many times slower on a CPU; float64, so that
-    # the two layouts' different summation orders cannot flip a ReLU and the gradients must agree
+@pytest.mark.parametrize("bf16", [False, True])
+def test_a_channels_last_resnet_step_never_mixes_layouts(name, bf16):
+    # mixed layouts in an add or a ReLU backward are many times slower on a CPU (oneDNN's kernels
+    # serve fp32 and bf16 here)
+    torch.manual_seed(0)
+    model = create_model(name, (3, 32, 32), 10).to(memory_format=torch.channels_last)
+    x, y = torch.randn(8, 3, 32, 32).to(memory_format=torch.channels_last), torch.randint(0, 10, (8,))
+    with _MixedLayouts() as seen, torch.autocast("cpu", torch.bfloat16, enabled=bf16):
+        _grads(model, x, y)
+    assert seen.ops == []
+
+
+@pytest.mark.parametrize("name", ["resnet20", "plain20"])
+def test_channels_last_changes_no_resnet_gradient(name):
+    # float64, so that the two layouts' different summation orders cannot flip a ReLU
     torch.manual_seed(0)
     model = create_model(name, (3, 32, 32), 10).double()
     x, y = torch.randn(8, 3, 32, 32, dtype=torch.float64), torch.randint(0, 10, (8,))
-    torch.nn.functional.cross_entropy(model(x), y).backward()
-    reference = [p.grad.clone() for p in model.parameters()]
-    model.zero_grad()
+    reference = _grads(model, x, y)
     model.to(memory_format=torch.channels_last)
-    with _MixedLayouts() as seen:
-        torch.nn.functional.cross_entropy(model(x.to(memory_format=torch.channels_last)), y).backward()
-    assert seen.ops == []
-    for p, ref in zip(model.parameters(), reference):
-        torch.testing.assert_close(p.grad, ref, rtol=1e-9, atol=1e-12)
+    for grad, ref in zip(_grads(model, x.to(memory_format=torch.channels_last), y), reference):
+        torch.testing.assert_close(grad, ref, rtol=1e-9, atol=1e-12)
+
+
+def test_a_compiled_resnet_has_no_graph_break():
+    # the layout-keeping gradient is an autograd.Function, which torch.compile must trace through
+    import torch._dynamo
+
+    explained = torch._dynamo.explain(create_model("resnet20", (3, 32, 32), 10))(torch.randn(2, 3, 32, 32))
+    assert explained.graph_break_count == 0 and explained.graph_count == 1
 
 
 @pytest.mark.slow

@@ -81,6 +81,7 @@ def test_a_machine_that_cannot_compile_gets_a_clear_error():
         "    print(err)\n")
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600)
     assert re.search("recipe.compile.*C\\+\\+ compiler.*compile: false", out.stdout), out.stdout + out.stderr
+    assert "/nonexistent/g++" in out.stdout  # Inductor's own words, which name the compiler it tried
 
 
 def test_a_batch_has_the_layout_its_recipe_names_even_after_the_crop(cifar_like):

@@ -2,10 +2,10 @@
 
 On a CPU, Inductor fuses what eager mode runs as separate passes over memory (batch norm, ReLU,
 the residual add, and their gradients); the convolutions stay oneDNN's. On the 2-core reference
-CPU (AMD EPYC, AVX512-BF16) it does not pay for the nets of `landmarks bench step` (medians of 7
-rounds: ResNet-20's bf16 channels_last step 134.6 ms eager, 144.2 ms compiled; cnn4 29.2 and
-36.6 ms), and its first step compiles for about 35 s (later runs reuse Inductor's on-disk cache),
-so it is a recipe's choice, not a default.
+CPU (AMD EPYC, AVX512-BF16) it does not pay for the nets of `landmarks bench step --repeats 7`
+(ResNet-20's bf16 channels_last step 134.6 ms eager, 144.2 ms compiled; cnn4 29.2 and 36.6 ms),
+and its first step compiles for about 35 s (later runs reuse Inductor's on-disk cache), so it is
+a recipe's choice, not a default.
 Evaluation keeps the eager module: switching BatchNorm to eval mode would compile a second graph.
 """
 
