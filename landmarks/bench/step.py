@@ -157,7 +157,7 @@ def matmul_peak(device: torch.device, dtype: torch.dtype, n: int = 0, repeats: i
     return 2 * n**3 / best / 1e9
 
 
-def run(names: list[str], device: torch.device, steps: int, warmup: int, repeats: int = 3) -> tuple[list[dict], str]:
+def run(names: list[str], device: torch.device, steps: int, warmup: int, repeats: int) -> tuple[list[dict], str]:
     """The table's rows and a line naming the peaks and the fast path."""
     peak32, peak16 = matmul_peak(device, torch.float32), matmul_peak(device, torch.bfloat16)
     precision = resolve_precision("auto", device)

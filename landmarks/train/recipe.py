@@ -112,9 +112,9 @@ class Recipe(Strict):
     # to LeNet-5's epoch (about 5 s either way) but takes a CIFAR cnn4 step from 67 to 38 ms
     channels_last: bool = False
     # the step's forward and backward through torch.compile (landmarks/train/compile.py): on a CPU
-    # it fuses batch norm, ReLU and residual adds (ResNet-20's step about 5% faster, nets with
-    # overlapping pooling slower) after a first step that compiles for about half a minute; not
-    # with the CUDA fast path, which replays a graph
+    # it fuses batch norm, ReLU and residual adds, though on the 2-core reference CPU none of the
+    # bench's nets got faster (ResNet-20 134.6 ms eager, 144.2 compiled), after a first step that
+    # compiles for about half a minute; not with the CUDA fast path, which replays a graph
     compile: bool = False
     # the CUDA fast path (device-resident uint8 data, bf16, channels_last, whole-step CUDA
     # graphs); used only on CUDA devices, the eager path is the reference everywhere else
