@@ -68,12 +68,14 @@ def train(tmp_path):
     """train(landmark, profile, out_dir, tracker=None, **job fields): the real runner, with its
     checkpoints in the test's folder."""
     from landmarks.config import CheckpointPolicy
+    from landmarks.report.tables import parent_verdicts
     from landmarks.runner import TrainJob, train_landmark
 
     def run(lm, profile: str, out_dir: Path, tracker=None, **fields):
         fields.setdefault("checkpoints", CheckpointPolicy(dir=tmp_path / "checkpoints"))
         fields.setdefault("data_dir", tmp_path / "data")
-        return train_landmark(TrainJob(landmark=lm, profile=profile, out_dir=out_dir, **fields), tracker)
+        return train_landmark(TrainJob(landmark=lm, profile=profile, out_dir=out_dir, **fields), tracker,
+                              parent_verdicts)
 
     return run
 

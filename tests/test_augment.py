@@ -3,7 +3,7 @@
 import torch
 
 from landmarks.train.recipe import Recipe
-from landmarks.train.augment import augment, random_affine, random_crop, random_flip
+from landmarks.train.sources.augment import augment, random_affine, random_crop, random_flip
 
 
 def images(n=64, c=3, h=8, w=8):

@@ -17,7 +17,7 @@ from landmarks.data.loaders import to_device
 from landmarks.errors import ConfigError
 from landmarks.models import create_model
 from landmarks.stats import ratio_interval
-from landmarks.train.engine import fit
+from landmarks.train.loop import fit
 from landmarks.train.recipe import Recipe
 from landmarks.train.seeding import seed_everything
 from landmarks.train.trainer import Trainer
@@ -34,11 +34,11 @@ STEPS = 6
 def _losses(recipe: Recipe, splits, seed: int = 1, fast: bool | None = None) -> np.ndarray:
     data = to_device(splits, 0.0, recipe.normalize, torch.device("cpu"))
     gen = seed_everything(seed)
-    trainer = Trainer(create_model("cnn4", data.in_shape, 10), data, recipe, gen, fast=fast)
+    trainer = Trainer.on_device(create_model("cnn4", data.in_shape, 10), data, recipe, gen, fast=fast)
     order = torch.randperm(len(data.y_train), generator=gen)
     losses, wrong = trainer.buffers()
     for b in range(STEPS):
-        trainer.step(order[b * recipe.batch_size:(b + 1) * recipe.batch_size], b, b, losses, wrong)
+        trainer.step(trainer.source.batch(order[b * recipe.batch_size:(b + 1) * recipe.batch_size], b), b, losses, wrong)
     return losses[:STEPS].numpy() / recipe.batch_size
 
 
@@ -94,9 +94,9 @@ def test_a_batch_has_the_layout_its_recipe_names_even_after_the_crop(cifar_like)
         net = create_model("cnn4", data.in_shape, 10)
         seen = []
         net.register_forward_pre_hook(lambda m, args: seen.append(args[0]))
-        trainer = Trainer(net, data, recipe, seed_everything(0))
+        trainer = Trainer.on_device(net, data, recipe, seed_everything(0))
         losses, wrong = trainer.buffers()
-        trainer.step(torch.arange(64), 0, 0, losses, wrong)
+        trainer.step(trainer.source.batch(torch.arange(64), 0), 0, losses, wrong)
         fmt = torch.channels_last if channels_last else torch.contiguous_format
         assert seen[0].is_contiguous(memory_format=fmt), (channels_last, seen[0].stride())
 
@@ -104,7 +104,7 @@ def test_a_batch_has_the_layout_its_recipe_names_even_after_the_crop(cifar_like)
 def test_a_run_stops_at_its_threshold(digits):
     data = digits(0.1, "standard")
     recipe = Recipe(lr=0.05, momentum=0.9, batch_size=32, epochs=30, threshold=20.0, stop_at_threshold=True)
-    res = fit(create_model("mlp", data.in_shape, 10), data, recipe, seed_everything(0))
+    res = fit(Trainer.on_device(create_model("mlp", data.in_shape, 10), data, recipe, seed_everything(0)))
     assert len(res.history) < 30 and res.history[-1]["train_error"] <= 20.0
     assert all(h["train_error"] > 20.0 for h in res.history[:-1])
 

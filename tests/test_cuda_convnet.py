@@ -13,7 +13,8 @@ from landmarks.models import create_model
 from landmarks.models.convnet_cifar import SameMapResponseNorm
 from landmarks.train.recipe import ParamRule, Recipe
 from landmarks.train.seeding import seed_everything
-from landmarks.train.trainer import Trainer, make_optimizer
+from landmarks.train.steps.sgd import make_optimizer
+from landmarks.train.trainer import Trainer
 
 
 def test_same_map_norm_divides_by_its_own_neighbourhood():
@@ -57,11 +58,11 @@ def test_param_rules_give_each_layer_its_rate_and_weight_cost():
 
 def _fc_after_8_steps(data, recipe: Recipe, fast: bool) -> torch.Tensor:
     gen = seed_everything(3)
-    trainer = Trainer(create_model("cnn4", data.in_shape, 10), data, recipe, gen, fast=fast)
+    trainer = Trainer.on_device(create_model("cnn4", data.in_shape, 10), data, recipe, gen, fast=fast)
     order = torch.randperm(len(data.y_train), generator=gen)
     losses, wrong = trainer.buffers()
     for b in range(8):
-        trainer.step(order[b * 16:(b + 1) * 16], b, b, losses, wrong)
+        trainer.step(trainer.source.batch(order[b * 16:(b + 1) * 16], b), b, losses, wrong)
     return trainer.model.fc.weight.detach().clone()
 
 

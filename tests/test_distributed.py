@@ -16,7 +16,7 @@ import torch
 import torch.multiprocessing as mp
 import yaml
 
-from landmarks.train.engine import evaluate
+from landmarks.train.sources.device import evaluate
 from ranks import evaluate_on_rank, fixed_problem
 
 BIN = Path(sys.executable).parent
@@ -93,6 +93,34 @@ def test_evaluation_over_two_ranks_counts_every_image_once(tmp_path):
                        start_method="spawn")
     for rank in (0, 1):
         assert json.loads((tmp_path / f"rank{rank}.json").read_text()) == single
+
+
+def test_ranks_evaluate_rank_0s_batchnorm_statistics(tmp_path):
+    """parallel: data without sync_bn: each rank's BatchNorm statistics follow its own share of the
+    batches, so before evaluating, every rank takes rank 0's; the reported error is then that of
+    rank 0's model on the whole test split."""
+    from ranks import bn_problem, fit_bn_on_rank
+
+    mp.start_processes(fit_bn_on_rank, args=(2, str(tmp_path / "rendezvous"), str(tmp_path)), nprocs=2,
+                       start_method="spawn")
+    r0, r1 = (json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1))
+    assert r0["running_mean"] == r1["running_mean"] and r0["running_var"] == r1["running_var"]
+    model, data, _ = bn_problem(0, 1)
+    model.load_state_dict(torch.load(tmp_path / "rank0.pt", weights_only=True))
+    alone = evaluate(model, data.x_test, data.y_test, ks=(1, 5))
+    assert r0["test"] == r1["test"] == alone
+    assert r0["history_test"][-1] == alone["top1_error"]
+
+
+def test_a_stop_on_one_rank_waits_until_the_checkpoint_is_written(tmp_path):
+    """A signal reaches rank 1 only: both ranks stop at the same step, and neither leaves before
+    rank 0's (slow) checkpoint is on disk, so a restarted job always finds it."""
+    from ranks import stop_on_rank
+
+    mp.start_processes(stop_on_rank, args=(2, str(tmp_path / "rendezvous"), str(tmp_path)), nprocs=2,
+                       start_method="spawn")
+    for rank in (0, 1):
+        assert json.loads((tmp_path / f"rank{rank}.json").read_text()) == {"left": "interrupted", "checkpoint": True}
 
 
 @pytest.mark.slow

@@ -8,10 +8,12 @@ import torch
 from landmarks.data.loaders import split_validation
 from landmarks.errors import TrainingError
 from landmarks.models import create_model
-from landmarks.train.engine import evaluate, fit
+from landmarks.train.loop import fit
+from landmarks.train.sources.device import evaluate
 from landmarks.train.recipe import Recipe, Schedule
 from landmarks.train.schedules import lr_factor
 from landmarks.train.seeding import seed_everything, set_deterministic
+from landmarks.train.trainer import Trainer
 
 
 @pytest.fixture
@@ -22,7 +24,7 @@ def train(digits):
         data = digits(recipe.val_fraction)
         gen = seed_everything(seed)
         net = create_model(model, data.in_shape, data.num_classes, **args)
-        return net, fit(net, data, recipe, gen)
+        return net, fit(Trainer.on_device(net, data, recipe, gen))
 
     return run
 
@@ -67,7 +69,7 @@ def test_bf16_and_channels_last_follow_the_fp32_reference(train, digits):
     seen = []
     net = create_model("mlp", (1, 8, 8), 10, hidden=[16])
     net.register_forward_hook(lambda m, i, o: seen.append(o.dtype))
-    fit(net, digits(0.0), base.model_copy(update={"epochs": 1, "precision": "bf16", "val_fraction": 0.0}), seed_everything(0))
+    fit(Trainer.on_device(net, digits(0.0), base.model_copy(update={"epochs": 1, "precision": "bf16", "val_fraction": 0.0}), seed_everything(0)))
     assert torch.bfloat16 in seen
 
 
@@ -81,10 +83,22 @@ def test_best_val_selection_and_early_stopping(train, digits):
     assert evaluate(net, data.x_test, data.y_test)["top1_error"] == res.test["top1_error"]
 
 
-def test_perceptron_rule_through_the_engine(train):
-    net, res = train(0, Recipe(optimizer="perceptron", epochs=5), model="perceptron")
-    assert res.steps == 0 and res.history[0]["lr"] == 1.0
+def test_perceptron_rule_through_the_loop(train, digits):
+    """The loop applies the rule example by example in each epoch's permutation: the same weights
+    as whole epochs of `perceptron_epoch` drawn from the same generator, whatever the batch size."""
+    from landmarks.train.steps.perceptron import perceptron_epoch
+
+    net, res = train(0, Recipe(optimizer="perceptron", epochs=3, batch_size=7), model="perceptron")
+    assert res.steps == 3 * math.ceil(len(digits(0.1).y_train) / 7) and res.history[0]["lr"] == 1.0
     assert res.test["top1_error"] < 15.0
+    data = digits(0.1)
+    gen = seed_everything(0)
+    ref = create_model("perceptron", data.in_shape, data.num_classes)
+    mistakes = [perceptron_epoch(ref, data.x_train, data.y_train, gen) for _ in range(3)]
+    assert torch.equal(ref.linear.weight, net.linear.weight)
+    n = len(data.y_train)
+    assert [h["train_error"] for h in res.history] == pytest.approx([100.0 * m / n for m in mistakes])
+    assert [h["train_loss"] for h in res.history] == pytest.approx([m / n for m in mistakes])  # mistakes per example
 
 
 def test_divergence_is_an_error_naming_the_epoch(train):

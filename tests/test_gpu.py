@@ -6,9 +6,10 @@ import torch
 
 from landmarks.data.loaders import to_device
 from landmarks.models import create_model
-from landmarks.train.engine import train_one_epoch
+from landmarks.train.loop import train_one_epoch
 from landmarks.train.seeding import seed_everything
-from landmarks.train.trainer import Trainer, TrainState
+from landmarks.train.state import TrainState
+from landmarks.train.trainer import Trainer
 
 pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")]
 
@@ -17,7 +18,7 @@ def losses(fast: bool, recipe, splits, model_name: str):
     device = torch.device("cuda")
     data = to_device(splits, 0.0, recipe.normalize, device, float_train=not fast)
     gen = seed_everything(0)
-    trainer = Trainer(create_model(model_name, data.in_shape, 10).to(device), data, recipe, gen, fast=fast)
+    trainer = Trainer.on_device(create_model(model_name, data.in_shape, 10).to(device), data, recipe, gen, fast=fast)
     state, out = TrainState(), []
     for _ in range(recipe.epochs):
         out.append(train_one_epoch(trainer, state)["train_loss"])
@@ -54,7 +55,7 @@ def test_jpeg_batches_decoded_on_the_gpu_match_the_cpu_decoder(tmp_path):
 
     from imagenet_tree import make_tree
     from landmarks.data.imagenet import read_tree
-    from landmarks.train.image_data import decode_on_device, eval_transform
+    from landmarks.train.sources.image_pipeline import decode_on_device, eval_transform
     from landmarks.train.image_recipe import ImageRecipe
 
     make_tree(tmp_path / "tree", classes=3, train=1, val=4, size=(300, 400))

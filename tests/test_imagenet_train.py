@@ -17,8 +17,8 @@ import yaml
 from imagenet_tree import make_tree
 from landmarks.data.imagenet import read_tree
 from landmarks.metrics import topk_correct
-from landmarks.train.image_data import eval_transform
-from landmarks.train.image_fit import _logits, evaluate_images
+from landmarks.train.sources.image_pipeline import eval_transform
+from landmarks.train.sources.images import _logits, evaluate_images
 from landmarks.train.image_recipe import ImageRecipe
 from ranks import evaluate_images_on_rank, image_model
 
@@ -156,7 +156,7 @@ def test_ten_crop_evaluation_counts_what_the_averaged_crops_decide(tmp_path):
     images = ImageRecipe(size=32, eval_resize=36, eval_crops=10, workers=0)
     model = image_model()
     got = evaluate_images(model, tree.root, tree.val, images, torch.device("cpu"))
-    from landmarks.train.image_data import to_input
+    from landmarks.train.sources.image_pipeline import to_input
     from torchvision.io import ImageReadMode, decode_image
 
     correct = {1: 0, 5: 0}
@@ -183,7 +183,7 @@ def test_image_evaluation_over_two_ranks_counts_every_image_once(tmp_path):
 
 
 def test_a_resumed_epoch_goes_on_with_the_images_it_had_not_seen():
-    from landmarks.train.image_data import EpochBatches
+    from landmarks.train.sources.image_pipeline import EpochBatches
 
     whole = list(EpochBatches(103, 10, seed=3, epoch=2, drop_last=False))
     assert sorted(i for b in whole for i in b) == list(range(103))  # each image once, the last batch short
@@ -191,9 +191,19 @@ def test_a_resumed_epoch_goes_on_with_the_images_it_had_not_seen():
     assert list(EpochBatches(103, 10, seed=3, epoch=3, drop_last=False)) != whole  # a new order each epoch
 
 
+def fit_images(model, sets, recipe, checkpoint=None, stop=None, resume=None):
+    """The loop fed by images decoded per batch, on the CPU with seed 0."""
+    from landmarks.train.loop import fit
+    from landmarks.train.sources.images import ImageBatches
+    from landmarks.train.trainer import Trainer
+
+    source = ImageBatches(sets, recipe, 0, torch.device("cpu"))
+    return fit(Trainer(model, source, recipe, checkpoint, stop), resume=resume)
+
+
 def tiny_image_run(tmp_path: Path):
     """(sets, recipe, model factory): 24 training images of 4 classes in batches of 8, a small conv net."""
-    from landmarks.train.image_fit import ImageSets
+    from landmarks.train.sources.images import ImageSets
     from landmarks.train.recipe import Recipe
 
     make_tree(tmp_path / "tree", classes=4, train=6, val=2)
@@ -210,7 +220,6 @@ def test_an_interrupted_image_run_resumes_from_its_checkpoint_to_the_end(tmp_pat
     """Stopped by a signal at its first step, the run saves a checkpoint; resumed from it, it runs
     the remaining steps only and ends with one history row per epoch."""
     from landmarks.train.checkpoint import Checkpointer
-    from landmarks.train.image_fit import fit_images
     from landmarks.train.signals import Interrupted, StopFlag
 
     sets, recipe, model = tiny_image_run(tmp_path)
@@ -218,10 +227,10 @@ def test_an_interrupted_image_run_resumes_from_its_checkpoint_to_the_end(tmp_pat
     stop = StopFlag()
     stop.signum = 15  # as if SIGTERM had arrived
     with pytest.raises(Interrupted, match="checkpoint saved to"):
-        fit_images(model(), sets, recipe, 0, torch.device("cpu"), checkpoint=checkpoint, stop=stop)
+        fit_images(model(), sets, recipe, checkpoint=checkpoint, stop=stop)
     payload = checkpoint.load(strict=True)
     assert payload["state"]["step"] == 1 and payload["state"]["batch"] == 1
-    resumed = fit_images(model(), sets, recipe, 0, torch.device("cpu"), checkpoint=checkpoint, resume=payload)
+    resumed = fit_images(model(), sets, recipe, checkpoint=checkpoint, resume=payload)
     assert resumed.steps == 6 and [h["epoch"] for h in resumed.history] == [1, 2]  # 24 images, batches of 8
     assert all(0 <= h["train_error"] <= 100 and h["train_loss"] > 0 for h in resumed.history)
 
@@ -229,13 +238,13 @@ def test_an_interrupted_image_run_resumes_from_its_checkpoint_to_the_end(tmp_pat
 def test_a_long_epoch_says_where_it_is(tmp_path, monkeypatch, caplog):
     import logging
 
-    import landmarks.train.image_fit as image_fit
+    import landmarks.train.loop as loop
 
     sets, recipe, model = tiny_image_run(tmp_path)
-    monkeypatch.setattr(image_fit, "LINE_EVERY_S", 0.0)  # as if each batch took a minute
+    monkeypatch.setattr(loop, "LINE_EVERY_S", 0.0)  # as if each batch took a minute
     with caplog.at_level(logging.INFO, logger="landmarks"):
-        image_fit.fit_images(model(), sets, recipe.model_copy(update={"epochs": 1}), 0, torch.device("cpu"))
-    lines = [r.getMessage() for r in caplog.records if "images/s" in r.getMessage()]
+        fit_images(model(), sets, recipe.model_copy(update={"epochs": 1}))
+    lines = [r.getMessage() for r in caplog.records if "examples/s" in r.getMessage()]
     assert [line.split(",")[0].strip() for line in lines] == ["epoch 1: batch 1/3", "epoch 1: batch 2/3",
                                                              "epoch 1: batch 3/3"]
 
@@ -283,7 +292,7 @@ def test_no_rank_gets_an_empty_share_of_a_batch():
     """131 images in batches of 128 over 4 ranks: the tail of 3 would leave one rank nothing, so
     it is skipped; a tail of 4 or more is kept, split over the ranks."""
     from landmarks.train.distributed import World
-    from landmarks.train.image_data import EpochBatches
+    from landmarks.train.sources.image_pipeline import EpochBatches
 
     for n, batches in ((131, 1), (132, 2)):
         for rank in range(4):
@@ -297,7 +306,7 @@ def test_a_gpu_decode_batch_travels_as_one_tensor_and_decodes_file_by_file(tmp_p
     unpacked and decoded, it gives exactly what decoding each file gives."""
     from torchvision.io import ImageReadMode, decode_image
 
-    from landmarks.train.image_data import ImageFiles, _bytes_batch, decode_on_device
+    from landmarks.train.sources.image_pipeline import ImageFiles, _bytes_batch, decode_on_device
 
     make_tree(tmp_path / "tree", classes=3, train=1, val=2)
     tree = read_tree(tmp_path / "tree")
@@ -311,10 +320,26 @@ def test_a_gpu_decode_batch_travels_as_one_tensor_and_decodes_file_by_file(tmp_p
 
 
 def test_the_papers_input_scale_is_pixel_values_minus_the_mean():
-    from landmarks.train.image_data import MEAN, STD, to_input
+    from landmarks.train.sources.image_pipeline import MEAN, STD, to_input
 
     x = torch.randint(0, 256, (2, 3, 4, 4), dtype=torch.uint8)
     mean, std = torch.tensor(MEAN).view(3, 1, 1), torch.tensor(STD).view(3, 1, 1)
     paper = to_input(x, torch.device("cpu"), ImageRecipe(normalize="mean_rgb_255"))
     torch.testing.assert_close(paper, x.float() - 255 * mean)
     torch.testing.assert_close(to_input(x, torch.device("cpu"), ImageRecipe()), (x.float() / 255 - mean) / std)
+
+
+def test_the_image_task_refuses_only_what_needs_device_resident_data():
+    """The loop serves both batch sources: early stopping, thresholds, the rate search, compile,
+    max-norm and momentum ramps pass; augment, normalize and fast are refused, each saying why."""
+    from landmarks.tasks.images import device_only
+    from landmarks.train.recipe import LrSearch, Recipe
+
+    shared = Recipe(early_stopping_patience=3, threshold=5.0, stop_at_threshold=True, compile=True, max_norm=3.0,
+                    momentum_start=0.5, momentum_ramp_epochs=2, dampened=True, optimizer="sgd",
+                    lr_search=LrSearch(grid=(0.1, 0.01)))
+    assert device_only(shared) is None
+    for field, value, why in (("augment", ("crop",), "recipe.images"), ("normalize", "standard", "recipe.images"),
+                              ("fast", True, "held whole on the device")):
+        name, message = device_only(Recipe(**{field: value}))
+        assert name == field and why in message and message.endswith("remove it")

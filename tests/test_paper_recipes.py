@@ -57,11 +57,11 @@ def test_dampened_ramped_momentum_is_the_hinton_update(digits):
     seed_everything(0)
     model = create_model("linear", data.in_shape, data.num_classes)
     w0 = [p.detach().clone() for p in model.parameters()]
-    trainer = Trainer(model, data, recipe, torch.Generator().manual_seed(0))
+    trainer = Trainer.on_device(model, data, recipe, torch.Generator().manual_seed(0))
     losses, wrong = trainer.buffers()
     batches = [torch.arange(i * 200, (i + 1) * 200) for i in range(3)]
     for b, idx in enumerate(batches):
-        trainer.step(idx, b, b, losses, wrong)
+        trainer.step(trainer.source.batch(idx, b), b, losses, wrong)
     # the same three steps by hand
     ref = create_model("linear", data.in_shape, data.num_classes)
     with torch.no_grad():

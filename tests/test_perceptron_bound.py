@@ -6,7 +6,7 @@ import torch
 
 from landmarks.models import create_model
 from landmarks.tasks.convergence import max_margin, novikoff_bound, separable_set
-from landmarks.train.perceptron import perceptron_epoch
+from landmarks.train.steps.perceptron import perceptron_epoch
 
 
 @pytest.mark.parametrize("n,dim,margin", [(50, 2, 0.2), (300, 2, 0.05), (400, 5, 0.1), (800, 20, 0.02), (200, 50, 0.05)])

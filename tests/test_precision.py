@@ -55,5 +55,5 @@ def test_auto_trains_under_bf16_autocast_on_such_a_cpu(digits):
     from landmarks.train.trainer import Trainer
 
     data = digits(0.0, "standard")
-    trainer = Trainer(create_model("mlp", data.in_shape, 10), data, Recipe(precision="auto"), torch.Generator())
+    trainer = Trainer.on_device(create_model("mlp", data.in_shape, 10), data, Recipe(precision="auto"), torch.Generator())
     assert trainer.bf16

@@ -22,7 +22,7 @@ from landmarks.data.prepare import load_prepared
 from landmarks.models import create_model
 from landmarks.train.checkpoint import Checkpointer
 from landmarks.train.seeding import seed_everything
-from landmarks.train.trainer import compute_loss, make_optimizer
+from landmarks.train.steps.sgd import compute_loss, make_optimizer
 
 BIN = Path(sys.executable).parent
 LANDMARK = "digits-linear-mlp-cnn"
@@ -163,3 +163,25 @@ def test_divergence_ends_failed_with_the_first_nan_step(tmp_path, digits_dir, di
     assert child.info.status == "FAILED" and parent.info.status == "FAILED"
     assert int(child.data.tags["failed_at_step"]) == expected
     assert f"at step {expected}" in err and "learning rate" in child.data.tags["failure"]
+
+
+def test_a_run_resumed_after_a_new_commit_continues_and_names_both_commits(tmp_path, digits_workspace):
+    """The commit is provenance, not identity: a run interrupted under one commit continues under
+    the next (a long run outlives a sitting in which the code moves on) and its row says where it
+    began."""
+    ws = digits_workspace(tmp_path / "ws", epochs=20)
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-C", str(ws)]
+    subprocess.run([*git, "init", "-q"], check=True)
+    subprocess.run([*git, "add", "-A"], check=True)
+    subprocess.run([*git, "commit", "-qm", "first"], check=True)
+    first = subprocess.run([*git, "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
+    kill_when_checkpointed(ws, delay=0.0)
+    (ws / "NOTES").write_text("a later commit\n")
+    subprocess.run([*git, "add", "NOTES"], check=True)
+    subprocess.run([*git, "commit", "-qm", "second"], check=True)
+    resumed = run(ws)
+    assert resumed.returncode == 0, resumed.stderr
+    assert "resuming from step" in resumed.stderr and f"begun at commit {first[:12]}" in resumed.stderr
+    doc = json.loads((ws / "models" / "quick" / LANDMARK / "metrics.json").read_text())
+    (row,) = [r for r in doc["runs"] if r["seed"] == 7 and r["claim"] == "mlp 64x100"]
+    assert row["git_commit_started"] == first and row["git_commit"] != first

@@ -69,8 +69,9 @@ def test_short_lenet5_training_on_a_slice_of_mnist(params, tmp_path):
     from landmarks.catalog import load_catalog, resolve_recipe
     from landmarks.data.loaders import to_device
     from landmarks.models import count_parameters, create_model
-    from landmarks.train.engine import fit
+    from landmarks.train.loop import fit
     from landmarks.train.seeding import seed_everything
+    from landmarks.train.trainer import Trainer
 
     assert main(["--params", str(params), "fetch", "mnist"]) == 0
     assert main(["--params", str(params), "prepare", "mnist"]) == 0
@@ -81,6 +82,6 @@ def test_short_lenet5_training_on_a_slice_of_mnist(params, tmp_path):
     data = to_device(s, recipe.val_fraction, recipe.normalize, torch.device("cpu"))
     model = create_model("lenet5", data.in_shape, 10)
     assert count_parameters(model) == 61_706
-    res = fit(model, data, recipe, seed_everything(0))
+    res = fit(Trainer.on_device(model, data, recipe, seed_everything(0)))
     assert res.history[1]["train_loss"] < res.history[0]["train_loss"]
     assert res.test["top1_error"] < 20.0  # 3,000 images, 2 epochs: far from 0.95%, far from chance

@@ -21,10 +21,11 @@ from landmarks.bench.timing import sync
 from landmarks.data.loaders import to_device
 from landmarks.data.registry import Splits
 from landmarks.models import create_model
-from landmarks.train.engine import train_one_epoch
+from landmarks.train.loop import train_one_epoch
 from landmarks.train.recipe import Recipe
 from landmarks.train.seeding import seed_everything
-from landmarks.train.trainer import Trainer, TrainState
+from landmarks.train.state import TrainState
+from landmarks.train.trainer import Trainer
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +54,7 @@ def engine_epoch(splits: Splits, name: str, args: dict, batch: int, device: torc
     recipe = Recipe(lr=0.01, momentum=0.9, batch_size=batch, epochs=1, val_fraction=0.0)
     gen = seed_everything(0)
     model = create_model(name, data.in_shape, data.num_classes, **args).to(device)
-    trainer = Trainer(model, data, recipe, gen)
+    trainer = Trainer.on_device(model, data, recipe, gen)
     train_one_epoch(trainer, TrainState())  # warm-up: allocator, kernels, caches
     sync(device)
     t0 = time.perf_counter()

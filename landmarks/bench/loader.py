@@ -4,7 +4,7 @@ pipeline, measured in one run on the same JPEG files.
     landmarks bench loader                           # generated 500x375 JPEGs, this machine's cores
     landmarks bench loader --root ~/imagenet --images 5000 --device cuda
 
-The project's pipeline (train/image_data.py): each file read with torchvision.io.read_file, decoded
+The project's pipeline (train/sources/image_pipeline.py): each file read with torchvision.io.read_file, decoded
 to uint8 RGB by decode_image and cropped by transforms.v2 on uint8 tensors in the loader's workers,
 batches drawn by EpochBatches, carried as uint8 (pinned on CUDA) and scaled and normalised on the
 device by to_input; on CUDA also `decode: gpu`, each batch's file bytes decoded by nvJPEG in one call.
@@ -32,7 +32,7 @@ import torch.nn.functional as F
 from landmarks.bench.timing import sync
 from landmarks.data.imagenet import IMAGE_SUFFIXES, Split
 from landmarks.errors import DataError
-from landmarks.train.image_data import (
+from landmarks.train.sources.image_pipeline import (
     MEAN,
     STD,
     EpochBatches,

@@ -44,10 +44,11 @@ def epoch_worker(rank: int, size: int, device_type: str, images: int, threads: i
     from landmarks.data.loaders import to_device
     from landmarks.models import create_model
     from landmarks.train.distributed import SINGLE, World
-    from landmarks.train.engine import train_one_epoch
+    from landmarks.train.loop import train_one_epoch
     from landmarks.train.recipe import Recipe
     from landmarks.train.seeding import seed_everything
-    from landmarks.train.trainer import Trainer, TrainState
+    from landmarks.train.state import TrainState
+    from landmarks.train.trainer import Trainer
 
     torch.set_num_threads(threads)
     device = torch.device("cuda", rank) if device_type == "cuda" else torch.device("cpu")
@@ -61,7 +62,7 @@ def epoch_worker(rank: int, size: int, device_type: str, images: int, threads: i
         model = create_model("mlp", data.in_shape, 10, hidden=[800, 800]).to(device)
         recipe = Recipe(lr=0.01, momentum=0.9, batch_size=BATCH, epochs=2, val_fraction=0.0, drop_last=True,
                         parallel="data")
-        trainer = Trainer(model, data, recipe, seed_everything(0), world=world)
+        trainer = Trainer.on_device(model, data, recipe, seed_everything(0), world=world)
         train_one_epoch(trainer, TrainState())  # warm-up
         if device_type == "cuda":
             torch.cuda.synchronize(device)

@@ -87,7 +87,7 @@ def step_timer(key: str, path: str, device: torch.device, warmup: int) -> Callab
     model = create_model(name, data.in_shape, 10, **args).to(device)
     recipe = Recipe(lr=0.05, momentum=0.9, weight_decay=5e-4, batch_size=batch, drop_last=True, augment=aug,
                     val_fraction=0.0, **path_recipe(path, device))
-    trainer = Trainer(model, data, recipe, gen, fast=on_cuda_fast)
+    trainer = Trainer.on_device(model, data, recipe, gen, fast=on_cuda_fast)
     model.train()
     per_epoch = trainer.steps_per_epoch
     order = torch.randperm(n, generator=gen).to(device)
@@ -98,7 +98,7 @@ def step_timer(key: str, path: str, device: torch.device, warmup: int) -> Callab
         nonlocal done
         for i in range(done, done + steps):
             b = i % per_epoch
-            trainer.step(order[b * batch : (b + 1) * batch], b, i, losses, wrong)
+            trainer.step(trainer.source.batch(order[b * batch : (b + 1) * batch], b), i, losses, wrong)
         done += steps
 
     run(warmup)

@@ -17,6 +17,7 @@ log = logging.getLogger(__name__)
 
 def _train(lm: Landmark, profile_name: str, args: argparse.Namespace) -> None:
     """Train one landmark of a catalog the caller has checked."""
+    from landmarks.report.tables import parent_verdicts
     from landmarks.runner import TrainJob, train_landmark
     from landmarks.tracking import open_tracker
     from landmarks.train.distributed import init_process_group, world_from_env
@@ -41,7 +42,7 @@ def _train(lm: Landmark, profile_name: str, args: argparse.Namespace) -> None:
                    device=device, data_dir=Path(p.data.dir), mirror=p.data.mirror, deterministic=deterministic,
                    checkpoints=policy.model_copy(update=updates), only_claims=tuple(getattr(args, "claims", None) or ()),
                    only_seeds=tuple(getattr(args, "seeds", None) or ()), world=world)
-    train_landmark(job, tracker)
+    train_landmark(job, tracker, parent_verdicts)
 
 
 def cmd_train(args: argparse.Namespace) -> int:

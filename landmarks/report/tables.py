@@ -189,6 +189,13 @@ def table_rows(summary: pd.DataFrame, lm: Landmark) -> list[dict]:
     return rows
 
 
+def parent_verdicts(rows: list[dict], lm: Landmark) -> tuple[list[dict], str]:
+    """A landmark's finished runs -> (one record per claim, its table): what the MLflow parent run
+    holds (`runner.train_landmark`'s `verdicts`)."""
+    summary = summarize(pd.DataFrame(rows), {lm.id: lm})
+    return summary.to_dict("records"), landmark_table(summary, lm)
+
+
 def landmark_table(summary: pd.DataFrame, lm: Landmark) -> str:
     """Markdown shaped like a lecture's table: claim | paper | reproduced | interval | difference |
     tolerance | verdict."""

@@ -18,7 +18,7 @@ import torch
 from landmarks.catalog import Claim, Landmark
 from landmarks.models import create_model
 from landmarks.tasks.registry import RunControl, RunResult, RunSpec, StageContext, register_task
-from landmarks.train.perceptron import perceptron_epoch
+from landmarks.train.steps.perceptron import perceptron_epoch
 from landmarks.train.seeding import seed_everything
 
 DEFAULTS = {"n": 200, "dim": 2, "margin": 0.1}

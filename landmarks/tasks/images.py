@@ -23,14 +23,15 @@ from landmarks.data.content import file_digest
 from landmarks.data.imagenet import Split
 from landmarks.data.loaders import split_validation
 from landmarks.errors import ConfigError, DataError
-from landmarks.metrics import at_chance
 from landmarks.models import count_parameters, create_model
+from landmarks.tasks.fitting import lr_choice, run_result
 from landmarks.tasks.registry import RunControl, RunResult, RunSpec, StageContext, register_task
-from landmarks.train.image_fit import ImageSets, evaluate_images, fit_images
 from landmarks.train.image_recipe import ImageRecipe
-from landmarks.train.precision import resolve_precision
+from landmarks.train.loop import fit
 from landmarks.train.recipe import Recipe
 from landmarks.train.seeding import seed_everything
+from landmarks.train.sources.images import ImageBatches, ImageSets, evaluate_images
+from landmarks.train.trainer import Trainer
 
 WEIGHTS_ENV = "LANDMARKS_WEIGHTS"
 
@@ -39,47 +40,50 @@ def _pick(split: Split, idx) -> Split:
     return Split(tuple(split.files[i] for i in idx), tuple(split.labels[i] for i in idx))
 
 
-# recipe fields of the device-resident engine that the image loop does not implement: set, they
-# would be ignored silently, so they are refused
-ENGINE_ONLY = ("lr_search", "augment", "normalize", "threshold", "stop_at_threshold", "early_stopping_patience",
-               "fast", "compile", "max_norm", "momentum_start", "dampened")
+# recipe fields that need the dataset resident on the device, each with the reason the image
+# source cannot honour it; set, they would be ignored silently, so they are refused
+DEVICE_ONLY = {
+    "augment": "its images are cropped, flipped and coloured by recipe.images (crops, pca_lighting)",
+    "normalize": "its images are normalised by recipe.images.normalize",
+    "fast": "the CUDA graph step gathers its batches from data held whole on the device",
+}
 
 
-def engine_only(recipe: Recipe) -> tuple[str, str] | None:
-    """(field, why) for the first recipe field set that the image loop would ignore, else None."""
+def device_only(recipe: Recipe) -> tuple[str, str] | None:
+    """(field, why) for the first recipe field set that the image source cannot honour, else None."""
     defaults = Recipe()
-    odd = [f for f in ENGINE_ONLY if getattr(recipe, f) != getattr(defaults, f)]
-    odd += ["optimizer"] if recipe.optimizer != "sgd" else []
-    if not odd:
-        return None
-    return odd[0], (f"the task classify-images does not use {', '.join(odd)} (its images are augmented and "
-                    "normalised by recipe.images); remove them")
+    for name, why in DEVICE_ONLY.items():
+        if getattr(recipe, name) != getattr(defaults, name):
+            return name, f"the task classify-images does not use {name}: {why}; remove it"
+    return None
 
 
-@register_task("classify-images", check_recipe=engine_only)
+@register_task("classify-images", check_recipe=device_only)
 def classify_images(run: RunSpec, ctx: StageContext, control: RunControl) -> RunResult:
     recipe, claim = run.recipe, run.claim
     index = ctx.images(run.landmark.dataset)
     images = recipe.images or ImageRecipe()
-    tr, va = split_validation(len(index.train.files), recipe.val_fraction, recipe.val_split)
-    sets = ImageSets(index.root, _pick(index.train, tr), _pick(index.train, va), index.val, index.num_classes)
+    world = ctx.run_world(recipe)
+
+    def sets_for(val_fraction: float) -> ImageSets:
+        tr, va = split_validation(len(index.train.files), val_fraction, recipe.val_split)
+        return ImageSets(index.root, _pick(index.train, tr), _pick(index.train, va), index.val, index.num_classes)
+
+    shape = (3, images.size, images.size)
+    search = None
+    if recipe.lr_search is not None:
+        held = sets_for(recipe.lr_search.val_fraction)
+        search = lr_choice(run, ctx, index.content_hash, shape, index.num_classes,
+                           lambda trial, generator: ImageBatches(held, trial, recipe.lr_search.seed, ctx.device, world))
+        recipe = recipe.model_copy(update={"lr": search["lr"]})
     seed_everything(run.seed)
-    model = create_model(claim.model, (3, images.size, images.size), index.num_classes, **claim.model_args)
-    model = model.to(ctx.device)
-    result = fit_images(model, sets, recipe, run.seed, ctx.device, on_epoch=control.on_epoch,
-                        checkpoint=control.checkpoint, resume=control.resume, stop=control.stop,
-                        world=ctx.run_world(recipe))
-    return RunResult(
-        metrics={"top1_error": result.test["top1_error"], "top5_error": result.test["top5_error"],
-                 "train_error": result.history[-1]["train_error"]},
-        history=result.history,
-        info={"parameters": count_parameters(model), "data_hash": index.content_hash, "data_subset": index.subset,
-              "eval_crops": images.eval_crops, "selected_epoch": result.selected_epoch,
-              "epochs_run": len(result.history), "steps": result.steps, "train_seconds": result.seconds,
-              "at_chance": at_chance(result.test["top1_error"], index.num_classes),
-              "precision": resolve_precision(recipe.precision, ctx.device)},
-        model=model,
-    )
+    model = create_model(claim.model, shape, index.num_classes, **claim.model_args).to(ctx.device)
+    source = ImageBatches(sets_for(recipe.val_fraction), recipe, run.seed, ctx.device, world)
+    result = fit(Trainer(model, source, recipe, control.checkpoint, control.stop, world=world), control.on_epoch,
+                 control.resume)
+    return run_result(result, recipe, model, search, ctx.device, index.num_classes, {
+        "parameters": count_parameters(model), "data_hash": index.content_hash, "data_subset": index.subset,
+        "eval_crops": images.eval_crops})
 
 
 def published_weights(name: str):

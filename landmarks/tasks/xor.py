@@ -15,7 +15,7 @@ import torch
 
 from landmarks.models import create_model
 from landmarks.tasks.registry import RunControl, RunResult, RunSpec, StageContext, register_task
-from landmarks.train.perceptron import perceptron_epoch
+from landmarks.train.steps.perceptron import perceptron_epoch
 from landmarks.train.seeding import seed_everything
 
 X = torch.tensor([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])

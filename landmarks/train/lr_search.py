@@ -12,31 +12,34 @@ import logging
 import math
 from typing import Callable
 
+import torch
 from torch import nn
 
-from landmarks.data.loaders import DeviceData
 from landmarks.errors import TrainingError
-from landmarks.train.engine import fit
+from landmarks.train.loop import fit
 from landmarks.train.recipe import Recipe
 from landmarks.train.seeding import seed_everything
+from landmarks.train.trainer import Trainer
 
 log = logging.getLogger(__name__)
 
 
-def search_lr(build: Callable[[], nn.Module], data: DeviceData, recipe: Recipe) -> dict:
-    """`data` holds out the search's validation split. Returns {"lr": chosen, "val_error": {lr: error}}."""
+def search_lr(build: Callable[[], nn.Module], source_for: Callable[[Recipe, torch.Generator], object],
+              recipe: Recipe) -> dict:
+    """`source_for(recipe, generator)`: a batch source whose validation split is the search's own.
+    Returns {"lr": chosen, "val_error": {lr: error}}."""
     search = recipe.lr_search
     if search is None:
         raise ValueError("the recipe has no lr_search")
-    n, bs = len(data.y_train), recipe.batch_size
-    steps = search.epochs * (n // bs if recipe.drop_last else -(-n // bs))
     errors: dict[float, float] = {}
     for lr in search.grid:
-        trial = recipe.model_copy(update={"lr": lr, "lr_search": None, "max_steps": steps, "select": "last",
+        trial = recipe.model_copy(update={"lr": lr, "lr_search": None, "select": "last",
                                           "early_stopping_patience": 0})
         generator = seed_everything(search.seed)
+        source = source_for(trial, generator)
+        trial = trial.model_copy(update={"max_steps": search.epochs * source.steps_per_epoch})
         try:
-            result = fit(build(), data, trial, generator)
+            result = fit(Trainer(build(), source, trial))
             errors[lr] = result.history[-1]["val_error"]
         except TrainingError:
             errors[lr] = math.inf

@@ -2,7 +2,7 @@
 
 Small landmark models are bound by per-step overhead (kernel launches, Python), not FLOPs. So:
 - the training images stay on the device as uint8 and are normalised inside the step;
-- crop and flip run on the device inside the step (`landmarks.train.augment`);
+- crop and flip run on the device inside the step (`landmarks.train.sources.augment`);
 - bf16 autocast and channels_last memory layout;
 - forward, backward and the SGD update (written with foreach ops, the learning rate a device
   tensor so a schedule needs no re-capture) are captured once as a CUDA graph and replayed;
@@ -22,14 +22,16 @@ import torch.nn.functional as F
 from torch import nn
 
 from landmarks.train.recipe import Recipe
-from landmarks.train.augment import augment, batch_layout
+from landmarks.train.sources.augment import augment, batch_layout
+from landmarks.train.state import Batch
 
 
 class FastStep:
     def __init__(self, model: nn.Module, x_u8: torch.Tensor, y: torch.Tensor, max_value: float,
                  mean: torch.Tensor | None, std: torch.Tensor | None, recipe: Recipe, steps_per_epoch: int,
-                 graph: bool, bf16: bool, channels_last: bool) -> None:
+                 graph: bool, bf16: bool, channels_last: bool, lr_at=None) -> None:
         self.model, self.recipe = model, recipe
+        self.lr_at = lr_at or (lambda step: recipe.lr)  # the rate at a global step (the trainer's schedule)
         self.x_u8, self.y = x_u8, y  # (N, C, H, W) uint8 and (N,) int64, on the device
         self.max_value, self.mean, self.std = max_value, mean, std
         self.device = x_u8.device
@@ -115,6 +117,10 @@ class FastStep:
         torch.cuda.set_rng_state(rng, self.device)
         self.losses.zero_()
         self.wrong.zero_()
+
+    def __call__(self, batch: Batch, lr_step: int, losses: torch.Tensor, wrong: torch.Tensor) -> None:
+        """The loop's step; `losses` and `wrong` are this step's own buffers (`self.losses`, `self.wrong`)."""
+        self.run(batch.idx, batch.index, self.lr_at(lr_step))
 
     def run(self, idx: torch.Tensor, pos: int, lr: float) -> None:
         self.idx.copy_(idx, non_blocking=True)

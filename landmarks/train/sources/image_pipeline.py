@@ -21,7 +21,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 from torchvision.io import ImageReadMode, decode_image, decode_jpeg, read_file
 
 from landmarks.data.imagenet import Split
-from landmarks.train.augment import batch_layout
+from landmarks.train.sources.augment import batch_layout
 from landmarks.train.distributed import SINGLE, World
 from landmarks.train.image_recipe import ImageRecipe
 
