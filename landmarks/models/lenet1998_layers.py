@@ -59,8 +59,8 @@ class Subsampling(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.copies > 1:
             x = x.repeat_interleave(self.copies, dim=1)
-        window_sum = F.avg_pool2d(x, self.size) * (self.size * self.size)
-        return window_sum * self.coef.view(1, -1, 1, 1) + self.bias.view(1, -1, 1, 1)
+        window_sum = F.avg_pool2d(x, self.size, divisor_override=1)
+        return torch.addcmul(self.bias.view(1, -1, 1, 1), window_sum, self.coef.view(1, -1, 1, 1))
 
 
 class SparseConv2d(nn.Module):

@@ -137,6 +137,7 @@ class SDLM(torch.optim.Optimizer):
                 h = curvature[p].detach().to(p.dtype)
                 self.state[p]["h"] = h
                 self.state[p]["rate"] = 1.0 / (group["mu"] + h)
+        self._rates = None  # rebuilt at the next step
 
     def estimate_curvature(self, model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor,
                            criterion: Criterion) -> None:
@@ -148,11 +149,18 @@ class SDLM(torch.optim.Optimizer):
         if closure is not None:
             with torch.enable_grad():
                 loss = closure()
-        for group in self.param_groups:
-            params = [p for p in group["params"] if p.grad is not None]
-            if any("rate" not in self.state[p] for p in params):
+        if getattr(self, "_rates", None) is None:  # per group: the parameters and their rates, listed once per pass
+            if any("rate" not in self.state[p] for g in self.param_groups for p in g["params"]):
                 raise RuntimeError("SDLM steps need the curvature: call estimate_curvature before the pass")
+            self._rates = [(g["params"], [self.state[p]["rate"] for p in g["params"]]) for g in self.param_groups]
+        for group, (params, rates) in zip(self.param_groups, self._rates):
+            if any(p.grad is None for p in params):
+                live = [i for i, p in enumerate(params) if p.grad is not None]
+                params, rates = [params[i] for i in live], [rates[i] for i in live]
             if params:
-                rates = [self.state[p]["rate"] for p in params]
                 torch._foreach_addcmul_(params, [p.grad for p in params], rates, value=-group["lr"])
         return loss
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        super().load_state_dict(state_dict)
+        self._rates = None
