@@ -1,5 +1,6 @@
 """Stochastic diagonal Levenberg-Marquardt (LeCun, Bottou, Bengio, Haffner 1998, Appendix C; LeCun,
-Bottou, Orr, Mueller 1998, "Efficient BackProp", Section 9.1), as a torch optimizer.
+Bottou, Orr, Mueller 1998, "Efficient BackProp", its stochastic diagonal Levenberg-Marquardt
+method), as a torch optimizer.
 
 Each parameter w_k steps by eps_k = eta / (mu + h_kk) times its gradient. h_kk estimates the
 second derivative of the loss with respect to w_k under the paper's three approximations:
