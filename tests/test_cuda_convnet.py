@@ -3,6 +3,8 @@ cfg's initial weights, per-layer rates and weight costs, and mean-image subtract
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -10,7 +12,7 @@ from pydantic import ValidationError
 
 from landmarks.data.loaders import to_device
 from landmarks.models import create_model
-from landmarks.models.convnet_cifar import SameMapResponseNorm
+from landmarks.models.convnet_cifar import CudaConvnetPool, SameMapResponseNorm
 from landmarks.train.recipe import ParamRule, Recipe
 from landmarks.train.seeding import seed_everything
 from landmarks.train.steps.sgd import make_optimizer
@@ -87,3 +89,39 @@ def test_pixel_mean_subtracts_the_training_mean_image(cifar_like):
     raw = torch.from_numpy(splits.test_x).permute(0, 3, 1, 2).float()
     torch.testing.assert_close(data.x_test, raw - 255 * data.mean, rtol=1e-5, atol=1e-3)
     assert float(data.x_test.abs().max()) > 100  # not squeezed into [-1, 1]
+
+
+def _cuda_convnet_pool(x: torch.Tensor, kind: str, size: int = 3, stride: int = 2) -> torch.Tensor:
+    """cuda-convnet's kLocalPool written out: outputsX = ceil((imgSize - sizeX) / stride) + 1,
+    window [o * stride, o * stride + sizeX) clipped to the image; avg divides by sizeX^2."""
+    side = x.shape[-1]
+    n_out = math.ceil((side - size) / stride) + 1
+    out = torch.empty(*x.shape[:2], n_out, n_out, dtype=x.dtype)
+    for i, j in np.ndindex(n_out, n_out):
+        window = x[..., i * stride:min(i * stride + size, side), j * stride:min(j * stride + size, side)]
+        out[..., i, j] = window.amax(dim=(-2, -1)) if kind == "max" else window.sum(dim=(-2, -1)) / size**2
+    return out
+
+
+@pytest.mark.parametrize("kind", ["max", "avg"])
+@pytest.mark.parametrize("side", [32, 16, 8, 7])
+def test_pooling_has_cuda_convnets_windows(kind, side):
+    torch.manual_seed(side)
+    x = torch.randn(2, 3, side, side, dtype=torch.float64)
+    torch.testing.assert_close(CudaConvnetPool(kind)(x), _cuda_convnet_pool(x, kind))
+
+
+def test_layers18pct_maps_and_parameters_are_the_cfgs():
+    """layers-18pct.cfg with cuda-convnet's pooling: 32 -> 16 -> 8 -> 4, fc10 on 4 x 4 x 64 inputs,
+    89,578 parameters (conv1 2,432, conv2 25,632, conv3 51,264, fc10 10,250)."""
+    model = create_model("layers18pct", (3, 32, 32), 10)
+    x = torch.randn(2, 3, 32, 32)
+    sides = []
+    for layer in model.features:
+        x = layer(x)
+        if isinstance(layer, CudaConvnetPool):
+            sides.append(x.shape[-1])
+    assert sides == [16, 8, 4] and model.fc.in_features == 4 * 4 * 64
+    assert sum(p.numel() for p in model.parameters()) == 89_578
+    old = create_model("layers18pct", (3, 32, 32), 10, pool="floor")
+    assert old.fc.in_features == 3 * 3 * 64 and sum(p.numel() for p in old.parameters()) == 85_098

@@ -19,17 +19,26 @@ CASES = {
     "lenet1": [((1, 28, 28), 10, {}), ((1, 28, 28), 10, {"activation": "tanh", "pool": "max"})],
     "lenet4": [((1, 28, 28), 10, {})],
     "lenet5": [((1, 28, 28), 10, {}), ((1, 28, 28), 10, {"activation": "tanh", "pool": "avg"})],
-    "layers18pct": [((3, 32, 32), 10, {})],
+    "lenet5-1998": [((1, 28, 28), 10, {})],
+    "lenet4-1998": [((1, 28, 28), 10, {})],
+    "lenet1-1998": [((1, 28, 28), 10, {})],
+    "mlp-1998": [((1, 8, 8), 10, {"hidden": [16, 8]}), ((1, 28, 28), 10, {"hidden": []})],
+    "linear-1998": [((1, 28, 28), 10, {})],
+    "layers18pct": [((3, 32, 32), 10, {}), ((3, 32, 32), 10, {"pool": "floor"})],
     "cnn4": [((3, 32, 32), 10, {"activation": "relu"}), ((3, 32, 32), 10, {"activation": "tanh"})],
     **{f"{kind}{depth}": [((3, 32, 32), 10, {})] for kind in ("resnet", "plain") for depth in (20, 32, 44, 56, 110, 1202)},
+    "resnet20": [((3, 32, 32), 10, {}), ((3, 32, 32), 10, {"bn_group": 2})],
     # ImageNet nets at 64x64 (their adaptive pooling takes any size; 224x224 in their landmarks)
     **{name: [((3, 64, 64), 10, {})] for name in ("alexnet", "alexnet2012", "vgg16", "vgg16_bn", "resnet18",
                                                    "resnet34", "resnet50", "plain18", "plain34")},
 }
 
-# parameter counts of the documented variants (LeNet-5: its usual modern form)
+# parameter counts of the documented variants (lenet5: its usual modern form; lenet5-1998: the
+# paper's; layers18pct: the count of cuda-convnet's layers-18pct.cfg)
 PARAMS = {
     ("lenet5", (1, 28, 28)): 61_706,
+    ("lenet5-1998", (1, 28, 28)): 60_000,
+    ("layers18pct", (3, 32, 32)): 89_578,
     ("lenet4", (1, 28, 28)): 51_050,
     ("lenet1", (1, 28, 28)): 3_246,
     ("linear", (1, 28, 28)): 7_850,

@@ -22,7 +22,8 @@ from landmarks.data.prepare import load_prepared
 from landmarks.models import create_model
 from landmarks.train.checkpoint import Checkpointer
 from landmarks.train.seeding import seed_everything
-from landmarks.train.steps.sgd import compute_loss, make_optimizer
+from landmarks.train.losses import compute_loss
+from landmarks.train.steps.sgd import make_optimizer
 
 BIN = Path(sys.executable).parent
 LANDMARK = "digits-linear-mlp-cnn"

@@ -17,6 +17,9 @@ from landmarks.data.registry import Splits
 # the validation split is fixed: the same examples for every seed, so seeds vary only the
 # initialisation and the data order
 VAL_SPLIT_SEED = 12345
+# LeCun et al. 1998, Section II-B: "the background level (white) corresponds to a value of -0.1
+# and the foreground (black) corresponds to 1.175", so the mean is about 0 and the variance about 1
+LECUN_BACKGROUND, LECUN_FOREGROUND = -0.1, 1.175
 
 
 @dataclass(frozen=True)
@@ -30,7 +33,7 @@ class DeviceData:
     num_classes: int
     x_train_u8: torch.Tensor  # uint8, (N, C, H, W): what the fast path indexes
     max_value: float
-    mean: torch.Tensor | None = None  # (1, C, 1, 1) for "standard", (1, C, H, W) for "pixel_mean"
+    mean: torch.Tensor | None = None  # (1, C, 1, 1) for "standard" and "lecun", (1, C, H, W) for "pixel_mean"
     std: torch.Tensor | None = None
 
     @property
@@ -78,6 +81,15 @@ def to_device(splits: Splits, val_fraction: float, normalize: str, device: torch
         mean = x_train.mean(dim=0, keepdim=True)
         std = torch.full_like(mean, 1.0 / scale)
         x_train, x_val, x_test = ((t - mean) / std for t in (x_train, x_val, x_test))
+    elif normalize == "lecun":
+        # a linear map of the grey levels: 0 (background) -> -0.1, max_value (full ink) -> 1.175.
+        # Assumption: MNIST's grey levels between the two map linearly. Kept as (x - mean) / std
+        # on the [0, 1] scale, the form the CUDA fast step applies to its batches.
+        std = torch.full((1, x_train.shape[1], 1, 1), 1.0 / (LECUN_FOREGROUND - LECUN_BACKGROUND), device=device)
+        mean = -LECUN_BACKGROUND * std
+        x_train, x_val, x_test = ((t - mean) / std for t in (x_train, x_val, x_test))
+    elif normalize != "unit":
+        raise ValueError(f"unknown normalize {normalize!r}: unit, standard, pixel_mean or lecun")
     return DeviceData(
         x_train=x_train if float_train else None,
         y_train=y_all[idx_tr],

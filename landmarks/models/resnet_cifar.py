@@ -8,6 +8,12 @@ zero-padded with extra channels, so shortcuts add no parameters. Plain nets are 
 without shortcuts. He initialisation throughout.
 
 Parameters: ResNet-20 0.27M, 32 0.46M, 44 0.66M, 56 0.85M, 110 1.7M, 1202 19.4M.
+
+`bn_group`: batch normalisation over groups of that many images (`GroupBatchNorm2d`), as on the
+paper's two GPUs, 64 images each of a batch of 128 (Section 4.2: "mini-batch size of 128 on two
+GPUs"); 0 normalises over the whole batch.
+
+    python -c "from landmarks.models import create_model; print(create_model('resnet20', (3, 32, 32), 10, bn_group=64))"
 """
 
 from __future__ import annotations
@@ -43,13 +49,44 @@ def grad_in_input_layout(x: torch.Tensor) -> torch.Tensor:
     return _GradInInputLayout.apply(x)
 
 
+class GroupBatchNorm2d(nn.BatchNorm2d):
+    """BatchNorm2d whose training statistics are those of each group of `group` consecutive
+    images of the batch (the last group may be smaller), as each of He et al.'s two GPUs
+    normalised its own 64 images: the same as a BatchNorm2d applied to each group separately.
+
+    Assumption: the running statistics (used at evaluation) are those one GPU keeps, updated from
+    the first group of each batch only; the paper does not say, and a data-parallel net of its time
+    kept (and saved) the first GPU's copy. The parameters and state have BatchNorm2d's names."""
+
+    def __init__(self, num_features: int, group: int, **kwargs) -> None:
+        super().__init__(num_features, **kwargs)
+        if group < 1:
+            raise TypeError(f"bn_group must be a positive number of images, got {group}")
+        self.group = group
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or x.shape[0] <= self.group:
+            return super().forward(x)
+        if self.num_batches_tracked is not None:
+            self.num_batches_tracked.add_(1)
+        momentum = 0.1 if self.momentum is None else self.momentum  # None (a running average) is not supported
+        parts = [F.batch_norm(part, self.running_mean if i == 0 else None, self.running_var if i == 0 else None,
+                              self.weight, self.bias, True, momentum, self.eps)
+                 for i, part in enumerate(x.split(self.group))]
+        return torch.cat(parts)
+
+
+def batch_norm(channels: int, group: int) -> nn.BatchNorm2d:
+    return GroupBatchNorm2d(channels, group) if group else nn.BatchNorm2d(channels)
+
+
 class Block(nn.Module):
-    def __init__(self, cin: int, cout: int, stride: int, residual: bool) -> None:
+    def __init__(self, cin: int, cout: int, stride: int, residual: bool, bn_group: int = 0) -> None:
         super().__init__()
         self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
-        self.bn1 = nn.BatchNorm2d(cout)
+        self.bn1 = batch_norm(cout, bn_group)
         self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
-        self.bn2 = nn.BatchNorm2d(cout)
+        self.bn2 = batch_norm(cout, bn_group)
         self.residual = residual
         self.pad = cout - cin  # option A: zero channels appended to the subsampled input
         self.stride = stride
@@ -72,18 +109,19 @@ class Block(nn.Module):
 
 
 class CifarResNet(nn.Module):
-    def __init__(self, depth: int, num_classes: int = 10, residual: bool = True, in_channels: int = 3) -> None:
+    def __init__(self, depth: int, num_classes: int = 10, residual: bool = True, in_channels: int = 3,
+                 bn_group: int = 0) -> None:
         super().__init__()
         if (depth - 2) % 6:
             raise TypeError(f"depth must be 6n+2 (20, 32, 44, 56, 110, 1202), got {depth}")
         n = (depth - 2) // 6
         self.conv = nn.Conv2d(in_channels, 16, 3, 1, 1, bias=False)
-        self.bn = nn.BatchNorm2d(16)
+        self.bn = batch_norm(16, bn_group)
         blocks, cin = [], 16
         for stage, width in enumerate((16, 32, 64)):
             for i in range(n):
                 stride = 2 if stage > 0 and i == 0 else 1
-                blocks.append(Block(cin, width, stride, residual))
+                blocks.append(Block(cin, width, stride, residual, bn_group))
                 cin = width
         self.blocks = nn.Sequential(*blocks)
         self.fc = nn.Linear(64, num_classes)
@@ -99,12 +137,12 @@ class CifarResNet(nn.Module):
 
 def _register(depth: int) -> None:
     @register_model(f"resnet{depth}")
-    def resnet(in_shape: tuple[int, ...], num_classes: int) -> CifarResNet:
-        return CifarResNet(depth, num_classes, True, in_shape[0])
+    def resnet(in_shape: tuple[int, ...], num_classes: int, bn_group: int = 0) -> CifarResNet:
+        return CifarResNet(depth, num_classes, True, in_shape[0], bn_group)
 
     @register_model(f"plain{depth}")
-    def plain(in_shape: tuple[int, ...], num_classes: int) -> CifarResNet:
-        return CifarResNet(depth, num_classes, False, in_shape[0])
+    def plain(in_shape: tuple[int, ...], num_classes: int, bn_group: int = 0) -> CifarResNet:
+        return CifarResNet(depth, num_classes, False, in_shape[0], bn_group)
 
 
 for _depth in (20, 32, 44, 56, 110, 1202):

@@ -69,7 +69,9 @@ def identity(run: RunSpec, stage: Stage) -> dict:
     return flatten({
         "landmark": run.landmark.id, "claim": claim.name, "model": claim.model, "seed": run.seed,
         "profile": run.profile, "model_args": dict(claim.model_args), "data_args": dict(claim.data_args),
-        "recipe": run.recipe.model_dump(mode="json"), "data_hash": stage.data_hash,
+        # fields at their defaults left out: a field added later, whose default keeps the old
+        # behaviour, leaves a run begun before it resumable
+        "recipe": run.recipe.model_dump(mode="json", exclude_defaults=True), "data_hash": stage.data_hash,
         "version.torch": stage.tags["version.torch"],
         "device": stage.tags["hardware.device"],
     })

@@ -17,8 +17,11 @@ from landmarks.train.image_recipe import ImageRecipe
 
 
 class Schedule(Strict):
-    # "exponential": the rate times gamma after every epoch (or step), as in Hinton et al. 2012
-    kind: Literal["constant", "step", "multistep", "cosine", "exponential"] = "constant"
+    # "exponential": the rate times gamma after every epoch (or step), as in Hinton et al. 2012;
+    # "piecewise": the rate times factors[k] from milestones[k-1] on (LeCun et al. 1998's global
+    # rates 0.0005, 0.0002, 0.0001, 0.00005, 0.00001 are lr 0.0005 with factors 1, 0.4, 0.2,
+    # 0.1, 0.02 at milestones 2, 5, 8, 12: `LECUN1998_SCHEDULE`)
+    kind: Literal["constant", "step", "multistep", "cosine", "exponential", "piecewise"] = "constant"
     # milestones and step_size count epochs, or optimizer steps when unit is "step"
     # (He et al. 2016 divide the rate at 32k and 48k iterations, not at epochs)
     unit: Literal["epoch", "step"] = "epoch"
@@ -28,6 +31,23 @@ class Schedule(Strict):
     # a lower rate for the first steps (ResNet-110: 0.01 for about 400 iterations), as a factor
     warmup_steps: int = Field(0, ge=0)
     warmup_factor: float = Field(1.0, gt=0.0)
+    factors: tuple[Annotated[float, Field(gt=0.0)], ...] = ()  # "piecewise": one per segment
+
+    @model_validator(mode="after")
+    def _segments(self) -> "Schedule":
+        if (self.kind == "piecewise") != bool(self.factors):
+            raise ValueError("factors go with kind: piecewise, and a piecewise schedule needs them")
+        if self.factors and len(self.factors) != len(self.milestones) + 1:
+            raise ValueError(f"a piecewise schedule has one factor more than milestones: {len(self.milestones)} "
+                             f"milestones, {len(self.factors)} factors")
+        if list(self.milestones) != sorted(set(self.milestones)):
+            raise ValueError(f"milestones must increase, got {list(self.milestones)}")
+        return self
+
+
+# LeCun et al. 1998, Section III-B: "0.0005 for the first two passes, 0.0002 for the next three,
+# 0.0001 for the next three, 0.00005 for the next 4, and 0.00001 thereafter" (with lr: 0.0005)
+LECUN1998_SCHEDULE = Schedule(kind="piecewise", milestones=(2, 5, 8, 12), factors=(1.0, 0.4, 0.2, 0.1, 0.02))
 
 
 class ParamRule(Strict):
@@ -61,8 +81,21 @@ class LrSearch(Strict):
     seed: int = Field(0, ge=0)
 
 
+class Sdlm(Strict):
+    """Stochastic diagonal Levenberg-Marquardt (LeCun et al. 1998, Appendix C; `train/sdlm.py`):
+    each parameter steps by lr / (mu + h_kk) times its gradient, h_kk the Gauss-Newton estimate
+    of its second derivative, re-estimated before each pass on `curvature_samples` training
+    images and kept fixed during the pass."""
+
+    mu: float = Field(0.02, gt=0.0)  # Section III-B: "The parameter mu was set to 0.02"
+    curvature_samples: int = Field(500, ge=1)  # Section III-B / Appendix C: 500 patterns
+
+
 class Recipe(Strict):
-    optimizer: Literal["sgd", "perceptron"] = "sgd"
+    # "sdlm": stochastic diagonal Levenberg-Marquardt with the settings of `sdlm`; `lr` is then
+    # the paper's global rate eta
+    optimizer: Literal["sgd", "perceptron", "sdlm"] = "sgd"
+    sdlm: Sdlm = Field(default_factory=Sdlm)
     lr: float = Field(0.1, gt=0.0)
     # when set, `lr` is replaced by the rate this search chooses (recorded with each run)
     lr_search: LrSearch | None = None
@@ -84,7 +117,10 @@ class Recipe(Strict):
     # iterations); 0: run all epochs
     max_steps: int = Field(0, ge=0)
     drop_last: bool = False  # skip the last, smaller batch of each epoch (fixed shapes for CUDA graphs)
-    loss: Literal["cross_entropy", "mse"] = "cross_entropy"
+    # the criteria of `landmarks/train/losses.py`: "mse_pm1" (squashed outputs, targets +-1),
+    # "rbf_mse" and "rbf_map" (LeCun et al. 1998's criteria for RBF outputs)
+    loss: Literal["cross_entropy", "mse", "mse_pm1", "rbf_mse", "rbf_map"] = "cross_entropy"
+    rbf_j: float = Field(0.1, gt=0.0)  # j of "rbf_map"; unstated in the paper (losses.py says why 0.1)
     schedule: Schedule = Field(default_factory=Schedule)
     # share of the training set held out for validation (fixed split, same for every seed)
     val_fraction: float = Field(0.1, ge=0.0, lt=1.0)
@@ -96,8 +132,9 @@ class Recipe(Strict):
     # stop after this many epochs without a better validation error; 0 turns it off
     early_stopping_patience: int = Field(0, ge=0)
     # inputs are scaled to [0, 1]; "standard" then subtracts the training mean and divides by the
-    # std, one each per channel; "pixel_mean" subtracts the mean training image (cuda-convnet)
-    normalize: Literal["unit", "standard", "pixel_mean"] = "unit"
+    # std, one each per channel; "pixel_mean" subtracts the mean training image (cuda-convnet);
+    # "lecun" maps background (0) to -0.1 and full ink to 1.175 (LeCun et al. 1998, Section II-B)
+    normalize: Literal["unit", "standard", "pixel_mean", "lecun"] = "unit"
     # max-norm constraint on each unit's incoming weights (Srivastava et al. 2014); 0 = off
     max_norm: float = Field(0.0, ge=0.0)
     # on-device augmentation of each training batch, in order: crop, flip, affine

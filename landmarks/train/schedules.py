@@ -26,6 +26,8 @@ def lr_factor(schedule: Schedule, steps_per_epoch: int, total_steps: int = 0) ->
     def factor(step: int) -> float:
         if schedule.kind == "multistep":
             f = schedule.gamma ** bisect.bisect_right(milestones, step)
+        elif schedule.kind == "piecewise":
+            f = schedule.factors[bisect.bisect_right(milestones, step)]
         elif schedule.kind == "step" and step_size > 0:
             f = schedule.gamma ** (step // step_size)
         elif schedule.kind == "exponential":

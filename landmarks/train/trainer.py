@@ -91,7 +91,12 @@ class Trainer:
             forward = compiled(forward)
         self.optimizer = make_optimizer(model, recipe)
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, self.factor)
-        return SGDStep(model, forward, self.optimizer, self.scheduler, recipe, world, self.bf16, self.steps_per_epoch)
+        sample = getattr(self.source, "sample", None)
+        if recipe.optimizer == "sdlm" and sample is None:
+            raise ConfigError("optimizer: sdlm estimates its curvature on examples drawn from data held whole on the "
+                              "device; images decoded per batch cannot give them: use sgd")
+        return SGDStep(model, forward, self.optimizer, self.scheduler, recipe, world, self.bf16, self.steps_per_epoch,
+                       sample)
 
     def _fast_step(self):
         recipe, data, on_cuda = self.recipe, getattr(self.source, "data", None), self.device.type == "cuda"

@@ -51,6 +51,12 @@ class DeviceBatches:
             xb = augment(xb, self.recipe)
         return batch_layout(xb, self.recipe.channels_last), yb
 
+    def sample(self, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """k training examples drawn with torch's global generator (which checkpoints keep), not
+        augmented: what SDLM estimates its curvature on before each pass."""
+        idx = torch.randperm(self.n)[:k].to(self.device)
+        return batch_layout(self.data.x_train[idx], self.recipe.channels_last), self.data.y_train[idx]
+
     def evaluate(self, model: nn.Module, split: str, ks: tuple[int, ...] = (1, 5), bf16: bool = False) -> dict:
         """Top-k error over the "val" or "test" split, in fp32 (`bf16` is the loader source's)."""
         x, y = (self.data.x_val, self.data.y_val) if split == "val" else (self.data.x_test, self.data.y_test)

@@ -1,4 +1,6 @@
-"""The reference step: learning rate, forward, loss, backward, SGD, constraints, in that order.
+"""The reference step: learning rate, forward, loss, backward, optimizer step, constraints, in that
+order. The optimizer is SGD (PyTorch's, with the recipe's momentum forms) or LeCun et al. 1998's
+stochastic diagonal Levenberg-Marquardt, whose curvature is re-estimated at each pass's first step.
 
 Losses and error counts stay on the device (no host sync per step); the loop reads them when a
 checkpoint or the epoch's end needs them.
@@ -6,16 +8,21 @@ checkpoint or the epoch's end needs them.
 
 from __future__ import annotations
 
+from typing import Callable
+
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from landmarks.train.distributed import World
+from landmarks.train.losses import compute_loss
 from landmarks.train.recipe import Recipe
+from landmarks.train.sdlm import SDLM
 from landmarks.train.state import Batch
 
 
 def make_optimizer(model: nn.Module, recipe: Recipe) -> torch.optim.Optimizer:
+    if recipe.optimizer == "sdlm":
+        return SDLM(model.parameters(), lr=recipe.lr, mu=recipe.sdlm.mu)
     params: list | object = model.parameters()
     if recipe.param_rules:  # one group per parameter: its own rate and weight decay
         params = []
@@ -31,12 +38,6 @@ def make_optimizer(model: nn.Module, recipe: Recipe) -> torch.optim.Optimizer:
     )
 
 
-def compute_loss(logits: torch.Tensor, y: torch.Tensor, loss: str) -> torch.Tensor:
-    if loss == "mse":
-        return F.mse_loss(logits, F.one_hot(y, logits.shape[1]).to(logits.dtype))
-    return F.cross_entropy(logits, y)
-
-
 @torch.no_grad()
 def apply_max_norm(model: nn.Module, max_norm: float) -> None:
     """Srivastava et al. 2014: each unit's incoming weight vector kept within a ball of radius c."""
@@ -47,20 +48,29 @@ def apply_max_norm(model: nn.Module, max_norm: float) -> None:
 
 class SGDStep:
     """`forward` is the module a step calls: the model, its DistributedDataParallel wrapper, or
-    either through torch.compile; `model` is the unwrapped one."""
+    either through torch.compile; `model` is the unwrapped one. `sample(k)`: k training examples
+    drawn afresh, (inputs, labels), where SDLM estimates its curvature before each pass."""
 
     def __init__(self, model: nn.Module, forward, optimizer: torch.optim.Optimizer,
                  scheduler: torch.optim.lr_scheduler.LambdaLR, recipe: Recipe, world: World, bf16: bool,
-                 steps_per_epoch: int) -> None:
+                 steps_per_epoch: int, sample: Callable[[int], tuple[torch.Tensor, torch.Tensor]] | None = None) -> None:
         self.model, self.forward, self.optimizer, self.scheduler = model, forward, optimizer, scheduler
         self.recipe, self.world, self.bf16, self.steps_per_epoch = recipe, world, bf16, steps_per_epoch
+        self.sample = sample
+
+    def criterion(self, outputs: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return compute_loss(outputs.float(), y, self.recipe.loss, self.recipe.rbf_j)
 
     def __call__(self, batch: Batch, lr_step: int, losses: torch.Tensor, wrong: torch.Tensor) -> None:
         recipe = self.recipe
+        if batch.index == 0 and isinstance(self.optimizer, SDLM):
+            # Section III-B: the second derivatives re-estimated on 500 patterns before each pass
+            self.model.train()
+            self.optimizer.estimate_curvature(self.model, *self.sample(recipe.sdlm.curvature_samples), self.criterion)
         xb, yb = batch.load()
         with torch.autocast(xb.device.type, dtype=torch.bfloat16, enabled=self.bf16):
             logits = self.forward(xb)
-            loss = compute_loss(logits.float(), yb, recipe.loss)
+            loss = self.criterion(logits, yb)
         self.optimizer.zero_grad(set_to_none=True)
         if self.world.active:
             # DDP averages the ranks' gradients; weighting each share's mean loss by its size
