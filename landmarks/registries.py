@@ -14,7 +14,7 @@ from __future__ import annotations
 import inspect
 import json
 import typing
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import torch
 from pydantic import TypeAdapter, ValidationError
@@ -78,20 +78,29 @@ def check_landmark(lm: Landmark) -> None:
             if claim.check == "mean_within" and tolerance is None:
                 raise fail(f"claims[{i}].also.{key}", rule + " (a value in `also` takes the test set's rule; "
                            "a stated `tolerance` or `paper_spread` is for `paper` alone)", claim)
-        if claim.model not in kinds:
-            raise fail(f"claims[{i}].model", _known(kinds, claim.model), claim)
-        builder = kinds.get(claim.model)
-        if task.models == "estimator":
-            problem = _estimator_problem(builder, claim.model_args)
-        else:
-            problem = _model_problem(builder, claim.model, claim.model_args, *model_inputs(lm, claim))
-        if problem:
-            fld, msg = problem
-            raise fail(f"claims[{i}].model_args{'.' + fld if fld else ''}", msg, claim)
+        nets = [(f"claims[{i}]", claim)] + [(f"profiles.{p}.overrides.{claim.name}", lm.claim_in(claim.name, p))
+                                             for p, prof in lm.profiles.items() if claim.name in prof.overrides]
+        for where, net in nets:
+            _check_model(lm, task, kinds, where, net, fail)
         for profile in lm.profiles if task.check_recipe else ():
-            if claim in lm.claims_for(profile) and (problem := task.check_recipe(resolve_recipe(lm, claim, profile))):
+            if claim.name in {c.name for c in lm.claims_for(profile)} and (
+                    problem := task.check_recipe(resolve_recipe(lm, claim, profile))):
                 fld, msg = problem
                 raise fail(f"recipe.{fld}", f"{msg} (as resolved for profile {profile!r})", claim)
+
+
+def _check_model(lm: Landmark, task: Any, kinds: Registry, where: str, claim: Claim, fail: Callable) -> None:
+    """The claim's model (as the catalog names it at `where`) registered, its arguments bound."""
+    if claim.model not in kinds:
+        raise fail(f"{where}.model", _known(kinds, claim.model), claim)
+    builder = kinds.get(claim.model)
+    if task.models == "estimator":
+        problem = _estimator_problem(builder, claim.model_args)
+    else:
+        problem = _model_problem(builder, claim.model, claim.model_args, *model_inputs(lm, claim))
+    if problem:
+        fld, msg = problem
+        raise fail(f"{where}.model_args{'.' + fld if fld else ''}", msg, claim)
 
 
 def tolerance_for(lm: Landmark, claim: Claim, also: str | None = None) -> tuple[float | None, str]:

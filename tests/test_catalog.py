@@ -206,3 +206,28 @@ def test_a_claim_no_tolerance_rule_covers_is_refused(catalog_dir, capsys):
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     err = refused(catalog_dir, capsys, "check")
     assert str(path) in err and "'claims[1].tolerance'" in err and "no rule gives a tolerance" in err
+
+
+def test_a_profile_runs_a_claim_on_its_own_net_and_recipe():
+    """LeCun 1998's paper profile trains the published LeNet-5 with the paper's criterion; the
+    classic profile the modern net; the claim (name, paper value) is the same."""
+    from landmarks.catalog import load_catalog, resolve_recipe
+
+    lm = load_catalog()["lecun1998-mnist"]
+    paper, classic = lm.claim_in("LeNet-5", "paper"), lm.claim_in("LeNet-5", "classic")
+    assert (paper.model, classic.model) == ("lenet5-1998", "lenet5") and paper.paper == classic.paper
+    assert {c.name: c.model for c in lm.claims_for("paper")}["LeNet-5"] == "lenet5-1998"
+    assert resolve_recipe(lm, paper, "paper").loss == "rbf_map"  # the claim's own, after the profile's
+    assert resolve_recipe(lm, lm.claim("LeNet-4"), "paper").loss == "mse_pm1"
+    assert resolve_recipe(lm, classic, "classic").loss == "cross_entropy"
+
+
+@pytest.mark.parametrize("override, field", [
+    ({"nosuch claim": {"model": "mlp"}}, "'profiles.quick.overrides'"),
+    ({"mlp 64x100": {"model": "mlp3"}}, "'profiles.quick.overrides.mlp 64x100.model'"),
+    ({"mlp 64x100": {"model_args": {"hiden": [3]}}}, "'profiles.quick.overrides.mlp 64x100.model_args"),
+])
+def test_a_profiles_override_is_checked_like_a_claim(catalog_dir, capsys, override, field):
+    path = edit(catalog_dir, lambda d: d["profiles"]["quick"].update(overrides=override))
+    err = refused(catalog_dir, capsys)
+    assert str(path) in err and field in err, err

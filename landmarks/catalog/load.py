@@ -32,8 +32,12 @@ def deep_merge(base: Mapping[str, Any], *overrides: Mapping[str, Any]) -> dict[s
 
 
 def resolve_recipe(lm: Landmark, claim: Claim, profile: str) -> Recipe:
-    """The recipe one run uses: the landmark's, then the claim's overrides, then the profile's."""
-    merged = deep_merge(lm.recipe.model_dump(mode="json"), claim.recipe, lm.profile(profile).recipe)
+    """The recipe one run uses: the landmark's, then the claim's overrides, then the profile's, then
+    the profile's for this claim."""
+    prof = lm.profile(profile)
+    override = prof.overrides.get(claim.name)
+    merged = deep_merge(lm.recipe.model_dump(mode="json"), claim.recipe, prof.recipe,
+                        override.recipe if override else {})
     return validate(Recipe, merged, lm.path, f"recipe (resolved for claim {claim.name!r}, profile {profile})")
 
 
@@ -76,6 +80,9 @@ def _consistent(lm: Landmark, path: Path) -> None:
         for j, n in enumerate(prof.claims or ()):
             if n not in names:
                 raise fail(f"profiles.{pname}.claims[{j}]", f"no claim named {n!r}")
+        for n in prof.overrides:
+            if n not in names:
+                raise fail(f"profiles.{pname}.overrides", f"no claim named {n!r}")
         for c in lm.claims_for(pname):
             resolve_recipe(lm, c, pname)  # every override must still give a valid recipe
 

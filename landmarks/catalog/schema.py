@@ -82,8 +82,19 @@ class Reference(Strict):
     note: str = ""
 
 
+class ClaimOverride(Strict):
+    """A claim as one profile runs it: LeCun et al. 1998's own LeNet-5 and criterion where a
+    profile runs the paper's recipe, the modern form in the others (same claim, same paper value)."""
+
+    model: str | None = None  # None: the claim's own
+    model_args: Mapping[str, Any] | None = None
+    recipe: Mapping[str, Any] = Field(default_factory=dict)  # applied after the profile's recipe
+
+
 class Profile(Strict):
     seeds: tuple[Annotated[int, Field(ge=0)], ...]
+    # claim name -> its net and recipe under this profile, where they differ from the claim's own
+    overrides: Mapping[str, ClaimOverride] = Field(default_factory=dict)
     recipe: Mapping[str, Any] = Field(default_factory=dict)  # overrides of the recipe under this profile
     # True when the budget is below the paper's (fewer epochs, a subset): every table then says
     # "reduced budget" instead of a verdict on the paper's number
@@ -134,8 +145,19 @@ class Landmark(Strict):
         return self.profiles[name]
 
     def claims_for(self, profile: str) -> tuple[Claim, ...]:
-        wanted = self.profile(profile).claims
-        return self.claims if wanted is None else tuple(self.claim(n) for n in wanted)
+        """The profile's claims, each with the net the profile trains it on."""
+        prof = self.profile(profile)
+        claims = self.claims if prof.claims is None else tuple(self.claim(n) for n in prof.claims)
+        return tuple(self.claim_in(c.name, profile) for c in claims)
+
+    def claim_in(self, name: str, profile: str) -> Claim:
+        """Claim `name` as a profile runs it: its model replaced where the profile's `overrides` say."""
+        claim, override = self.claim(name), self.profile(profile).overrides.get(name)
+        if override is None or (override.model is None and override.model_args is None):
+            return claim
+        return claim.model_copy(update={"model": override.model or claim.model,
+                                        "model_args": dict(override.model_args if override.model_args is not None
+                                                           else claim.model_args)})
 
     def metric_of(self, claim: Claim) -> str:
         return claim.metric or self.metric

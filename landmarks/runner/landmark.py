@@ -95,7 +95,7 @@ def _open(job: TrainJob, tracker: Tracker | None) -> tuple[Stage, list[RunSpec],
     """The stage (data read and hashed once, the MLflow parent opened) and the runs to make."""
     lm, profile = job.landmark, job.profile
     prof = lm.profile(profile)
-    claims = tuple(lm.claim(n) for n in job.only_claims) if job.only_claims else lm.claims_for(profile)
+    claims = tuple(lm.claim_in(n, profile) for n in job.only_claims) if job.only_claims else lm.claims_for(profile)
     seeds = tuple(job.only_seeds) or prof.seeds
     ctx = StageContext(device=job.device, data_dir=job.data_dir, mirror=job.mirror, state_dir=job.state_dir,
                        world=job.world)
