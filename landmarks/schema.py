@@ -54,9 +54,52 @@ class _StrictLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
 
+# what a document may expand to, aliases (*name) written out: a catalog file is a few thousand
+# characters; nine levels of nine aliases ("billion laughs") in a few hundred bytes would expand to
+# gigabytes in validation's json.dumps
+EXPANDED_MAX = 10_000_000
+
+
+class _TooLarge(yaml.YAMLError):
+    pass
+
+
+def _expanded_size(node: yaml.Node, sizes: dict[int, int], open_: set[int]) -> int:
+    """Characters of scalars plus one per node, with every alias written out; each node is counted
+    once (an alias points at its anchor's node), so a bomb is measured without being expanded."""
+    if id(node) in sizes:
+        return sizes[id(node)]
+    if id(node) in open_:
+        raise _TooLarge(f"an alias refers to the node it is inside (line {node.start_mark.line + 1}): a value "
+                        "cannot contain itself")
+    open_.add(id(node))
+    if isinstance(node, yaml.ScalarNode):
+        size = 1 + len(node.value)
+    elif isinstance(node, yaml.SequenceNode):
+        size = 1 + sum(_expanded_size(item, sizes, open_) for item in node.value)
+    else:
+        size = 1 + sum(_expanded_size(k, sizes, open_) + _expanded_size(v, sizes, open_) for k, v in node.value)
+    open_.discard(id(node))
+    sizes[id(node)] = size
+    if size > EXPANDED_MAX:
+        raise _TooLarge(f"its aliases (*name) expand to more than {EXPANDED_MAX:,} characters (at the node on line "
+                        f"{node.start_mark.line + 1}), a YAML alias bomb or a mistake: write the values out, or "
+                        "use fewer aliases")
+    return size
+
+
 def parse_yaml(text: str) -> Any:
-    """YAML text to plain values, refusing duplicate keys (a yaml.YAMLError)."""
-    return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
+    """YAML text to plain values, refusing duplicate keys and aliases that expand beyond
+    EXPANDED_MAX (yaml.YAMLErrors), before anything is built from them."""
+    loader = _StrictLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        _expanded_size(node, {}, set())
+        return loader.construct_document(node)
+    finally:
+        loader.dispose()
 
 
 def read_yaml(path: Path) -> Any:
@@ -68,10 +111,12 @@ def read_yaml(path: Path) -> Any:
         raise ConfigError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     try:
         return parse_yaml(text)
-    except _DuplicateKey as exc:
+    except (_DuplicateKey, _TooLarge) as exc:
         raise ConfigError(f"{path}: {exc}") from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: nested too deeply to read (thousands of levels of lists or mappings)") from None
 
 
 def field_path(loc: tuple[Any, ...], prefix: str = "") -> str:

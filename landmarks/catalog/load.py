@@ -11,10 +11,11 @@ models, datasets, tasks and metrics are registered is `landmarks.registries`' jo
 from __future__ import annotations
 
 import difflib
+import graphlib
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
-from landmarks.catalog.schema import PROFILE_NAME, PROFILES, Claim, Landmark
+from landmarks.catalog.schema import CLAIM_NAME_MAX, PROFILE_NAME, PROFILES, Claim, Landmark
 from landmarks.errors import ConfigError
 from landmarks.schema import read_yaml, validate
 from landmarks.train.recipe import Recipe
@@ -51,8 +52,7 @@ def _consistent(lm: Landmark, path: Path) -> None:
         raise fail("claims", "at least one claim is needed")
     names = [c.name for c in lm.claims]
     for i, c in enumerate(lm.claims):
-        if names.count(c.name) > 1:
-            raise fail(f"claims[{i}].name", f"{c.name!r} is used twice")
+        _check_claim_name(lm, i, fail)
         if c.tolerance is not None and not c.tolerance_reason.strip():
             raise fail(f"claims[{i}].tolerance_reason", "a stated tolerance needs its reason (why not the rule's)")
         if lm.metric_of(c) in c.also:
@@ -60,10 +60,7 @@ def _consistent(lm: Landmark, path: Path) -> None:
     for j, ref in enumerate(lm.references):
         if not ref.values:
             raise fail(f"references[{j}].values", "at least one published value is needed (metric: value)")
-    for i, o in enumerate(lm.orderings):
-        for j, n in enumerate(o.claims):
-            if n not in names:
-                raise fail(f"orderings[{i}].claims[{j}]", f"no claim named {n!r}")
+    _check_orderings(lm, names, fail)
     if not lm.profiles:
         raise fail("profiles", f"at least one profile is needed ({', '.join(PROFILES)})")
     for pname, prof in lm.profiles.items():
@@ -85,6 +82,46 @@ def _consistent(lm: Landmark, path: Path) -> None:
                 raise fail(f"profiles.{pname}.overrides", f"no claim named {n!r}")
         for c in lm.claims_for(pname):
             resolve_recipe(lm, c, pname)  # every override must still give a valid recipe
+
+
+def _check_claim_name(lm: Landmark, i: int, fail: Callable[[str, str], ConfigError]) -> None:
+    """A name used once, short enough and distinct enough to name its runs' files."""
+    name, stem = lm.claims[i].name, lm.claims[i].file_name
+    if [c.name for c in lm.claims].count(name) > 1:
+        raise fail(f"claims[{i}].name", f"{name!r} is used twice")
+    if len(name) > CLAIM_NAME_MAX:
+        raise fail(f"claims[{i}].name", f"{len(name)} characters long ({name[:40]!r}...); a claim's name names its "
+                   f"runs' files and MLflow keys: shorten it to at most {CLAIM_NAME_MAX} characters")
+    if not stem:
+        raise fail(f"claims[{i}].name", f"{name!r} has no letter or digit to name its runs' files by")
+    other = next((c.name for c in lm.claims[:i] if c.file_name == stem), None)
+    if other is not None:
+        raise fail(f"claims[{i}].name", f"{name!r} and {other!r} would share their runs' files ({stem}-seed*.pt): "
+                   "rename one (names differing only in punctuation or spaces are one name to a file system)")
+
+
+def _check_orderings(lm: Landmark, names: list[str], fail: Callable[[str, str], ConfigError]) -> None:
+    """Each ordering names claims that exist, each once, and the orderings on one metric together
+    form a partial order: a cycle (A before B in one, B before A in another) would be reported as
+    both reproduced and not reproduced."""
+    before: dict[str, dict[str, set[str]]] = {}  # metric -> claim -> the claims worse than it
+    for i, o in enumerate(lm.orderings):
+        for j, n in enumerate(o.claims):
+            if n not in names:
+                raise fail(f"orderings[{i}].claims[{j}]", f"no claim named {n!r}")
+            if n in o.claims[:j]:
+                raise fail(f"orderings[{i}].claims[{j}]", f"{n!r} is listed twice; an ordering names each claim "
+                           "once, from worst to best")
+        metric = o.metric or lm.metric
+        graph = before.setdefault(metric, {})
+        for worse, better in zip(o.claims, o.claims[1:]):
+            graph.setdefault(better, set()).add(worse)
+        try:
+            graphlib.TopologicalSorter(graph).prepare()
+        except graphlib.CycleError as exc:
+            cycle = " -> ".join(map(repr, reversed(exc.args[1])))
+            raise fail(f"orderings[{i}].claims", f"contradicts an earlier ordering on {metric}: together they "
+                       f"go round in a circle ({cycle}, worst to best); remove or reverse one of them") from None
 
 
 def load_landmark(path: Path) -> Landmark:

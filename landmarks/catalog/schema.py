@@ -24,6 +24,10 @@ from landmarks.train.recipe import Recipe
 # "lecture", a cluster's "nightly"): any name PROFILE_NAME allows that is not a near-miss of these.
 PROFILES = ("quick", "classic", "cifar-cpu", "paper", "imagenet")
 PROFILE_NAME = re.compile(r"^[a-z][a-z0-9-]{0,39}$")
+# a claim's name is part of its runs' file names (checkpoints, weights: 255 bytes at most on most
+# file systems) and of MLflow keys (`<claim>/mean`: 250 characters at most); the catalog's longest
+# is 48 characters
+CLAIM_NAME_MAX = 100
 
 
 class Claim(Strict):
@@ -59,6 +63,12 @@ class Claim(Strict):
 
     def seeds(self, profile_seeds: tuple[int, ...]) -> tuple[int, ...]:
         return tuple(profile_seeds[:1]) if self.seed_independent else tuple(profile_seeds)
+
+    @property
+    def file_name(self) -> str:
+        """The name as its runs' files carry it: letters, digits, '.', '_' and '-' ('2-layer NN, 300 HU'
+        -> '2-layer_NN_300_HU'); the loader refuses two claims of one landmark that share it."""
+        return re.sub(r"[^A-Za-z0-9._-]+", "_", self.name).strip("_")
 
 
 class Ordering(Strict):

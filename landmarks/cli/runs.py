@@ -11,6 +11,7 @@ from pathlib import Path
 
 from landmarks.cli.options import checked, params, profile, with_profile
 from landmarks.catalog import Landmark, get_landmark
+from landmarks.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -24,7 +25,8 @@ def _train(lm: Landmark, profile_name: str, args: argparse.Namespace) -> None:
     from landmarks.train.seeding import resolve_device, set_deterministic
 
     p = params(args)
-    lm.profile(profile_name)  # refuse an unknown profile before anything starts
+    lm.profile(profile_name)  # refuse an unknown profile or claim before anything starts
+    claims = _chosen_claims(lm, args)
     world = world_from_env()  # several processes when torchrun started this one
     if p.train.verbose and not getattr(args, "quiet", 0) and world.writer:
         logging.getLogger("landmarks").setLevel(logging.DEBUG)
@@ -40,14 +42,31 @@ def _train(lm: Landmark, profile_name: str, args: argparse.Namespace) -> None:
         updates["every_steps"] = args.checkpoint_every_steps
     job = TrainJob(landmark=lm, profile=profile_name, out_dir=Path(args.models) / profile_name / lm.id,
                    device=device, data_dir=Path(p.data.dir), mirror=p.data.mirror, deterministic=deterministic,
-                   checkpoints=policy.model_copy(update=updates), only_claims=tuple(getattr(args, "claims", None) or ()),
+                   checkpoints=policy.model_copy(update=updates), only_claims=claims,
                    only_seeds=tuple(getattr(args, "seeds", None) or ()), world=world)
     train_landmark(job, tracker, parent_verdicts)
+
+
+def _chosen_claims(lm: Landmark, args: argparse.Namespace) -> tuple[str, ...]:
+    """--claims (comma-separated) and --claim (one whole name, repeatable), each checked."""
+    split, whole = getattr(args, "claims", None) or [], getattr(args, "claim", None) or []
+    known = [c.name for c in lm.claims]
+    for option, names in (("--claims", split), ("--claim", whole)):
+        for name in names:
+            if name in known:
+                continue
+            whole_name = next((k for k in known if "," in k and name in k), None)
+            hint = (f"; --claims splits on commas: give a name that has commas whole with --claim, as in "
+                    f"--claim {whole_name!r}" if option == "--claims" and whole_name else "")
+            raise ConfigError(f"{option}: {lm.path} has no claim named {name!r}{hint} (its claims: "
+                              f"{', '.join(map(repr, known))})")
+    return tuple(dict.fromkeys([*split, *whole]))  # each once, in the order given
 
 
 def cmd_train(args: argparse.Namespace) -> int:
     lm = get_landmark(checked(args, ids=[args.landmark]), args.landmark)
     name = profile(args)
+    _chosen_claims(lm, args)
     if "WORLD_SIZE" not in os.environ:  # not yet under torchrun: start it when asked to
         args.nproc_per_node = args.nproc_per_node or params(args).train.processes
         if args.nproc_per_node > 1 or args.nnodes > 1:
@@ -194,6 +213,9 @@ def add_parsers(sub, parents: list[argparse.ArgumentParser]) -> None:
     sp = sub.add_parser("train", parents=parents, help="run every claim and seed of one landmark")
     sp.add_argument("landmark")
     sp.add_argument("--claims", type=_names, help="only these claims (comma-separated names); the run is marked a subset")
+    sp.add_argument("--claim", action="append", metavar="NAME",
+                    help="only this claim, its name given whole (commas and spaces included: --claim '2-layer NN, "
+                         "300 HU, MSE'); repeat for several; the run is marked a subset")
     sp.add_argument("--seeds", type=_ints, help="only these seeds (comma-separated); the run is marked a subset")
     with_profile(sp), with_dirs(sp), with_training(sp)
     launch = sp.add_argument_group("several processes (torchrun; or start `torchrun -m landmarks train ...` yourself)")

@@ -30,6 +30,7 @@ CIFAR10_ARCHIVE = RemoteFile(
     archive=True,
     md5="c32a1d4ab5d03f1284b67883e8d87530",
     alternates=("cifar-10-binary.tar.xz", "cifar-10-binary.tar.bz2", "cifar-10-binary.tar"),
+    sizes={name: 10_000 * (1 + 32 * 32 * 3) for name in (*TRAIN, TEST)},  # records of a label byte and a 3x32x32 image
 )
 
 

@@ -16,7 +16,7 @@ import shutil
 import tarfile
 import zlib
 from pathlib import Path, PurePosixPath
-from typing import IO, Iterator
+from typing import IO, Iterator, Mapping
 
 from landmarks.errors import DataError
 
@@ -111,12 +111,43 @@ def check_member(member: tarfile.TarInfo, archive: Path, dest: str = _NOWHERE) -
         raise DataError(f"{where}: {exc}; refusing the archive") from None
 
 
-def iter_members(path: Path) -> Iterator[tuple[tarfile.TarInfo, IO[bytes] | None]]:
-    """Every member of a tar archive (any compression), checked for safety, in archive order."""
-    with _stream_errors(path), open_decompressed(path) as raw, tarfile.open(fileobj=raw, mode="r|") as tar:
+def iter_members(path: Path, limit: int | None = None, what: str = ""
+                 ) -> Iterator[tuple[tarfile.TarInfo, IO[bytes] | None]]:
+    """Every member of a tar archive (any compression), checked for safety, in archive order;
+    with `limit`, no more than that many bytes of the decompressed archive are read."""
+    with _stream_errors(path), open_decompressed(path) as raw, tarfile.open(
+            fileobj=raw if limit is None else _Capped(raw, limit, path, what or path.name), mode="r|") as tar:
         for member in tar:
             check_member(member, path)
             yield member, (tar.extractfile(member) if member.isfile() else None)
+
+
+class ContentTooLarge(DataError):
+    """The decompressed content passed the size it should have; `read`: the bytes read when cut off."""
+
+    def __init__(self, msg: str, read: int) -> None:
+        super().__init__(msg)
+        self.read = read
+
+
+class _Capped:
+    """A decompressed stream that gives at most `limit` bytes and raises ContentTooLarge on the
+    next one: a decompression bomb (20 MB of gzip holding 20 GiB of zeros) is cut off once it passes
+    the size the file should have, instead of being decompressed and hashed whole. The
+    decompressors inflate only what is asked for, so memory stays at one chunk."""
+
+    def __init__(self, stream: IO[bytes], limit: int, path: Path, what: str) -> None:
+        self.stream, self.limit, self.path, self.what, self.count = stream, limit, path, what, 0
+
+    def read(self, n: int = -1) -> bytes:
+        room = self.limit + 1 - self.count  # one byte past the limit is enough to know
+        chunk = self.stream.read(room if n is None or n < 0 else min(n, room))
+        self.count += len(chunk)
+        if self.count > self.limit:
+            raise ContentTooLarge(f"{self.path}: holds more than the {self.limit:,} bytes {self.what} has once "
+                                  f"decompressed (reading stopped after {self.count:,} bytes): another file, or a "
+                                  "decompression bomb", self.count)
+        return chunk
 
 
 def _sha256(stream: IO[bytes]) -> str:
@@ -126,15 +157,28 @@ def _sha256(stream: IO[bytes]) -> str:
     return h.hexdigest()
 
 
-def content_hashes(path: Path, archive: bool, wanted: set[str] | None = None) -> dict[str, str]:
+# what an archive may hold besides the members whose sizes are known: tar headers and padding, a
+# readme (CIFAR-10's binary release: about 12 kB)
+ARCHIVE_SLACK = 1 << 20
+
+
+def content_hashes(path: Path, archive: bool, wanted: set[str] | None = None,
+                   sizes: Mapping[str, int] | None = None, what: str = "") -> dict[str, str]:
     """sha256 of the decompressed content: {"": digest} for a single file, {member: digest} for
-    the regular members of an archive (only those in `wanted`, when given)."""
+    the regular members of an archive (only those in `wanted`, when given). With `sizes` (bytes,
+    keyed like the result), reading stops once content passes them (ContentTooLarge): a single
+    file at its size, an archive at the sum of its members' plus ARCHIVE_SLACK, and a member whose
+    header declares another size is refused before it is read."""
+    sizes, what = sizes or {}, what or path.name
     if not archive:
         with _stream_errors(path), open_decompressed(path) as f:
-            return {"": _sha256(f)}
+            return {"": _sha256(_Capped(f, sizes[""], path, what) if "" in sizes else f)}
     out = {}
     with _stream_errors(path):
-        for member, stream in iter_members(path):
+        for member, stream in iter_members(path, sum(sizes.values()) + ARCHIVE_SLACK if sizes else None, what):
+            if member.name in sizes and member.size != sizes[member.name]:
+                raise DataError(f"{path}: archive member {member.name!r} holds {member.size:,} bytes, "
+                                f"{sizes[member.name]:,} in the release; not {what}")
             if stream is not None and (wanted is None or member.name in wanted):
                 out[member.name] = _sha256(stream)
     return out

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
 
-from landmarks.data.content import container, content_hashes, file_digest
+from landmarks.data.content import ContentTooLarge, container, content_hashes, file_digest
 from landmarks.errors import DataError
 
 log = logging.getLogger(__name__)
@@ -43,6 +43,8 @@ class RemoteFile:
     archive: bool = False
     md5: str = ""  # the publisher's checksum of the container, where there is one
     alternates: tuple[str, ...] = ()  # names under which mirrors keep re-packed copies
+    # bytes of content after decompression, keyed like `content`: reading stops past them (a bomb)
+    sizes: Mapping[str, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -82,20 +84,23 @@ def candidates(dataset: str, rf: RemoteFile, mirror_list: list[str]) -> list[str
 KNOWN_FILES: list[tuple[str, RemoteFile]] = []
 
 
-def _identify(path: Path, exclude: RemoteFile) -> str | None:
-    """"<dataset>/<file>" when `path` is another registered file (a mix-up in a mirror), else None."""
+def _identify(path: Path, exclude: RemoteFile, digest: str | None = None, seen: int = 0) -> str | None:
+    """"<dataset>/<file>" when `path` is another registered file (a mix-up in a mirror), else None.
+    `digest`: its content's sha256 if known; `seen`: the bytes read before a cut. Content is read at
+    most to the largest registered file's size."""
+    largest = max((rf.sizes[""] for _, rf in KNOWN_FILES if "" in rf.sizes), default=None)
     try:
-        md5, got = file_digest(path, "md5"), None
+        md5, got = file_digest(path, "md5"), digest
         for dataset, rf in KNOWN_FILES:
             if rf == exclude:
                 continue
             if rf.md5 and rf.md5 == md5:
                 return f"{dataset}/{rf.name}"
-            if not rf.archive and "" in rf.content:
-                got = got or content_hashes(path, False)
-                if got.get("") == rf.content[""]:
+            if not rf.archive and "" in rf.content and not (largest is not None and seen > largest):
+                got = got or content_hashes(path, False, sizes={"": largest} if largest else None)[""]
+                if got == rf.content[""]:
                     return f"{dataset}/{rf.name}"
-    except DataError:
+    except DataError:  # larger than any registered file, or unreadable: none of them
         return None
     return None
 
@@ -116,9 +121,9 @@ def verify(path: Path, rf: RemoteFile) -> dict[str, str]:
             raise DataError(f"{path}: md5 {actual}, expected {rf.md5} (the publisher's archive checksum)")
         return {"md5": actual}
     try:
-        got = content_hashes(path, rf.archive, set(rf.content) if rf.archive else None)
-    except DataError:
-        other = _identify(path, rf)
+        got = content_hashes(path, rf.archive, set(rf.content) if rf.archive else None, rf.sizes, rf.name)
+    except DataError as exc:
+        other = _identify(path, rf, seen=exc.read if isinstance(exc, ContentTooLarge) else 0)
         if other:
             raise DataError(f"{path}: this is {other}, not {rf.name} (a file of another dataset or split)") from None
         raise
@@ -126,7 +131,7 @@ def verify(path: Path, rf: RemoteFile) -> dict[str, str]:
         actual = got.get(member)
         label = f"{rf.name}:{member}" if member else rf.name
         if actual is None or actual != expected:
-            other = _identify(path, rf)
+            other = _identify(path, rf, None if rf.archive else actual)
             if other:
                 raise DataError(f"{path}: this is {other}, not {rf.name} (a file of another dataset or split)")
         if actual is None:

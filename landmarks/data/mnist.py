@@ -21,6 +21,14 @@ PARTS = {
     "test_x": "t10k-images-idx3-ubyte",
     "test_y": "t10k-labels-idx1-ubyte",
 }
+# bytes of each IDX file, the same for both datasets: a 16-byte header and 60,000 (10,000) images
+# of 28x28; an 8-byte header and a byte per label
+SIZES = {
+    "train-images-idx3-ubyte": 16 + 60_000 * 28 * 28,
+    "train-labels-idx1-ubyte": 8 + 60_000,
+    "t10k-images-idx3-ubyte": 16 + 10_000 * 28 * 28,
+    "t10k-labels-idx1-ubyte": 8 + 10_000,
+}
 
 
 def idx_files(bases: tuple[str, ...], hashes: dict[str, str], md5s: dict[str, str]) -> tuple[RemoteFile, ...]:
@@ -30,6 +38,7 @@ def idx_files(bases: tuple[str, ...], hashes: dict[str, str], md5s: dict[str, st
             urls=tuple(f"{base}{stem}.gz" for base in bases),
             content={"": hashes[stem]},
             md5=md5s.get(stem, ""),
+            sizes={"": SIZES[stem]},
         )
         for stem in PARTS.values()
     )

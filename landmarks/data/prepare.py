@@ -16,6 +16,7 @@ import logging
 import os
 import shutil
 import time
+import tokenize
 from pathlib import Path
 import numpy as np
 
@@ -155,7 +156,7 @@ def load_images(name: str, data_dir: Path, check: bool = True) -> ImageIndex:
     if not manifest_path.exists():
         raise DataError(f"{folder}: {name} is not prepared; run `landmarks prepare {name}`"
                         + ("" if DATASETS.get(name).source == "user" else f" (after `landmarks fetch {name}`)"))
-    manifest = json.loads(manifest_path.read_text())
+    manifest = read_manifest(manifest_path, name)
     if manifest.get("format") != IMAGE_FORMAT:
         raise DataError(f"{manifest_path}: not an image-folder index (prepared by an older version?); "
                         f"run `landmarks prepare {name}` again")
@@ -167,20 +168,50 @@ def load_prepared(name: str, data_dir: Path) -> Splits:
     manifest_path = folder / MANIFEST
     if not manifest_path.exists():
         raise DataError(f"{folder}: {name} is not prepared; run `landmarks fetch {name} && landmarks prepare {name}`")
-    manifest = json.loads(manifest_path.read_text())
-    if manifest.get("format", "").startswith("image folders"):
+    manifest = read_manifest(manifest_path, name)
+    if str(manifest.get("format", "")).startswith("image folders"):
         raise DataError(f"{name} is an image-folder dataset: its landmarks use the task classify-images, "
                         "which reads it per batch, not as arrays")
-    arrays = {k: np.load(folder / f"{k}.npy", mmap_mode="r", allow_pickle=False) for k in ARRAYS}
+    arrays = {k: read_array(folder / f"{k}.npy", name) for k in ARRAYS}
+    try:
+        expected = {k: manifest["arrays"][k]["sha256"] for k in ARRAYS}
+        fields = {k: manifest[k] for k in ("num_classes", "max_value", "content_hash")}
+    except (KeyError, TypeError) as exc:
+        raise DataError(f"{manifest_path}: damaged (no {exc}); {_restore(name, folder)}") from None
     # re-hash what is read (a fraction of a second next to an epoch): a run must train on the data
     # its provenance names, not on arrays changed after `prepare`
     for key in ARRAYS:
-        if arrays_hash(arrays[key]) != manifest["arrays"][key]["sha256"]:
+        if arrays_hash(arrays[key]) != expected[key]:
             raise DataError(f"{folder / f'{key}.npy'}: does not match {manifest_path} (changed after `landmarks "
-                            f"prepare {name}`); run `landmarks prepare {name}` (or `dvc checkout {folder}`) to "
-                            "restore it; nothing was trained")
-    return Splits(name=name, num_classes=manifest["num_classes"], max_value=manifest["max_value"],
-                  content_hash=manifest["content_hash"], **arrays)  # verified above, array by array
+                            f"prepare {name}`); {_restore(name, folder)}; nothing was trained")
+    return Splits(name=name, **fields, **arrays)  # verified above, array by array
+
+
+def _restore(name: str, folder: Path) -> str:
+    return f"run `landmarks prepare {name}` (or `dvc checkout {folder}`) to restore it"
+
+
+def read_array(path: Path, name: str) -> np.ndarray:
+    """A prepared array, memory-mapped; a DataError naming the file when it is damaged (cut short,
+    emptied, its header overwritten) or missing, as for one whose content changed."""
+    try:
+        return np.load(path, mmap_mode="r", allow_pickle=False)
+    except FileNotFoundError:
+        raise DataError(f"{path}: missing from the prepared data; {_restore(name, path.parent)}") from None
+    except (ValueError, EOFError, OSError, SyntaxError, tokenize.TokenError) as exc:
+        # what numpy raises on a file cut short or emptied, or on a header it cannot parse
+        why = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise DataError(f"{path}: damaged, not a whole .npy array ({why}); {_restore(name, path.parent)}") from None
+
+
+def read_manifest(path: Path, name: str) -> dict:
+    try:
+        manifest = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise DataError(f"{path}: damaged ({exc}); {_restore(name, path.parent)}") from None
+    if not isinstance(manifest, dict):
+        raise DataError(f"{path}: damaged (not a JSON object); {_restore(name, path.parent)}")
+    return manifest
 
 
 def ensure_prepared(name: str, data_dir: Path, mirror_setting: str = "") -> Splits:
@@ -206,16 +237,26 @@ def verify_cache(names: list[str], data_dir: Path) -> list[str]:
                 verify(path, rf)
             except DataError as exc:
                 problems.append(f"{name}/{path.name}: {exc} (delete it and run `landmarks fetch {name}`)")
-        manifest_path = prepared_dir(data_dir, name) / MANIFEST
-        manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
-        if manifest.get("format") == IMAGE_FORMAT:
-            try:  # an image-folder index: the images it lists, with their sizes
-                read_index(name, prepared_dir(data_dir, name), manifest)
-            except DataError as exc:
-                problems.append(f"{name}: {exc}")
-        else:
-            for key, meta in manifest.get("arrays", {}).items():
-                arr = np.load(prepared_dir(data_dir, name) / f"{key}.npy", mmap_mode="r", allow_pickle=False)
-                if arrays_hash(arr) != meta["sha256"]:
-                    problems.append(f"{name}: prepared {key}.npy does not match its manifest (run `landmarks prepare {name}`)")
+        problems += _verify_prepared(name, prepared_dir(data_dir, name))
+    return problems
+
+
+def _verify_prepared(name: str, folder: Path) -> list[str]:
+    """The prepared arrays (or image index) of one dataset against its manifest; one line per problem."""
+    try:
+        manifest = read_manifest(folder / MANIFEST, name) if (folder / MANIFEST).exists() else {}
+        if manifest.get("format") == IMAGE_FORMAT:  # an image-folder index: the images it lists, with their sizes
+            read_index(name, folder, manifest)
+            return []
+        arrays = manifest.get("arrays", {})
+    except DataError as exc:
+        return [f"{name}: {exc}"]
+    problems = []
+    for key, meta in (arrays.items() if isinstance(arrays, dict) else ()):
+        expected = meta.get("sha256") if isinstance(meta, dict) else None
+        try:
+            if arrays_hash(read_array(folder / f"{key}.npy", name)) != expected:
+                problems.append(f"{name}: prepared {key}.npy does not match its manifest (run `landmarks prepare {name}`)")
+        except DataError as exc:
+            problems.append(f"{name}: {exc}")
     return problems

@@ -10,7 +10,6 @@ check can build every claim's model before anything runs.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Literal
@@ -40,8 +39,8 @@ class RunSpec:
 
     @property
     def key(self) -> str:
-        """A file-safe name: 'mlp_64x100-seed0'."""
-        return f"{re.sub(r'[^A-Za-z0-9._-]+', '_', self.claim.name).strip('_')}-seed{self.seed}"
+        """A file-safe name, unique within the landmark (the loader checks): 'mlp_64x100-seed0'."""
+        return f"{self.claim.file_name}-seed{self.seed}"
 
 
 @dataclass

@@ -9,13 +9,14 @@ citation), a parent run per (landmark, profile) and a child run per (claim, seed
 - a child holds its resolved recipe as params, per-epoch metrics (the epoch as the step), the
   final metrics, its weights as an artifact, and provenance tags (git commit and versions, with
   MLflow's own `mlflow.source.*` so the UI shows Source and Version).
-An interrupted landmark ends KILLED, parent and child. The parent's id is kept in
-`<state_dir>/parent.json` and each child's in `<state_dir>/mlflow-runs/<run key>.json`, both
-written (atomically) as soon as the run exists, before any training: running the same command
-again, even after a SIGKILL before the first checkpoint, continues the same runs instead of
-leaving one RUNNING forever and starting another. The child's file also holds the last epoch
-sent to MLflow, so a resumed run logs each epoch once. With tracking off (`tracker=None`) every
-method does nothing.
+An interrupted landmark ends KILLED, parent and child (FAILED after an error). The parent's id is
+kept in `<state_dir>/parent.json` and each child's in `<state_dir>/mlflow-runs/<run key>.json`,
+both written (atomically) as soon as the run exists, before any training: running the same
+command again, even after a SIGKILL before the first checkpoint or a failure, or torchrun
+restarting its processes, continues the same runs instead of leaving one RUNNING forever and
+starting another; the parent is started anew only when the profile's recipes changed. The
+child's file also holds the last epoch sent to MLflow, so a resumed run logs each epoch once.
+With tracking off (`tracker=None`) every method does nothing.
 """
 
 from __future__ import annotations
@@ -43,15 +44,30 @@ class LandmarkRuns:
         if tracker is None:
             return
         self.experiment = tracker.experiment(landmark_id, description)
-        saved = json.loads(self.parent_file.read_text()) if self.parent_file.exists() else {}
-        if saved.get("uri") == tracker.uri:  # an interrupted landmark: its parent run goes on
+        # the parent goes on after a kill, a failure or a torchrun restart, as long as the profile's
+        # recipes (its params) are the same: one parent per (landmark, profile) holds every child
+        self.params_digest = _digest(params or {})
+        saved = self._saved_parent()
+        if saved.get("uri") == tracker.uri and saved.get("params", self.params_digest) == self.params_digest:
             self.parent = saved["mlflow_run_id"]
             tracker.resume(self.parent)
         else:
+            if saved.get("uri") == tracker.uri and "ended" not in saved:  # killed: it must not stay RUNNING
+                tracker.end(saved["mlflow_run_id"], "KILLED")
             self.parent = tracker.start(self.experiment, f"{landmark_id} [{profile}]", tags)
             if params:
                 tracker.log_params(self.parent, params)
-            write_atomic(self.parent_file, json.dumps({"mlflow_run_id": self.parent, "uri": tracker.uri}))
+            self._save_parent()
+
+    def _saved_parent(self) -> dict:
+        try:
+            return json.loads(self.parent_file.read_text()) if self.parent_file.exists() else {}
+        except (OSError, ValueError):  # unreadable: a new parent rather than a failed landmark
+            return {}
+
+    def _save_parent(self, **fields: str) -> None:
+        doc = {"mlflow_run_id": self.parent, "uri": self.tracker.uri, "params": self.params_digest, **fields}
+        write_atomic(self.parent_file, json.dumps(doc))
 
     def _child_file(self, key: str) -> Path:
         return self.children_dir / f"{key}.json"
@@ -68,7 +84,7 @@ class LandmarkRuns:
         `fresh` (a restart), or for a run of other settings, the earlier run is ended KILLED."""
         if self.tracker is None:
             return None
-        self.identities[key] = hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()
+        self.identities[key] = _digest(identity)
         path = self._child_file(key)
         try:
             saved = json.loads(path.read_text()) if path.exists() else {}
@@ -136,15 +152,37 @@ class LandmarkRuns:
         if status == "FINISHED":
             self.tracker.log_metrics(self.parent, claim_metrics(summary))
             for r in summary:
-                self.tracker.set_tag(self.parent, f"verdict/{r['claim']}", r["verdict"])
+                self.tracker.set_tag(self.parent, f"verdict/{key_name(r['claim'])}", r["verdict"])
             if note:
                 self.tracker.set_tag(self.parent, "mlflow.note.content", note)
             for path in artifacts:
                 self.tracker.log_artifact(self.parent, path)
         self.tracker.end(self.parent, status)
-        if status != "KILLED":
+        if status == "FINISHED":
             self.parent_file.unlink(missing_ok=True)
+        else:  # kept: the same command (or torchrun's restart) continues this parent
+            try:
+                self._save_parent(ended=status)
+            except OSError:  # a full disk, say: the file as it was still names the parent
+                pass
         self.tracker.close()
+
+
+# MLflow refuses keys over 250 characters; an ordering's row is named by all its claims
+# ("ordering of test_error: A > B > C"), so room is left for "verdict/" and "/ci95_high"
+KEY_NAME_MAX = 230
+
+
+def key_name(claim: str) -> str:
+    """A claim's or an ordering's name as the part of an MLflow key it is in: as it is, or, when too
+    long, cut with a digest of the whole after it, so that two long names stay apart."""
+    if len(claim) <= KEY_NAME_MAX:
+        return claim
+    return f"{claim[:KEY_NAME_MAX - 10]}~{hashlib.sha256(claim.encode()).hexdigest()[:9]}"
+
+
+def _digest(value: Any) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def claim_metrics(summary: list[dict]) -> list[tuple[str, float, int]]:
@@ -154,5 +192,5 @@ def claim_metrics(summary: list[dict]) -> list[tuple[str, float, int]]:
         for key in ("paper", "mean", "std", "n", "ci95_low", "ci95_high", "tolerance", "p_value"):
             value = r.get(key)
             if value is not None and not (isinstance(value, float) and math.isnan(value)):
-                out.append((f"{r['claim']}/{key}", float(value), 0))
+                out.append((f"{key_name(r['claim'])}/{key}", float(value), 0))
     return out

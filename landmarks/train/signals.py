@@ -1,6 +1,9 @@
-"""Stopping a run cleanly: SIGINT (Ctrl-C) and SIGTERM (a cluster's preemption) set a flag that
-the training loop reads after every step; it then writes a checkpoint and raises `Interrupted`.
-A second Ctrl-C stops at once."""
+"""Stopping a run cleanly: SIGINT (Ctrl-C), SIGTERM (a cluster's preemption) and SIGHUP (a closed
+terminal, a dropped ssh connection) set a flag that the training loop reads after every step; it
+then writes a checkpoint and raises `Interrupted`. A second Ctrl-C stops at once.
+
+    landmarks train xor-backprop   # then close the terminal: a checkpoint, exit 129; run it again to resume
+"""
 
 from __future__ import annotations
 
@@ -9,9 +12,14 @@ from typing import Any
 
 from landmarks.errors import LandmarksError
 
+# SIGHUP's default action ends the process at once, losing the work since the last periodic
+# checkpoint; Windows has no SIGHUP
+HANGUP = getattr(signal, "SIGHUP", None)
+SIGNALS = tuple(s for s in (signal.SIGINT, signal.SIGTERM, HANGUP) if s is not None)
+
 
 class Interrupted(LandmarksError):
-    """Stopped by SIGINT or SIGTERM after writing a checkpoint."""
+    """Stopped by SIGINT, SIGTERM or SIGHUP after writing a checkpoint."""
 
     def __init__(self, msg: str, signum: int) -> None:
         super().__init__(msg)
@@ -19,7 +27,7 @@ class Interrupted(LandmarksError):
 
 
 class StopFlag:
-    """Set by SIGINT / SIGTERM; the training loop checks it after every step."""
+    """Set by SIGINT / SIGTERM / SIGHUP; the training loop checks it after every step."""
 
     def __init__(self) -> None:
         self.signum: int | None = None
@@ -35,7 +43,9 @@ class StopFlag:
         self.signum = signum
 
     def __enter__(self) -> "StopFlag":
-        for sig in (signal.SIGINT, signal.SIGTERM):
+        for sig in SIGNALS:
+            if sig == HANGUP and signal.getsignal(sig) == signal.SIG_IGN:
+                continue  # started under `nohup`: the user asked the run to outlive the terminal
             try:
                 self._previous[sig] = signal.signal(sig, self._handler)
             except ValueError:  # not the main thread: leave signals alone
