@@ -4,7 +4,6 @@ and a finished fit turned into the run's metrics and details."""
 from __future__ import annotations
 
 import json
-import re
 from typing import Callable
 
 import torch
@@ -59,7 +58,7 @@ def lr_choice(run: RunSpec, ctx: StageContext, data_hash: str, in_shape: tuple[i
         return ctx.cache[key]
     path = None
     if ctx.state_dir is not None:
-        path = ctx.state_dir / f"lr-search-{re.sub(r'[^A-Za-z0-9._-]+', '_', claim.name).strip('_')}.json"
+        path = ctx.state_dir / f"lr-search-{claim.file_name}.json"
         if path.exists():
             saved = json.loads(path.read_text())
             if saved.get("identity") == json.loads(json.dumps(identity, default=str)):
