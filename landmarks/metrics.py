@@ -45,7 +45,7 @@ _metric("bound_ratio", True, "", "perceptron mistakes divided by the (R/gamma)^2
 _metric("converged", False, "", "1 if the perceptron rule finished an epoch without mistakes, else 0", kind="binary",
         bounds=(0.0, 1.0))
 _metric("epochs_to_threshold", True, "", "epochs (a fraction of one, read off the training-error curve) until the "
-        "training error first reaches a threshold", bounds=(0.0, math.inf), censored=True)
+        "training error first reaches a threshold", bounds=(1.0, math.inf), censored=True)
 
 
 @torch.no_grad()

@@ -48,7 +48,8 @@ def build_report(profile: str, models_dir: Path, out_dir: Path, catalog: Mapping
         if lm is None:
             continue
         figure = _figure(lm, profile, histories[lm.id], out_dir)
-        label = _label(run_fidelity(lm, pd.DataFrame(doc["runs"])))
+        fidelity = run_fidelity(lm, pd.DataFrame(doc["runs"]))
+        label = _label(fidelity)
         notes = landmark_notes(lm, profile, summary, results, reread.get(lm.id, 0))
         body = _body(lm, doc, summary, label, notes, figure)
         write_atomic(out_dir / "tables" / f"{lm.id}.md", f"# {lm.id} [{profile}]\n\n" + "\n".join(body) + "\n")
@@ -56,8 +57,8 @@ def build_report(profile: str, models_dir: Path, out_dir: Path, catalog: Mapping
         # cited rows are the paper's comparisons, not results of this project: not counted
         mine = summary[(summary["landmark"] == lm.id) & (summary["verdict"] != CITED)]
         counts = mine["verdict"].value_counts().to_dict()
-        html_sections.append(_html_section(lm, doc, summary, label, notes, figure, counts))
-        index_rows.append(_index_row(lm, doc, counts))
+        html_sections.append(_html_section(lm, doc, summary, label, notes, figure, _counted(counts, fidelity)))
+        index_rows.append(_index_row(lm, doc, counts, fidelity))
     done = {doc["landmark"] for doc in docs}
     missing = sorted(i for i, lm in catalog.items() if profile in lm.profiles and i not in done)
     readme = [
@@ -118,7 +119,7 @@ def _body(lm: Landmark, doc: dict, summary: pd.DataFrame, label: str, notes: lis
 
 
 def _html_section(lm: Landmark, doc: dict, summary: pd.DataFrame, label: str, notes: list[str],
-                  figure: Path | None, counts: dict) -> dict:
+                  figure: Path | None, verdicts: str) -> dict:
     prov = doc["provenance"]
     rows = table_rows(summary, lm)
     return {
@@ -129,18 +130,27 @@ def _html_section(lm: Landmark, doc: dict, summary: pd.DataFrame, label: str, no
         "machine": doc["runs"][0]["machine"], "runtime": f"{doc['seconds']:.1f} s",
         "commit": prov["git_commit"][:12], "dirty": _dirty(prov), "torch": prov.get("version.torch"),
         "python": prov.get("version.python"), "data_hashes": ", ".join(h[:12] for h in prov.get("data_hashes", [])),
-        "runs": len(doc["runs"]), "verdicts": ", ".join(f"{k}: {v}" for k, v in sorted(counts.items())),
+        "runs": len(doc["runs"]), "verdicts": verdicts,
     }
 
 
-def _index_row(lm: Landmark, doc: dict, counts: dict) -> dict:
+def _counted(counts: dict, fidelity: str) -> str:
+    """'verdict: count, ...'; a recipe off the paper's is named once in front of its results
+    ('modified recipe — below the band: 5, inside the band: 2') instead of in every verdict."""
+    prefix = f"{fidelity}; "
+    named = {k.removeprefix(prefix): v for k, v in counts.items()}
+    listed = ", ".join(f"{k}: {v}" for k, v in sorted(named.items()))
+    return f"{fidelity} — {listed}" if named != counts else listed
+
+
+def _index_row(lm: Landmark, doc: dict, counts: dict, fidelity: str) -> dict:
     verdicts = {k: v for k, v in counts.items() if not is_check(k)}
     checks = {k.split(": ", 1)[1]: v for k, v in counts.items() if is_check(k)}
     return {
         "landmark": f"[{lm.id}](tables/{lm.id}.md)",
         "title": lm.title,
         "runs": len(doc["runs"]),
-        "verdicts": ", ".join(f"{k}: {v}" for k, v in sorted(verdicts.items())),
+        "verdicts": _counted(verdicts, fidelity),
         "checks": ", ".join(f"{k}: {v}" for k, v in sorted(checks.items())),
         "runtime (s)": f"{doc['seconds']:.1f}",
         "machine": doc["runs"][0]["machine"],
