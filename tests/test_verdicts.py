@@ -228,3 +228,30 @@ def test_minor_departures_keep_the_verdict_and_are_named_with_their_reason(catal
         edit(catalog_dir, LECUN, lambda d: d["profiles"]["paper"]["minor_departures"][0].update(why=" "))
     with pytest.raises(ConfigError, match=r"profiles\.paper\.minor_departures"):
         edit(catalog_dir, LECUN, lambda d: d["profiles"]["paper"].update(modified_recipe=True))
+
+
+@pytest.mark.slow
+def test_training_records_the_crossing_as_a_fraction_and_a_run_that_never_crosses_as_censored(catalog_dir, tmp_path,
+                                                                                            train):
+    """The classify task on the digits: an MLP reaches 20% training error within a few epochs, at
+    the fraction its curve gives; at 1% in one epoch it never does, and is censored."""
+    def change(d):
+        mlp = next(c for c in d["claims"] if c["name"] == "mlp 64x100")
+        d.update(metric="epochs_to_threshold", orderings=[])
+        d["recipe"].update(threshold=20.0, epochs=6)
+        d["claims"] = [mlp, {**mlp, "name": "never", "recipe": {"threshold": 1.0, "epochs": 1}}]
+        d["profiles"]["quick"] = {"seeds": [0, 1]}
+
+    catalog = edit(catalog_dir, "digits-linear-mlp-cnn", change)
+    out = tmp_path / "models" / "quick" / "digits-linear-mlp-cnn"
+    train(catalog["digits-linear-mlp-cnn"], "quick", out)
+    rows = {(r["claim"], r["seed"]): r["value"] for r in json.loads((out / "metrics.json").read_text())["runs"]}
+    history = pd.read_csv(out / "history.csv")
+    for seed in (0, 1):
+        curve = history[(history.claim == "mlp 64x100") & (history.seed == seed)].sort_values("epoch")
+        crossed = threshold_crossing(list(zip(curve.epoch, curve.train_error)), 20.0)
+        assert crossed is not None and rows[("mlp 64x100", seed)] == pytest.approx(crossed)
+        assert math.isnan(rows[("never", seed)])
+    summary = summarize(pd.DataFrame(json.loads((out / "metrics.json").read_text())["runs"]), catalog)
+    assert row(summary, "never")["censored"] == 2 and row(summary, "never")["n"] == 0
+    assert row(summary, "mlp 64x100")["censored"] == 0 and row(summary, "mlp 64x100")["n"] == 2
