@@ -125,11 +125,11 @@ class Profile(Strict):
     # claim name -> its net and recipe under this profile, where they differ from the claim's own
     overrides: Mapping[str, ClaimOverride] = Field(default_factory=dict)
     recipe: Mapping[str, Any] = Field(default_factory=dict)  # overrides of the recipe under this profile
-    # True when the budget is below the paper's (fewer epochs, a subset): every table then says
-    # "reduced budget" instead of a verdict on the paper's number
+    # True when the budget is below the paper's (fewer epochs, a subset): every row then names
+    # "reduced budget" beside its result instead of a verdict on the paper's number
     reduced_budget: bool = False
     # True when the recipe departs from the paper's in another way (optimiser, schedule,
-    # precision, preprocessing): the tables say "modified recipe"; `note` names each departure
+    # precision, preprocessing): the rows say "modified recipe; <result>"; `note` names each departure
     modified_recipe: bool = False
     # departures too small to move any claim's number by its tolerance, each with its reason: the
     # fidelity is then "paper, minor departures" and the verdicts on the paper's numbers stand
