@@ -23,6 +23,9 @@ class MetricInfo:
     bounds: tuple[float, float] = (-math.inf, math.inf)  # no interval reaches outside these
     # a percentage of the test set's images: the tolerance rule's binomial floor applies
     test_set_share: bool = False
+    # a run may end without a value (it never reached the threshold): it is censored, counted
+    # beside the runs that have one, never given a made-up number
+    censored: bool = False
 
 
 METRICS: Registry[MetricInfo] = Registry("metric")
@@ -41,8 +44,8 @@ _metric("solved", False, "", "1 if the run classified every training example cor
 _metric("bound_ratio", True, "", "perceptron mistakes divided by the (R/gamma)^2 bound", bounds=(0.0, math.inf))
 _metric("converged", False, "", "1 if the perceptron rule finished an epoch without mistakes, else 0", kind="binary",
         bounds=(0.0, 1.0))
-_metric("epochs_to_threshold", True, "", "epochs until the training error first reaches a threshold",
-        bounds=(1.0, math.inf))
+_metric("epochs_to_threshold", True, "", "epochs (a fraction of one, read off the training-error curve) until the "
+        "training error first reaches a threshold", bounds=(1.0, math.inf), censored=True)
 
 
 @torch.no_grad()

@@ -10,6 +10,16 @@ test that decides an ordering.
   written digit.
 - Orderings: a one-sided Welch t-test for each neighbouring pair of claims; the largest p-value
   decides (one-sample t against a deterministic claim run once; none for two such claims).
+- Ratios (AlexNet Fig. 1, tanh epochs over ReLU epochs): the delta method on the log of the
+  ratio of means. Not a bootstrap: with 3 to 5 seeds per group a bootstrap has a few hundred
+  distinct resamples and its percentile interval is too narrow; the delta method gives the same
+  interval on every machine, and on the log scale it is asymmetric as a ratio's spread is
+  (tests/test_cifar_cpu.py measures its coverage). A ratio read off a figure or written in words
+  ("about 6", "six times") holds for any value that rounds to it: +- half a unit of its last digit.
+- Seeds needed: the fewest seeds whose 95% interval, at the seeds' measured spread, fits inside
+  the band (`seeds_needed`): what a claim needs before a verdict can say `reproduced`.
+- Epochs to a threshold: read off a run's training-error curve between the epochs around the
+  crossing (`threshold_crossing`); a run that never reaches it is censored, not given a number.
 """
 
 from __future__ import annotations
@@ -24,6 +34,7 @@ from scipy import stats
 LEVEL = 0.95
 ALPHA = 0.05
 Z95 = 1.959963984540054  # two-sided 95% normal quantile
+MAX_SEEDS = 100_000  # beyond this many seeds a band is out of reach: no number is given
 
 
 def interval(values: Sequence[float], kind: str, bounds: tuple[float, float],
@@ -35,9 +46,7 @@ def interval(values: Sequence[float], kind: str, bounds: tuple[float, float],
     if n == 0:
         return (math.nan, math.nan)
     if kind == "binary":
-        k = int(round(sum(values)))
-        ci = stats.binomtest(k, n).proportion_ci(LEVEL, method="exact")
-        return (float(ci.low), float(ci.high))
+        return _clopper_pearson(int(round(sum(values))), n)
     mean = float(np.mean(values))
     if n == 1:
         return (mean, mean) if deterministic else (math.nan, math.nan)
@@ -46,6 +55,11 @@ def interval(values: Sequence[float], kind: str, bounds: tuple[float, float],
         return (mean, mean)
     low, high = stats.t.interval(LEVEL, n - 1, loc=mean, scale=sem)
     return (max(float(low), bounds[0]), min(float(high), bounds[1]))
+
+
+def _clopper_pearson(k: int, n: int) -> tuple[float, float]:
+    ci = stats.binomtest(k, n).proportion_ci(LEVEL, method="exact")
+    return (float(ci.low), float(ci.high))
 
 
 def rounding_half_unit(paper: float) -> float:
@@ -107,3 +121,76 @@ def ratio_interval(a: Sequence[float], b: Sequence[float]) -> tuple[float, float
     df = (va + vb) ** 2 / ((va**2 / (len(a) - 1) if va else 0.0) + (vb**2 / (len(b) - 1) if vb else 0.0))
     t = stats.t.ppf(0.5 + LEVEL / 2, df)
     return (math.exp(log_ratio - t * se), math.exp(log_ratio + t * se))
+
+
+def stated_number_tolerance(value: float) -> tuple[float, str]:
+    """(tolerance, rule) for a number read off a figure or written in words ("about 6", "six
+    times"): any value that rounds to it, half a unit of its last written digit (6 -> 0.5,
+    2.5 -> 0.05, 60 -> 5)."""
+    exponent = int(Decimal(repr(float(value))).normalize().as_tuple().exponent)
+    tol = 0.5 * 10.0**exponent
+    return tol, f"read off a figure or written in words: values that round to {value:g} (± {tol:g})"
+
+
+def seeds_needed(values: Sequence[float], kind: str, centre: float, band: tuple[float, float]) -> int | None:
+    """The fewest seeds whose 95% interval around `centre`, at the spread of `values`, fits inside
+    `band`; None without a spread (fewer than two runs), when `centre` is on or outside an edge,
+    or beyond MAX_SEEDS. Binary runs (solved or not) use Clopper-Pearson at the share `centre`."""
+    margin = min(centre - band[0], band[1] - centre)
+    if len(values) < 2 or not margin > 0:
+        return None
+    if kind == "binary":
+        return _seeds_for_share(centre, band)
+    return _seeds_for_spread(float(np.std(values, ddof=1)), margin)
+
+
+def ratio_seeds_needed(a: Sequence[float], b: Sequence[float], centre: float, band: tuple[float, float]
+                       ) -> int | None:
+    """seeds_needed for the ratio mean(a) / mean(b), seeds per group, on the log scale of
+    ratio_interval; None as seeds_needed, or for a mean that is not positive."""
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    if len(a) < 2 or len(b) < 2 or a.mean() <= 0 or b.mean() <= 0 or centre <= 0 or band[0] <= 0:
+        return None
+    margin = min(math.log(centre / band[0]), math.log(band[1] / centre))
+    if not margin > 0:
+        return None
+    spread = math.sqrt(a.var(ddof=1) / a.mean() ** 2 + b.var(ddof=1) / b.mean() ** 2)
+    return _seeds_for_spread(spread, margin)
+
+
+def _seeds_for_spread(spread: float, margin: float) -> int | None:
+    """The fewest n >= 2 with t(n - 1) * spread / sqrt(n) <= margin."""
+    n = max(2, math.ceil((Z95 * spread / margin) ** 2))
+    while n <= MAX_SEEDS and stats.t.ppf(0.5 + LEVEL / 2, n - 1) * spread / math.sqrt(n) > margin:
+        n += max(1, n // 200)  # t falls towards the normal quantile: a few steps from the estimate
+    return n if n <= MAX_SEEDS else None
+
+
+def _seeds_for_share(share: float, band: tuple[float, float]) -> int | None:
+    """The fewest n whose Clopper-Pearson interval at round(share * n) successes fits inside band
+    (searched in steps of 1% above 100 seeds: the answer is "about" n)."""
+    n = 2
+    while n <= MAX_SEEDS:
+        low, high = _clopper_pearson(round(share * n), n)
+        if low >= band[0] and high <= band[1]:
+            return n
+        n += max(1, n // 100)
+    return None
+
+
+def threshold_crossing(curve: Sequence[tuple[float, float]], threshold: float) -> float | None:
+    """The epoch, a fraction of one, at which an error curve [(epoch, error), ...] first reaches
+    `threshold`: linear between the last point above it and the first at or below it, or the
+    first point itself when that is already at or below. None when no point reaches it: the run
+    is censored (it would have crossed later, or never), and no made-up epoch stands for it."""
+    before = None
+    for epoch, error in curve:
+        if math.isnan(error):  # an epoch without a training error (none was measured): no point
+            continue
+        if error <= threshold:
+            if before is None:
+                return float(epoch)
+            e0, y0 = before
+            return e0 + (y0 - threshold) / (y0 - error) * (epoch - e0)
+        before = (epoch, error)
+    return None

@@ -8,20 +8,21 @@ import pandas as pd
 import pytest
 import yaml
 
-from landmarks.catalog import load_catalog
+from landmarks.catalog import MODIFIED, REDUCED, load_catalog
 from landmarks.report.build import build_report
 from landmarks.report.tables import landmark_table, lecture_table, summarize
 from landmarks.errors import ConfigError
 from landmarks.registries import tolerance_for
-from landmarks.report.verdicts import (BETTER, CITED, HOLDS, INCONCLUSIVE, MODIFIED, NO_CLAIM, NOT_REPRODUCED, REDUCED,
-                                       REPRODUCED, VIOLATED, claim_verdict, ordering_verdict)
+from landmarks.report.verdicts import (BETTER, CITED, HOLDS, INCONCLUSIVE, MORE_SEEDS, NO_CLAIM, NOT_REPRODUCED,
+                                       REPRODUCED, REVERSED, TOUCHES, VIOLATED, claim_verdict, ordering_verdict)
 from landmarks.stats import binomial_floor, interval, ordering_p_value, rounding_half_unit
 
 
 def verdict(values, paper, tolerance, kind="continuous", lower_is_better=True, budget="paper", check="mean_within",
             bounds=(0.0, 100.0), deterministic=False):
     ci = interval(values, kind, bounds, deterministic)
-    return claim_verdict(check, paper, values, tolerance, ci, lower_is_better, budget)
+    judged = claim_verdict(check, paper, values, tolerance, ci, lower_is_better, budget)
+    return judged.verdict, judged.position
 
 
 def test_each_verdict_category_on_constructed_runs():
@@ -31,23 +32,24 @@ def test_each_verdict_category_on_constructed_runs():
     assert verdict([2.85, 2.95, 2.90, 2.88, 2.92], 4.7, 0.4) == (BETTER, "below")
     assert verdict([1.6, 1.7, 1.65, 1.62, 1.68], 0.95, 0.2) == (NOT_REPRODUCED, "above")
     # a mean inside the band whose interval crosses its edge: more seeds would decide
-    assert verdict([1.0, 1.3, 1.1], 1.06, 0.2) == (INCONCLUSIVE, "crosses")
+    assert verdict([1.0, 1.3, 1.1], 1.06, 0.2) == (f"{INCONCLUSIVE}: {MORE_SEEDS}", "crosses")
     # for an accuracy, higher is better: the sides swap
     assert verdict([0.99, 0.995], 0.9, 0.01, lower_is_better=False, bounds=(0, 1))[0] == BETTER
     # a binary metric at 7 of 10 (XOR solved): Clopper-Pearson [0.35, 0.93] crosses 0.5
-    assert verdict([1] * 7 + [0] * 3, 1.0, 0.5, kind="binary", lower_is_better=False, bounds=(0, 1)) == \
-        (INCONCLUSIVE, "crosses")
-    assert verdict([1] * 10, 1.0, 0.5, kind="binary", lower_is_better=False, bounds=(0, 1))[0] == REPRODUCED
-    # a budget below the paper's says so whatever the numbers, but still says where they lie
-    assert verdict([0.95, 0.96], 0.95, 0.2, budget=REDUCED) == (REDUCED, "inside")
-    assert verdict([2.9, 2.91], 4.7, 0.4, budget=MODIFIED) == (MODIFIED, "below")
+    assert verdict([1] * 7 + [0] * 3, 0.5, None, kind="binary", lower_is_better=False, bounds=(0, 1),
+                   check="mean_above") == (f"{INCONCLUSIVE}: {MORE_SEEDS}", "crosses")
+    assert verdict([1] * 10, 0.5, None, kind="binary", lower_is_better=False, bounds=(0, 1),
+                   check="mean_above")[0] == REPRODUCED
+    # a budget below the paper's names itself and where the interval lies, whatever the numbers
+    assert verdict([0.95, 0.96], 0.95, 0.2, budget=REDUCED) == (f"{REDUCED}; inside the band", "inside")
+    assert verdict([2.9, 2.91], 4.7, 0.4, budget=MODIFIED) == (f"{MODIFIED}; below the band", "below")
     # bounds every run must respect are checks, kept apart from reproductions
     assert verdict([0.2, 0.9], 1.0, None, check="all_at_most")[0] == HOLDS
     assert verdict([0.2, 1.01], 1.0, None, check="all_at_most")[0] == VIOLATED
     assert verdict([0.6, 0.4], 0.5, None, check="all_at_least")[0] == VIOLATED
     assert verdict([0.9], None, None) == (NO_CLAIM, "")
-    # one seeded run gives no interval: inconclusive; a deterministic one is its own interval
-    assert verdict([0.95], 0.95, 0.2)[0] == INCONCLUSIVE
+    # one seeded run gives no interval: more seeds needed; a deterministic one is its own interval
+    assert verdict([0.95], 0.95, 0.2)[0] == f"{INCONCLUSIVE}: {MORE_SEEDS}"
     assert verdict([0.95], 0.95, 0.2, deterministic=True)[0] == REPRODUCED
 
 
@@ -72,15 +74,14 @@ def test_tolerance_rule():
     assert tol == pytest.approx(binomial_floor(0.95, 10_000)[0]) and "N = 10,000" in rule
     he = catalog["he2016-resnet-cifar10"]
     assert tolerance_for(he, he.claim("ResNet-110")) == (0.16, "the paper's reported spread")
-    xor = catalog["xor-backprop"]
-    tol, rule = tolerance_for(xor, xor.claim("2-2-1 net, backpropagation"))
-    assert tol == 0.5 and rule.startswith("stated: ")
+    stated = lecun.claim("LeNet-5").model_copy(update={"tolerance": 0.3, "tolerance_reason": "a reason"})
+    assert tolerance_for(lecun, stated) == (0.3, "stated: a reason")
 
 
 def test_a_stated_tolerance_needs_its_reason(catalog_dir):
-    path = catalog_dir / "xor-backprop.yaml"
+    path = catalog_dir / "lecun1998-mnist.yaml"
     data = yaml.safe_load(path.read_text())
-    del data["claims"][1]["tolerance_reason"]
+    data["claims"][1]["tolerance"] = 0.3
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     with pytest.raises(ConfigError, match=r"claims\[1\].tolerance_reason"):
         load_catalog(catalog_dir)
@@ -89,13 +90,13 @@ def test_a_stated_tolerance_needs_its_reason(catalog_dir):
 def test_ordering_verdicts_come_from_a_test_on_the_runs():
     worst, mid, best = [5.0, 5.2, 4.9, 5.1], [2.0, 2.2, 1.9, 2.1], [1.0, 1.1, 0.9, 1.05]
     p, p_rev = ordering_p_value([worst, mid, best], True, [False] * 3)
-    assert p < 0.001 and ordering_verdict(p, p_rev) == REPRODUCED
+    assert p < 0.001 and ordering_verdict(p, p_rev).verdict == REPRODUCED
     p, p_rev = ordering_p_value([worst, best, mid], True, [False] * 3)  # a pair significantly reversed
-    assert ordering_verdict(p, p_rev) == NOT_REPRODUCED
+    assert ordering_verdict(p, p_rev).verdict == REVERSED
     # means in the claimed order but within the noise (digits MLP > CNN, p ~ 0.1): not decided
     p, p_rev = ordering_p_value([[2.0, 2.4, 1.8], [1.6, 2.1, 1.7]], True, [False] * 2)
-    assert 0.05 < p < 0.5 and ordering_verdict(p, p_rev) == INCONCLUSIVE
-    assert ordering_verdict(0.0, 1.0, REDUCED) == REDUCED
+    assert 0.05 < p < 0.5 and ordering_verdict(p, p_rev).verdict == INCONCLUSIVE
+    assert ordering_verdict(0.0, 1.0, REDUCED).verdict == f"{REDUCED}; in the claimed order"
     # higher is better for an accuracy: the claimed order is rising
     p, _ = ordering_p_value([[0.80, 0.81, 0.79], [0.90, 0.91, 0.92]], False, [False] * 2)
     assert p < 0.01
@@ -106,6 +107,7 @@ def test_report_from_real_runs(catalog_dir, tmp_path, train):
     path = catalog_dir / "xor-backprop.yaml"
     data = yaml.safe_load(path.read_text())
     data["profiles"]["classic"] = {"seeds": [0, 1, 2], "reduced_budget": True, "recipe": {"epochs": 300}}
+    data["profiles"]["quick"]["seeds"] = list(range(10))  # the catalog's 100 are for the claim, not this test
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     catalog = load_catalog(catalog_dir)
     models = tmp_path / "models"
@@ -130,15 +132,18 @@ def test_report_from_real_runs(catalog_dir, tmp_path, train):
     # a reduced-budget profile is labelled so, in its own folder, without touching the quick one
     classic = tmp_path / "reports" / "classic"
     assert "reduced budget" in (classic / "tables" / "xor-backprop.md").read_text()
-    verdicts = pd.read_csv(classic / "summary.csv").set_index("claim")["verdict"]
-    assert verdicts["2-2-1 net, backpropagation"] == REDUCED  # whatever the runs gave
-    assert verdicts["perceptron (best of all epochs)"] == HOLDS  # a theorem holds under any budget
-    assert "Each verdict is decided on the 95% interval" in readme
+    rows = pd.read_csv(classic / "summary.csv").set_index("claim")
+    solved = rows.loc["2-2-1 net, backpropagation"]
+    # whatever the runs gave, the verdict names the budget and the result
+    assert solved["verdict"] == f"{REDUCED}; {solved['result']}" and solved["fidelity"] == REDUCED
+    assert rows.loc["perceptron (best of all epochs)", "verdict"] == HOLDS  # a theorem holds under any budget
+    assert "Each row gives its result against the band" in readme
     assert pd.read_csv(quick / "results.csv").equals(results)
 
-    # the same tables as one offline HTML page: verdicts colour-coded, provenance under each table
+    # the same tables as one offline HTML page: verdicts coloured by their result, provenance under each table
     html = (classic / "index.html").read_text()
-    assert '<td class="verdict v-budget">reduced budget' in html
+    css = {"agrees": "v-reproduced", "better": "v-better", "worse": "v-not", "open": "v-inconclusive"}
+    assert f'<td class="verdict {css[solved["outcome"]]}">{REDUCED}; {solved["result"]}' in html
     assert '<td class="verdict v-check-ok">check: holds</td>' in html
     assert "Commit <code>" in html and "torch " in html
     assert "http://" not in html and "https://" not in html.split("<body>")[1].split('class="note"')[0]
@@ -181,9 +186,9 @@ def test_a_profile_off_the_paper_recipe_says_so_and_where_it_lies():
                           "value": v, "info.parameters": 61706} for v in (0.60, 0.62, 0.61, 0.59, 0.63)])
     summary = summarize(runs, catalog)
     row = summary.iloc[0]
-    assert row["verdict"] == MODIFIED and row["band_position"] == "below"
+    assert row["verdict"] == f"{MODIFIED}; below the band" and row["band_position"] == "below"
     table = landmark_table(summary, lm)
-    assert "modified recipe (below the band)" in table and "± 0.20 pts" in table
+    assert "modified recipe; below the band" in table and "± 0.20 pts" in table
 
 
 def test_learning_curves_draw_what_shows_the_claim(tmp_path):

@@ -7,7 +7,9 @@ estimators, metrics). Loading imports no registry, so `landmarks list` runs with
 
 from landmarks.catalog.load import (check_profile, deep_merge, get_landmark, load_catalog, load_landmark,
                                     profile_names, resolve_recipe)
-from landmarks.catalog.schema import PROFILE_NAME, PROFILES, Claim, Landmark, Ordering, Profile, Reference
+from landmarks.catalog.schema import (MINOR, MODIFIED, PAPER, PROFILE_NAME, PROFILES, REDUCED, Claim, Departure,
+                                      Landmark, Ordering, Profile, Reference)
 
-__all__ = ["PROFILES", "PROFILE_NAME", "Claim", "Landmark", "Ordering", "Profile", "Reference", "check_profile",
-           "deep_merge", "get_landmark", "load_catalog", "load_landmark", "profile_names", "resolve_recipe"]
+__all__ = ["MINOR", "MODIFIED", "PAPER", "PROFILES", "PROFILE_NAME", "REDUCED", "Claim", "Departure", "Landmark",
+           "Ordering", "Profile", "Reference", "check_profile", "deep_merge", "get_landmark", "load_catalog",
+           "load_landmark", "profile_names", "resolve_recipe"]

@@ -74,6 +74,14 @@ def _consistent(lm: Landmark, path: Path) -> None:
                            f"name not this close to one of {', '.join(PROFILES)})")
         if not prof.seeds:
             raise fail(f"profiles.{pname}.seeds", "at least one seed is needed")
+        if prof.minor_departures and prof.modified_recipe:
+            raise fail(f"profiles.{pname}.minor_departures", "a modified recipe names its departures in `note`; "
+                       "minor departures are for a profile that otherwise runs the paper's recipe: drop one")
+        for j, dep in enumerate(prof.minor_departures):
+            for key in ("what", "why"):
+                if not getattr(dep, key).strip():
+                    raise fail(f"profiles.{pname}.minor_departures[{j}].{key}", "is empty: a minor departure names "
+                               "what differs and why it cannot move a claim's number by its tolerance")
         for j, n in enumerate(prof.claims or ()):
             if n not in names:
                 raise fail(f"profiles.{pname}.claims[{j}]", f"no claim named {n!r}")
@@ -122,6 +130,9 @@ def _check_orderings(lm: Landmark, names: list[str], fail: Callable[[str, str], 
             cycle = " -> ".join(map(repr, reversed(exc.args[1])))
             raise fail(f"orderings[{i}].claims", f"contradicts an earlier ordering on {metric}: together they "
                        f"go round in a circle ({cycle}, worst to best); remove or reverse one of them") from None
+        if o.ratio_tolerance is not None and (o.ratio is None or not o.ratio_tolerance_reason.strip()):
+            raise fail(f"orderings[{i}].ratio_tolerance_reason", "a stated ratio tolerance needs the `ratio` it "
+                       "bands and its reason (why not the rule for a number read off a figure)")
 
 
 def load_landmark(path: Path) -> Landmark:

@@ -29,6 +29,11 @@ PROFILE_NAME = re.compile(r"^[a-z][a-z0-9-]{0,39}$")
 # is 48 characters
 CLAIM_NAME_MAX = 100
 
+# A profile's fidelity to the paper's recipe, which decides what its verdicts may say: only
+# PAPER and MINOR runs may say `reproduced`; a recipe both modified and reduced is "modified
+# recipe, reduced budget"
+PAPER, MINOR, MODIFIED, REDUCED = "paper", "paper, minor departures", "modified recipe", "reduced budget"
+
 
 class Claim(Strict):
     name: str
@@ -37,9 +42,11 @@ class Claim(Strict):
     source: str = ""  # table or figure of the paper
     metric: str | None = None  # defaults to the landmark's metric
     # mean_within: the 95% interval of the mean inside the paper's value +- tolerance.
-    # all_at_most / all_at_least: every run on the right side of the paper's value (a bound that
-    # must hold, such as a theorem's: a check, not a reproduction)
-    check: Literal["mean_within", "all_at_most", "all_at_least"] = "mean_within"
+    # mean_above / mean_below: a claim the paper makes in words, not as a number ("usually
+    # learns it": most seeds, a share above 0.5): `paper` is the bound the words set, and the
+    # interval must lie on its side. all_at_most / all_at_least: every run on the right side of
+    # the paper's value (a bound that must hold, such as a theorem's: a check, not a reproduction)
+    check: Literal["mean_within", "mean_above", "mean_below", "all_at_most", "all_at_least"] = "mean_within"
     # the spread (std over runs) the paper reports for its own number, where it gives one; it is
     # then the tolerance (He et al. 2016, ResNet-110: 6.61 +- 0.16)
     paper_spread: float | None = Field(None, ge=0.0)
@@ -77,9 +84,13 @@ class Ordering(Strict):
     claims: tuple[str, ...]
     source: str = ""
     metric: str | None = None  # defaults to the landmark's metric
-    # the paper's ratio of the first claim's value to the last one's (AlexNet Fig. 1: about 6);
-    # the table then shows the measured ratio of the means beside it
+    # the paper's ratio of the first claim's value to the last one's (AlexNet Fig. 1: about 6),
+    # judged as a claim of its own: the ratio's interval against a band. A number read off a
+    # figure or written in words holds for any value that rounds to it (6: 5.5 to 6.5); a
+    # `ratio_tolerance` stated with its reason replaces that rule
     ratio: float | None = Field(None, gt=0.0)
+    ratio_tolerance: float | None = Field(None, gt=0.0)
+    ratio_tolerance_reason: str = ""
 
 
 class Reference(Strict):
@@ -101,17 +112,28 @@ class ClaimOverride(Strict):
     recipe: Mapping[str, Any] = Field(default_factory=dict)  # applied after the profile's recipe
 
 
+class Departure(Strict):
+    """A way a profile's recipe departs from the paper's that cannot move a claim's number by its
+    tolerance, and why (per-channel standardisation for per-pixel mean subtraction: ...)."""
+
+    what: str
+    why: str
+
+
 class Profile(Strict):
     seeds: tuple[Annotated[int, Field(ge=0)], ...]
     # claim name -> its net and recipe under this profile, where they differ from the claim's own
     overrides: Mapping[str, ClaimOverride] = Field(default_factory=dict)
     recipe: Mapping[str, Any] = Field(default_factory=dict)  # overrides of the recipe under this profile
-    # True when the budget is below the paper's (fewer epochs, a subset): every table then says
-    # "reduced budget" instead of a verdict on the paper's number
+    # True when the budget is below the paper's (fewer epochs, a subset): every row then names
+    # "reduced budget" beside its result instead of a verdict on the paper's number
     reduced_budget: bool = False
     # True when the recipe departs from the paper's in another way (optimiser, schedule,
-    # precision, preprocessing): the tables say "modified recipe"; `note` names each departure
+    # precision, preprocessing): the rows say "modified recipe; <result>"; `note` names each departure
     modified_recipe: bool = False
+    # departures too small to move any claim's number by its tolerance, each with its reason: the
+    # fidelity is then "paper, minor departures" and the verdicts on the paper's numbers stand
+    minor_departures: tuple[Departure, ...] = ()
     claims: tuple[str, ...] | None = None  # the claims this profile runs; all when absent
     note: str = ""
     # what a reader needs before starting it, shown with the note: "1 GPU (A100 class) or more",
@@ -172,7 +194,15 @@ class Landmark(Strict):
     def metric_of(self, claim: Claim) -> str:
         return claim.metric or self.metric
 
-    def budget(self, profile: str) -> str:
-        """"paper", "reduced budget" or "modified recipe": what a profile's runs may claim."""
+    def fidelity(self, profile: str) -> str:
+        """What a profile's recipe is to the paper's: "paper", "paper, minor departures",
+        "modified recipe", "reduced budget", or "modified recipe, reduced budget"."""
         prof = self.profile(profile)
-        return "reduced budget" if prof.reduced_budget else "modified recipe" if prof.modified_recipe else "paper"
+        off = [name for name, on in ((MODIFIED, prof.modified_recipe), (REDUCED, prof.reduced_budget)) if on]
+        return ", ".join(off) if off else MINOR if prof.minor_departures else PAPER
+
+    def budget(self, profile: str) -> str:
+        """"paper", "reduced budget" or "modified recipe": one word for a run's parameters (the
+        report judges by `fidelity`, which names both and minor departures)."""
+        prof = self.profile(profile)
+        return REDUCED if prof.reduced_budget else MODIFIED if prof.modified_recipe else PAPER

@@ -25,19 +25,22 @@ def cmd_list(args: argparse.Namespace) -> int:
         print(f"{lm.id}: {lm.title}")
         print(f"  task {lm.task}, dataset {lm.dataset or '(generated)'}, metric {lm.metric}")
         for name, prof in lm.profiles.items():
-            tag = ", reduced budget" if prof.reduced_budget else ""
+            fidelity = lm.fidelity(name)
+            tag = "" if fidelity == "paper" else f", {fidelity}"
             needs = "".join(f"; {what} {text}" for what, text in
                             (("hardware", prof.hardware), ("expected time", prof.expected_time)) if text)
             print(f"  profile {name}: {len(lm.claims_for(name))} claims x {len(prof.seeds)} seeds{tag}{needs}")
         for c in lm.claims:
-            paper = "-" if c.paper is None else f"{c.paper:g}"
+            side = {"mean_above": "> ", "mean_below": "< "}.get(c.check, "")
+            paper = "-" if c.paper is None else f"{side}{c.paper:g}"
             also = "".join(f", {metric} {value:g}" for metric, value in c.also.items())
             print(f"    claim {c.name!r}: model {c.model}, paper {paper}{also} ({c.source})")
         for ref in lm.references:
             values = ", ".join(f"{metric} {value:g}" for metric, value in ref.values.items())
             print(f"    reference {ref.name!r} (not re-run): {values} ({ref.source})")
         for o in lm.orderings:
-            print(f"    ordering: {' -> '.join(o.claims)} (worst to best)")
+            ratio = f", the first {o.ratio:g} times the last" if o.ratio is not None else ""
+            print(f"    ordering: {' -> '.join(o.claims)} (worst to best{ratio})")
     return 0
 
 

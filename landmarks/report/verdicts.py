@@ -1,50 +1,82 @@
 """Verdicts: what a careful reader may say of a claim, decided on its 95% interval.
 
-A claim's band is the paper's value +- its tolerance (`landmarks.stats` says how the
-tolerance is set). For a claim run at the paper's recipe:
+Every row says two things. Its **result**, computed whatever the recipe: where the interval lies
+against the band (paper +- tolerance; `landmarks.stats` says how the tolerance is set):
 
-- `reproduced`: the interval lies inside the band;
-- `better than paper`: entirely on the better side of it (a number that far from the paper's
-  says the recipe is not the paper's: the paper's number was not reproduced either);
-- `not reproduced`: entirely on the worse side;
-- `inconclusive`: it crosses an edge of the band; more seeds would decide.
+- `inside the band`, `below the band`, `above the band`;
+- `more seeds needed`: the mean lies in the band but the interval crosses an edge (the table
+  gives about how many seeds would fit it inside, at the seeds' measured spread);
+- `touches the band`: the mean lies outside the band and the interval reaches into it.
 
-A profile that runs less than the paper's recipe says `reduced budget`, one that runs another
-recipe `modified recipe`, whatever the interval. A bound that every run must respect (a theorem,
-such as Novikoff's) is a check, not a reproduction: `check: holds` or `check: violated`. An
-ordering is decided by a test on the runs: `reproduced` when p < 0.05 for the claimed order,
-`not reproduced` when a neighbouring pair is significantly reversed, else `inconclusive`.
-The results a paper cites for comparison (`references`) are shown as published: `not re-run`.
+And the **fidelity** of its recipe: `paper`, `paper, minor departures` (each named with why it
+cannot move the number by the tolerance), `modified recipe`, `reduced budget`, or both of the
+last two. Only at `paper` or `paper, minor departures` does the result become a verdict on the
+paper's number: `reproduced` (inside), `better than paper` or `not reproduced` (beyond the band
+on that side; a number far better than the paper's says the recipe is not the paper's either),
+`inconclusive: more seeds needed` or `inconclusive: touches the band`. Elsewhere the verdict
+names both: `modified recipe; below the band`.
+
+A ratio the paper states ("about 6") is judged the same way: the ratio's interval against its
+band, where both sides are `not reproduced`. An ordering is decided by a test on the runs:
+`reproduced` (p < 0.05 for the claimed order), `inconclusive` (not significant), and `reversed`
+when a neighbouring pair is significantly the other way round, under every fidelity, since no
+budget makes a reversed order a success. A bound that every run must respect (a theorem, such as
+Novikoff's) is a check, not a reproduction: `check: holds` or `check: violated`. The results a
+paper cites for comparison (`references`) are shown as published: `not re-run`.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Literal, Sequence
+from dataclasses import dataclass
+from typing import Sequence
 
+from landmarks.catalog import MINOR, PAPER
 from landmarks.stats import ALPHA
 
 REPRODUCED = "reproduced"
 BETTER = "better than paper"
 NOT_REPRODUCED = "not reproduced"
 INCONCLUSIVE = "inconclusive"
-REDUCED = "reduced budget"
-MODIFIED = "modified recipe"
+REVERSED = "reversed"
 HOLDS = "check: holds"
 VIOLATED = "check: violated"
 NO_CLAIM = "-"
 CITED = "not re-run"  # a result the paper cites for comparison (catalog `references`), shown as published
 
-Budget = Literal["paper", "reduced budget", "modified recipe"]
+MORE_SEEDS = "more seeds needed"
+TOUCHES = "touches the band"
+IN_ORDER = "in the claimed order"
+ORDER_OPEN = "order not decided"
+
+# what colours a row, from its result alone: it agrees with the paper, lies beyond the band on the
+# better or the worse side (a reversed order is worse), or is open (more seeds would decide)
+AGREES, BETTER_SIDE, WORSE_SIDE, OPEN = "agrees", "better", "worse", "open"
+
 EXPLAINED = (
-    "Each verdict is decided on the 95% interval of the mean over seeds (t for errors, "
-    "Clopper-Pearson for shares of runs) against the band paper ± tolerance: `reproduced` inside it, "
-    "`better than paper` or `not reproduced` entirely on one side, `inconclusive` across an edge "
-    "(more seeds would decide). `reduced budget` and `modified recipe` rows did not run the paper's "
-    "recipe and claim nothing about its number; `check` rows are bounds every run must respect, "
-    "counted apart; orderings are decided by one-sided Welch t-tests (p in the table); `not re-run` rows are "
-    "results the paper reports for comparison, shown as published."
+    "Each row gives its result against the band paper ± tolerance, on the 95% interval of the mean over "
+    "seeds (t for errors, Clopper-Pearson for shares of runs, the delta method for ratios): inside, below or "
+    "above the band, `more seeds needed` (the mean in the band, the interval across an edge; about how many "
+    "seeds would fit it inside) or `touches the band` (the mean outside it, the interval reaching in). Only "
+    "a recipe at the paper's fidelity (`paper`, or `paper, minor departures`, each departure named with why it "
+    "cannot move the number by the tolerance) turns that into `reproduced`, `better than paper`, `not "
+    "reproduced` or `inconclusive`; any other row names its recipe and its result (`modified recipe; below "
+    "the band`). Colours follow the result. Orderings are decided by one-sided Welch t-tests (p in the "
+    "table) and say `reversed`, with its p, under any recipe when a pair is significantly the other way "
+    "round; `check` rows are bounds every run must respect, counted apart; `not re-run` rows are results "
+    "the paper reports for comparison, shown as published."
 )
+
+
+@dataclass(frozen=True)
+class Judgement:
+    """A row's verdict, its result whatever the recipe, the outcome that colours it, and where
+    its interval lies against the band (inside, below, above, crosses; '' without one)."""
+
+    verdict: str
+    result: str = ""
+    outcome: str = ""
+    position: str = ""
 
 
 def band_position(low: float, high: float, band_low: float, band_high: float) -> str:
@@ -60,28 +92,65 @@ def band_position(low: float, high: float, band_low: float, band_high: float) ->
     return "crosses"
 
 
+def claim_band(check: str, paper: float, tolerance: float | None) -> tuple[float, float]:
+    """The values that agree with a claim: paper +- tolerance, or one side of a bound the paper
+    states in words (`mean_above`: most seeds solve it, a share above 0.5)."""
+    if check == "mean_above":
+        return (paper, math.inf)
+    if check == "mean_below":
+        return (-math.inf, paper)
+    return (paper - (tolerance or 0.0), paper + (tolerance or 0.0))
+
+
+def _said(fidelity: str, at_paper: str, result: str) -> str:
+    """The verdict a recipe of this fidelity may give: the paper's word, or the recipe and the result."""
+    return at_paper if fidelity in (PAPER, MINOR) else f"{fidelity}; {result}"
+
+
+def judge_band(mean: float, interval: tuple[float, float], band: tuple[float, float], lower_is_better: bool | None,
+               fidelity: str = PAPER) -> Judgement:
+    """A value's interval against its band. `lower_is_better` None: beyond the band is worse on
+    both sides (a ratio the paper gives as "about 6")."""
+    position = band_position(*interval, *band)
+    if position in ("below", "above"):
+        better = {True: "below", False: "above"}.get(lower_is_better)
+        outcome = BETTER_SIDE if position == better else WORSE_SIDE
+        result, at_paper = f"{position} the band", BETTER if outcome == BETTER_SIDE else NOT_REPRODUCED
+    elif position == "inside":
+        result, outcome, at_paper = "inside the band", AGREES, REPRODUCED
+    else:  # across an edge, or no interval yet (one seeded run): more seeds decide
+        result = TOUCHES if position and not band[0] <= mean <= band[1] else MORE_SEEDS
+        outcome, at_paper = OPEN, f"{INCONCLUSIVE}: {result}"
+    return Judgement(_said(fidelity, at_paper, result), result, outcome, position)
+
+
 def claim_verdict(check: str, paper: float | None, values: Sequence[float], tolerance: float | None,
-                  interval: tuple[float, float], lower_is_better: bool, budget: Budget = "paper") -> tuple[str, str]:
-    """(verdict, where the interval lies against the band)."""
+                  interval: tuple[float, float], lower_is_better: bool, fidelity: str = PAPER) -> Judgement:
     if paper is None or not values:
-        return NO_CLAIM, ""
-    if check == "all_at_most":
-        return (HOLDS if all(v <= paper for v in values) else VIOLATED), ""
-    if check == "all_at_least":
-        return (HOLDS if all(v >= paper for v in values) else VIOLATED), ""
-    position = band_position(*interval, paper - (tolerance or 0.0), paper + (tolerance or 0.0))
-    if budget != "paper":
-        return budget, position
-    better, worse = ("below", "above") if lower_is_better else ("above", "below")
-    return {"inside": REPRODUCED, better: BETTER, worse: NOT_REPRODUCED}.get(position, INCONCLUSIVE), position
+        return Judgement(NO_CLAIM)
+    if check in ("all_at_most", "all_at_least"):
+        holds = all(v <= paper for v in values) if check == "all_at_most" else all(v >= paper for v in values)
+        return Judgement(HOLDS if holds else VIOLATED, "holds" if holds else "violated")
+    mean = sum(values) / len(values)
+    return judge_band(mean, interval, claim_band(check, paper, tolerance), lower_is_better, fidelity)
 
 
-def ordering_verdict(p_claimed: float, p_reverse: float, budget: Budget = "paper") -> str:
-    if budget != "paper":
-        return budget
+def ordering_verdict(p_claimed: float, p_reverse: float, fidelity: str = PAPER) -> Judgement:
+    if p_reverse < ALPHA:  # under any budget: a reduced one may fail to show an order, not turn it round
+        return Judgement(REVERSED, REVERSED, WORSE_SIDE)
     if p_claimed < ALPHA:
-        return REPRODUCED
-    return NOT_REPRODUCED if p_reverse < ALPHA else INCONCLUSIVE
+        return Judgement(_said(fidelity, REPRODUCED, IN_ORDER), IN_ORDER, AGREES)
+    return Judgement(_said(fidelity, INCONCLUSIVE, ORDER_OPEN), ORDER_OPEN, OPEN)
+
+
+def ratio_verdict(ratio: float, interval: tuple[float, float], band: tuple[float, float], p_claimed: float,
+                  p_reverse: float, fidelity: str = PAPER) -> Judgement:
+    """A ratio claim (tanh epochs over ReLU epochs, about 6): a reversed order says so; else the
+    ratio's interval against its band, where a ratio too large is as far off as one too small."""
+    order = ordering_verdict(p_claimed, p_reverse, fidelity)
+    if order.verdict == REVERSED:
+        return order
+    return judge_band(ratio, interval, band, None, fidelity)
 
 
 def is_check(verdict: str) -> bool:

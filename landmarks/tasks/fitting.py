@@ -4,6 +4,7 @@ and a finished fit turned into the run's metrics and details."""
 from __future__ import annotations
 
 import json
+import math
 from typing import Callable
 
 import torch
@@ -11,6 +12,7 @@ import torch
 from landmarks.files import write_atomic
 from landmarks.metrics import at_chance
 from landmarks.models import create_model
+from landmarks.stats import threshold_crossing
 from landmarks.tasks.registry import RunResult, RunSpec, StageContext
 from landmarks.train.lr_search import search_lr
 from landmarks.train.precision import resolve_precision
@@ -25,9 +27,9 @@ def run_result(result: FitResult, recipe: Recipe, model: torch.nn.Module, search
     metrics = {"top1_error": result.test["top1_error"], "top5_error": result.test["top5_error"],
                "train_error": result.history[-1]["train_error"]}
     if recipe.threshold:
-        hit = [h["epoch"] for h in result.history if h["train_error"] <= recipe.threshold]
-        # never reached: one more than the epochs run, so the run still counts (and loses)
-        metrics["epochs_to_threshold"] = float(hit[0] if hit else len(result.history) + 1)
+        crossed = threshold_crossing([(h["epoch"], h["train_error"]) for h in result.history], recipe.threshold)
+        # never reached: censored (NaN), counted apart by the report rather than given a made-up epoch
+        metrics["epochs_to_threshold"] = math.nan if crossed is None else crossed
     return RunResult(
         metrics=metrics,
         history=result.history,
