@@ -108,6 +108,31 @@ def test_no_file_over_300_lines():
     assert not long, long
 
 
+def long_functions(paths: list[Path], most: int = 60) -> dict[str, int]:
+    """{file:function: lines} of the functions longer than `most` lines, decorators and docstring
+    included."""
+    import ast
+
+    out = {}
+    for path in paths:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                first = min([node.lineno, *(d.lineno for d in node.decorator_list)])
+                if (n := node.end_lineno - first + 1) > most:
+                    out[f"{path.name}:{node.name}"] = n
+    return out
+
+
+def test_no_function_over_60_lines():
+    assert long_functions(sorted(PACKAGE.rglob("*.py"))) == {}
+
+
+def test_the_long_function_finder_finds_one(tmp_path):
+    body = "\n".join(f"    x{i} = {i}" for i in range(61))
+    (tmp_path / "m.py").write_text(f"def f():\n{body}\n\n\ndef g():\n    return 1\n")
+    assert long_functions([tmp_path / "m.py"]) == {"m.py:f": 62}
+
+
 def code_lines(path: Path) -> list[tuple[int, str]]:
     """(line number, text with spaces folded) of the lines that carry code: no blank, comment,
     docstring-only, import or lone-bracket lines."""

@@ -9,7 +9,7 @@ import yaml
 from landmarks.catalog import load_catalog
 from landmarks.errors import ConfigError
 from landmarks.estimators import ESTIMATORS, create_estimator
-from landmarks.registries import check_catalog
+from landmarks.catalog_check import check_catalog
 from landmarks.report.build import build_report
 
 LANDMARK = {

@@ -112,7 +112,7 @@ def catalog_claims() -> list:
 def test_every_catalog_claim_builds_runs_and_gets_a_gradient_everywhere(lm, claim):
     """Like timm's registry tests: each claim's model with its model_args, at its dataset's input
     shape, forward and backward on a small batch; every parameter must receive a gradient."""
-    from landmarks.registries import model_inputs
+    from landmarks.catalog_check import model_inputs
 
     in_shape, classes = model_inputs(lm, claim)
     torch.manual_seed(0)

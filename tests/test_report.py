@@ -12,8 +12,8 @@ from landmarks.catalog import MODIFIED, REDUCED, load_catalog
 from landmarks.report.build import build_report
 from landmarks.report.tables import landmark_table, lecture_table, summarize
 from landmarks.errors import ConfigError
-from landmarks.registries import tolerance_for
-from landmarks.report.verdicts import (BETTER, CITED, HOLDS, INCONCLUSIVE, MORE_SEEDS, NO_CLAIM, NOT_REPRODUCED,
+from landmarks.judging.tolerance import tolerance_for
+from landmarks.judging.verdicts import (BETTER, CITED, HOLDS, INCONCLUSIVE, MORE_SEEDS, NO_CLAIM, NOT_REPRODUCED,
                                        REPRODUCED, REVERSED, TOUCHES, VIOLATED, claim_verdict, ordering_verdict)
 from landmarks.stats import binomial_floor, interval, ordering_p_value, rounding_half_unit
 

@@ -13,7 +13,7 @@ from landmarks.catalog import MINOR, MODIFIED, REDUCED, load_catalog
 from landmarks.errors import ConfigError
 from landmarks.report.build import build_report
 from landmarks.report.tables import landmark_table, summarize, table_rows
-from landmarks.report.verdicts import (INCONCLUSIVE, MORE_SEEDS, NOT_REPRODUCED, REPRODUCED, REVERSED, TOUCHES)
+from landmarks.judging.verdicts import (INCONCLUSIVE, MORE_SEEDS, NOT_REPRODUCED, REPRODUCED, REVERSED, TOUCHES)
 from landmarks.stats import interval, ratio_interval, threshold_crossing
 
 FIG1 = "krizhevsky2012-relu-vs-tanh"

@@ -1,7 +1,7 @@
 """The catalog: one YAML file per landmark in benchmarks/ (data, not code).
 
 `schema` says what a file may hold, `load` reads and cross-checks the files, and
-`landmarks.registries` binds them to the registries of code (models, datasets, tasks,
+`landmarks.catalog_check` binds them to the registries of code (models, datasets, tasks,
 estimators, metrics). Loading imports no registry, so `landmarks list` runs without torch.
 """
 

@@ -5,7 +5,7 @@
 
 Loading checks what the files alone can say: types, unknown keys, claim names that orderings
 and profiles refer to, profiles that exist, recipes that resolve under every profile. Whether
-models, datasets, tasks and metrics are registered is `landmarks.registries`' job.
+models, datasets, tasks and metrics are registered is `landmarks.catalog_check`' job.
 """
 
 from __future__ import annotations

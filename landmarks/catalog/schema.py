@@ -3,7 +3,7 @@
     landmarks schema > landmark.schema.json   # for editors that check and complete YAML
 
 Only the shape of the file is checked here; whether its models, datasets, tasks and metrics
-exist is `landmarks.registries`' job, so this module imports no registry of code.
+exist is `landmarks.catalog_check`' job, so this module imports no registry of code.
 """
 
 from __future__ import annotations

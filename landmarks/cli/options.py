@@ -21,7 +21,7 @@ def checked(args: argparse.Namespace, profile_name: str | None = None, ids: list
             ) -> dict[str, Landmark]:
     """The catalog, with the landmarks a command will use checked against the registries of code
     (those of `ids`, else those of `profile_name`, else all) before anything runs."""
-    from landmarks.registries import check_landmark
+    from landmarks.catalog_check import check_landmark
 
     catalog = load_catalog(args.catalog)
     if ids:

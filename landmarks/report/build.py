@@ -24,7 +24,7 @@ from landmarks.report.html import write_html
 from landmarks.report.notes import landmark_notes
 from landmarks.report.summary import load_results, run_fidelity, summarize
 from landmarks.report.tables import landmark_table, lecture_table, shown_columns, table_rows
-from landmarks.report.verdicts import CITED, EXPLAINED, is_check
+from landmarks.judging.verdicts import CITED, EXPLAINED, is_check
 
 
 def build_report(profile: str, models_dir: Path, out_dir: Path, catalog: Mapping[str, Landmark]) -> Path:

@@ -14,7 +14,7 @@ from pathlib import Path
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from landmarks.files import write_atomic
-from landmarks.report.verdicts import AGREES, BETTER_SIDE, CITED, HOLDS, OPEN, VIOLATED, WORSE_SIDE
+from landmarks.judging.verdicts import AGREES, BETTER_SIDE, CITED, HOLDS, OPEN, VIOLATED, WORSE_SIDE
 
 NUMERIC = ("params", "paper", "reproduced mean ± std (n)", "95% interval", "difference (reproduced − paper)",
            "tolerance", "seeds needed", "p")

@@ -1,6 +1,6 @@
 """The summary with pandas: one row per claim, per other metric a claim publishes, per value of a
 cited result and per ordering, each with its numbers, its result against the band, the fidelity
-of its recipe and its verdict (`landmarks.report.verdicts` says how they are decided).
+of its recipe and its verdict (`landmarks.judging.verdicts` says how they are decided).
 
     landmarks report --profile classic     # reports/classic/summary.csv
 """
@@ -16,8 +16,8 @@ import pandas as pd
 
 from landmarks.catalog import MINOR, PAPER, REDUCED, Landmark
 from landmarks.metrics import METRICS
-from landmarks.registries import tolerance_for
-from landmarks.report.verdicts import CITED, Judgement, claim_band, claim_verdict, ordering_verdict, ratio_verdict
+from landmarks.judging.tolerance import tolerance_for
+from landmarks.judging.verdicts import CITED, Judgement, claim_band, claim_verdict, ordering_verdict, ratio_verdict
 from landmarks.stats import (interval, ordering_p_value, ratio_interval, ratio_seeds_needed, seeds_needed,
                              stated_number_tolerance)
 

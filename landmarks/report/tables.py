@@ -11,7 +11,7 @@ import pandas as pd
 from landmarks.catalog import MINOR, Landmark
 from landmarks.metrics import METRICS
 from landmarks.report.summary import SUMMARY_COLUMNS, load_results, run_fidelity, summarize
-from landmarks.report.verdicts import CITED, MORE_SEEDS, NOT_REPRODUCED, REVERSED
+from landmarks.judging.verdicts import CITED, MORE_SEEDS, NOT_REPRODUCED, REVERSED
 
 __all__ = ["SUMMARY_COLUMNS", "landmark_table", "lecture_table", "load_results", "run_fidelity", "runs_at_chance",
            "shown_columns", "summarize", "table_rows", "tolerance_rules"]
