@@ -170,3 +170,16 @@ def test_the_repeat_finder_finds_a_repeat(tmp_path):
     assert repeated_blocks([tmp_path / "a.py", tmp_path / "b.py"])
     counts = collections.Counter(t for _, t in code_lines(tmp_path / "a.py"))
     assert sum(counts.values()) == 7
+
+
+def test_the_training_path_imports_no_report_code():
+    """Training runs where the report's pandas tables and figures are not wanted: the runner, the
+    tasks and the loop reach no module of landmarks.report."""
+    graph = import_graph()
+    seen, todo = set(), ["landmarks.runner", "landmarks.runner.landmark", "landmarks.tasks"]
+    while todo:
+        mod = todo.pop()
+        if mod not in seen:
+            seen.add(mod)
+            todo.extend(graph.get(mod, ()))
+    assert not {m for m in seen if m.startswith("landmarks.report")}

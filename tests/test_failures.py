@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from mlflow.tracking import MlflowClient
+from waiting import wait_for
 
 BIN = Path(sys.executable).parent
 LANDMARK = "digits-linear-mlp-cnn"
@@ -29,14 +30,6 @@ def env(ws: Path) -> dict:
 
 def train(ws: Path, *extra: str, **kw) -> list:
     return [str(BIN / "landmarks"), "train", LANDMARK, *extra]
-
-
-def wait_for(cond, proc: subprocess.Popen, what: str, timeout: float = 120) -> None:
-    deadline = time.time() + timeout
-    while not cond():
-        assert proc.poll() is None, f"the run ended before {what}: {proc.stderr.read() if proc.stderr else ''}"
-        assert time.time() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.02)
 
 
 def runs_of(ws: Path) -> tuple[MlflowClient, list]:

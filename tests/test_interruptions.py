@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 from mlflow.tracking import MlflowClient
+from waiting import wait_for
 
 BIN = Path(sys.executable).parent
 LANDMARK = "digits-linear-mlp-cnn"
@@ -23,14 +24,6 @@ KEY = "mlp_64x100-seed7"
 
 def env(ws: Path) -> dict:
     return {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{ws / 'mlflow.db'}", "OMP_NUM_THREADS": "1"}
-
-
-def wait_for(cond, proc: subprocess.Popen, what: str, timeout: float = 300) -> None:
-    deadline = time.time() + timeout
-    while not cond():
-        assert proc.poll() is None, f"the run ended before {what}: {proc.stderr.read() if proc.stderr else ''}"
-        assert time.time() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.02)
 
 
 def runs_of(ws: Path) -> list:

@@ -186,3 +186,18 @@ def test_a_run_resumed_after_a_new_commit_continues_and_names_both_commits(tmp_p
     doc = json.loads((ws / "models" / "quick" / LANDMARK / "metrics.json").read_text())
     (row,) = [r for r in doc["runs"] if r["seed"] == 7 and r["claim"] == "mlp 64x100"]
     assert row["git_commit_started"] == first and row["git_commit"] != first
+
+
+def test_a_run_into_another_output_folder_neither_takes_nor_spoils_the_first_ones_checkpoint(
+        tmp_path, digits_workspace):
+    """Checkpoints belong to the output they were made for: a run written to another --models
+    folder trains from the start, and the interrupted run for models/ still resumes afterwards."""
+    ws = digits_workspace(tmp_path / "ws", epochs=20)
+    kill_when_checkpointed(ws, delay=0.0)
+    ckpt = ws / "checkpoints" / "quick" / LANDMARK / "mlp_64x100-seed7.pt"
+    other = run(ws, "--models", "elsewhere")
+    assert other.returncode == 0, other.stderr
+    assert "resuming from step" not in other.stderr
+    assert (ws / "elsewhere" / "quick" / LANDMARK / "metrics.json").exists() and ckpt.exists()
+    resumed = run(ws)
+    assert resumed.returncode == 0 and "resuming from step" in resumed.stderr, resumed.stderr
