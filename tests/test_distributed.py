@@ -210,11 +210,13 @@ def test_a_killed_worker_is_restarted_and_the_run_ends_as_if_never_killed(tmp_pa
     job = subprocess.Popen([str(BIN / "landmarks"), "train", LANDMARK, "--no-tracking", "--models", "killed",
                             *flags, "--max-restarts", "1"], cwd=ws, env=env, stdout=subprocess.DEVNULL,
                            stderr=subprocess.PIPE, text=True)
-    folder = ws / "checkpoints" / "quick" / LANDMARK
+    # a run written to --models killed keeps its checkpoints in a folder of its own
+    found: list = []
     deadline = time.time() + 300
-    while not (folder / "mlp_64x100-seed0.pt").exists():
+    while not (found := list((ws / "checkpoints" / "quick").glob(f"{LANDMARK}+*/mlp_64x100-seed0.pt"))):
         assert job.poll() is None and time.time() < deadline, "no checkpoint before the run ended"
         time.sleep(0.02)
+    folder = found[0].parent
     worker = json.loads((folder / "lock").read_text())["pid"]  # rank 0's process holds the lock
     os.kill(worker, signal.SIGKILL)
     _, err = job.communicate(timeout=600)
