@@ -30,6 +30,11 @@ class CheckpointPolicy(Strict):
     # auto: resume a matching checkpoint, start over (setting the old one aside) when the recipe
     # changed; always: refuse to start over (what --resume asks); never: ignore checkpoints (--restart)
     resume: Literal["auto", "always", "never"] = "auto"
+    # each finished run of these profiles also leaves a small record (row, curve, identity; no
+    # weights) in <keep_dir>/<profile>/<landmark>/ that nothing removes: commit it, and a fresh clone
+    # takes those runs instead of training them again (for profiles whose runs take hours)
+    keep_dir: Path = Path("runs")
+    keep_profiles: tuple[str, ...] = ("paper",)
 
 
 class TrainParams(Strict):

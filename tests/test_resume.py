@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -201,3 +202,41 @@ def test_a_run_into_another_output_folder_neither_takes_nor_spoils_the_first_one
     assert (ws / "elsewhere" / "quick" / LANDMARK / "metrics.json").exists() and ckpt.exists()
     resumed = run(ws)
     assert resumed.returncode == 0 and "resuming from step" in resumed.stderr, resumed.stderr
+
+
+def test_a_fresh_clone_takes_the_kept_records_of_finished_runs_and_trains_only_the_rest(tmp_path, digits_workspace):
+    """A long profile's finished runs survive the loss of the machine: each leaves a small record
+    under runs/ that is committed with the code. A new checkout holding only the code and runs/
+    (no checkpoints, no models, no MLflow store) takes them and trains only what is missing; a
+    record whose recipe no longer matches is not taken."""
+    ws = digits_workspace(tmp_path / "ws", epochs=4)
+    params = yaml.safe_load((ws / "params.yaml").read_text())
+    params["train"]["checkpoint"] = {"keep_profiles": ["quick"]}
+    (ws / "params.yaml").write_text(yaml.safe_dump(params))
+    catalog = ws / "benchmarks" / f"{LANDMARK}.yaml"
+    data = yaml.safe_load(catalog.read_text())
+    data["profiles"]["quick"]["seeds"] = [7, 8]
+    catalog.write_text(yaml.safe_dump(data, sort_keys=False))
+    first = run(ws, "--seeds", "7")
+    assert first.returncode == 0, first.stderr
+    kept = ws / "runs" / "quick" / LANDMARK / "mlp_64x100-seed7.json"
+    assert json.loads(kept.read_text())["row"]["seed"] == 7
+    value = json.loads((ws / "models" / "quick" / LANDMARK / "metrics.json").read_text())["runs"][0]["value"]
+
+    clone = tmp_path / "clone"
+    for part in ("benchmarks", "runs"):
+        shutil.copytree(ws / part, clone / part)
+    shutil.copy(ws / "params.yaml", clone / "params.yaml")
+    second = run(clone)
+    assert second.returncode == 0, second.stderr
+    assert f"seed 7: finished earlier, taken from runs/quick/{LANDMARK}/mlp_64x100-seed7.json" in second.stderr
+    assert "seed 8: finished earlier" not in second.stderr
+    doc = json.loads((clone / "models" / "quick" / LANDMARK / "metrics.json").read_text())
+    assert {r["seed"]: r["value"] for r in doc["runs"]}[7] == value and len(doc["runs"]) == 2
+    assert (clone / "runs" / "quick" / LANDMARK / "mlp_64x100-seed8.json").exists()
+    assert not (clone / "checkpoints" / "quick" / LANDMARK).exists()  # complete: only runs/ stays
+
+    data["recipe"]["lr"] = 0.04  # another recipe: the kept record is not this run's
+    catalog.write_text(yaml.safe_dump(data, sort_keys=False))
+    third = run(ws, "--seeds", "7")
+    assert third.returncode == 0 and "finished earlier" not in third.stderr, third.stderr

@@ -48,6 +48,14 @@ class TrainJob:
             return folder
         return folder.with_name(f"{folder.name}+{hashlib.sha256(os.path.abspath(out).encode()).hexdigest()[:10]}")
 
+    @property
+    def kept_dir(self) -> Path | None:
+        """Where finished runs' records stay for good (`runs/<profile>/<landmark>`), for the profiles
+        train.checkpoint.keep_profiles names and the usual output folder only; else None."""
+        if self.profile not in self.checkpoints.keep_profiles or self.state_dir.name != self.landmark.id:
+            return None
+        return Path(self.checkpoints.keep_dir) / self.profile / self.landmark.id
+
 
 @dataclass
 class Stage:

@@ -117,7 +117,7 @@ def _open(job: TrainJob, tracker: Tracker | None) -> tuple[Stage, list[RunSpec],
     parent_params = {"profile": profile, "seeds": list(seeds), "budget": lm.budget(profile), "recipe": recipes}
     description = f"{lm.title}\n\n{' '.join(lm.citation.split())}\n\n{lm.url}"
     runs = LandmarkRuns(tracker, lm.id, profile, tags, job.state_dir, description, parent_params)
-    return Stage(job, TASKS.get(lm.task), ctx, runs, tags, data_hash, FinishedRuns(job.state_dir)), specs, recipes
+    return Stage(job, TASKS.get(lm.task), ctx, runs, tags, data_hash, FinishedRuns(job.state_dir, job.kept_dir)), specs, recipes
 
 
 def _run_all(stage: Stage, specs: list[RunSpec], results: dict[int, tuple[dict, list[dict]]]) -> None:

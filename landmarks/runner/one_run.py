@@ -22,7 +22,8 @@ def one_run(run: RunSpec, stage: Stage) -> tuple[dict, list[dict]]:
     identity = run_identity(run, stage)
     if policy.resume != "never":
         done = stage.finished.get(key, identity)
-        if done is not None:  # finished before the interruption: keep its result
+        if done is not None:  # finished before the interruption, or on another machine: keep its result
+            log.info("  %s, seed %s: finished earlier, taken from %s", run.claim.name, run.seed, done["from"])
             if stage.job.world.writer:
                 stage.finished.copy_weights(key, stage.job.out_dir)
             return {**done["row"], "resumed": True}, done["history"]

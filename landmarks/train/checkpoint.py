@@ -113,10 +113,14 @@ class FinishedRuns:
 
     `<folder>/<key>.result.json` holds the run's identity, its row and history;
     `<folder>/<key>.weights.pt` its final weights. The folder goes once the landmark is complete.
+    Where `kept` is given, each result is also written to `<kept>/<key>.json` and stays there: a
+    small file meant to be committed, so that a fresh clone of the project (a machine lost, a
+    colleague's checkout) takes finished runs of a long profile instead of training them again.
     """
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, kept: Path | None = None) -> None:
         self.folder = folder
+        self.kept = kept
 
     def _result(self, key: str) -> Path:
         return self.folder / f"{key}.result.json"
@@ -125,12 +129,18 @@ class FinishedRuns:
         return self.folder / f"{key}.weights.pt"
 
     def get(self, key: str, identity: dict) -> dict | None:
-        """{"row", "history"} of a finished run with this identity, or None."""
-        path = self._result(key)
-        if not path.exists():
-            return None
-        done = json.loads(path.read_text(encoding="utf-8"))
-        return done if done["identity"] == identity else None
+        """{"row", "history", "from"} of a finished run with this identity, or None."""
+        for path in (self._result(key), *([self.kept / f"{key}.json"] if self.kept else [])):
+            if not path.exists():
+                continue
+            try:
+                done = json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, ValueError) as exc:
+                raise ConfigError(f"{path}: a finished run's record that cannot be read ({exc}); "
+                                  f"delete it to train that run again") from exc
+            if done.get("identity") == identity:
+                return {**done, "from": path}
+        return None
 
     def put(self, key: str, identity: dict, row: dict, history: list[dict], state_dict: dict | None) -> None:
         if state_dict is not None:
@@ -139,6 +149,10 @@ class FinishedRuns:
         text = json.dumps({"identity": identity, "row": row, "history": history}, default=str)
         with atomic_open(self._result(key)) as f:
             f.write(text)
+        if self.kept is not None:  # indented, one field a line: a reviewable file in a commit
+            with atomic_open(self.kept / f"{key}.json") as f:
+                f.write(json.dumps({"identity": identity, "row": row, "history": history}, default=str,
+                                   indent=1) + "\n")
 
     def copy_weights(self, key: str, out_dir: Path) -> None:
         """The run's weights into `out_dir/weights/<key>.pt`, when it has any."""
