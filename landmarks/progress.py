@@ -22,6 +22,7 @@ class RunProgress:
     def __init__(self, label: str, total_epochs: int | None) -> None:
         self.label, self.total = label, total_epochs
         self.t0 = self.last_line = time.perf_counter()
+        self.first: int | None = None  # the epoch before the first one seen: >0 after a resume
         self.bar = None
         if log.isEnabledFor(logging.INFO) and sys.stderr.isatty():
             from tqdm import tqdm
@@ -38,14 +39,16 @@ class RunProgress:
             self.bar.update(n - self.bar.n)
             self.bar.set_postfix_str(f"loss {row.get('train_loss', math.nan):.4g}  {err}{val}", refresh=False)
             return
+        if self.first is None:
+            self.first = n - 1
         now = time.perf_counter()
         if not (log.isEnabledFor(logging.DEBUG) or now - self.last_line >= QUIET_EVERY_S):
             return
         self.last_line = now
         of = f"/{self.total}" if self.total else ""
         eta = ""
-        if self.total and n < self.total:
-            eta = f", about {(now - self.t0) / n * (self.total - n) / 60:.1f} min left"
+        if self.total and n < self.total:  # the pace of the epochs run in this process, not since epoch 0
+            eta = f", about {(now - self.t0) / (n - self.first) * (self.total - n) / 60:.1f} min left"
         test = f"  test {row['test_error']:.2f}%" if "test_error" in row else ""
         log.info("    %s: epoch %d%s  %s%s%s  (%.1f s%s)", self.label, n, of, err, val, test,
                  row.get("seconds", math.nan), eta)

@@ -55,3 +55,18 @@ def test_a_terminal_gets_a_progress_bar(tmp_path, digits_workspace):
     screen = b"".join(chunks).decode(errors="replace")
     assert "mlp 64x100, seed 7" in screen and "3/3" in screen and "epoch" in screen  # tqdm's n/N and unit
     assert "loss" in screen and "train" in screen
+
+
+def test_the_time_left_after_a_resume_is_paced_by_the_epochs_run_since(monkeypatch, caplog):
+    """A run resumed at epoch 100 of 140 has run one epoch in this process: 39 more at that pace,
+    not 39 at a hundredth of it."""
+    import logging
+
+    from landmarks import progress
+
+    clock = iter([1000.0, 1000.0 + 60.0])
+    monkeypatch.setattr(progress.time, "perf_counter", lambda: next(clock))
+    bar = progress.RunProgress("net, seed 0", 140)
+    with caplog.at_level(logging.INFO, logger="landmarks.runner"):
+        bar.epoch({"epoch": 101, "train_error": 5.0, "seconds": 60.0})
+    assert "about 39.0 min left" in caplog.text
