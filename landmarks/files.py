@@ -43,11 +43,25 @@ def atomic_open(path: Path, binary: bool = False) -> Iterator[IO]:
 _NO_SPACE = {errno.ENOSPC: "disk full", errno.EDQUOT: "disk quota exceeded", errno.EFBIG: "file size limit reached"}
 
 
+def _os_error(exc: BaseException | None) -> OSError | None:
+    """The OSError that is `exc` or that it was raised from or while handling, if any."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, OSError):
+            return exc
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return None
+
+
 def out_of_space(exc: BaseException, path: Path, partial: Path | None = None) -> str | None:
     """The message for a write that ran out of space, or None for any other failure. torch.save
-    reports the same errno as a RuntimeError ("file write failed"), so that counts too."""
-    if isinstance(exc, OSError) and exc.errno in _NO_SPACE:
-        what = _NO_SPACE[exc.errno]
+    reports the same errno as a RuntimeError: "file write failed" when it writes the file itself,
+    "unexpected pos ..." when it writes through a Python file object, whose OSError is then the
+    RuntimeError's context; both count."""
+    cause = _os_error(exc)
+    if cause is not None and cause.errno in _NO_SPACE:
+        exc, what = cause, _NO_SPACE[cause.errno]
     elif isinstance(exc, RuntimeError) and "write failed" in str(exc):
         what = "no space to write (disk full or file size limit)"
     else:

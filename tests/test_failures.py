@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml
 from mlflow.tracking import MlflowClient
 from waiting import wait_for
 
@@ -204,6 +205,26 @@ def test_no_space_for_a_checkpoint_is_one_message_and_leaves_no_partial_file(tmp
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     assert (ws / "models" / "quick" / LANDMARK / "metrics.json").exists()
+
+
+@pytest.mark.slow
+def test_a_checkpoint_too_big_for_the_room_left_is_the_same_one_message(tmp_path, digits_workspace):
+    """When one write of torch's zip writer (a weight matrix of 1.6 MB) overshoots the room left,
+    torch says "unexpected pos ..." with the OSError only as its context: still the disk-full
+    message and exit 4, with no partial file left behind."""
+    ws = digits_workspace(tmp_path / "ws", epochs=400)
+    catalog = ws / "benchmarks" / f"{LANDMARK}.yaml"
+    data = yaml.safe_load(catalog.read_text())
+    data["claims"][1]["model_args"] = {"hidden": [6000], "dropout": 0.3}
+    catalog.write_text(yaml.safe_dump(data, sort_keys=False))
+    cmd = train(ws, "--no-tracking", "--checkpoint-every-steps", "9")
+    out = subprocess.run(cmd, cwd=ws, env=env(ws), capture_output=True, text=True, timeout=300,
+                         preexec_fn=_limit_file_size(1024 * 1024))
+    assert out.returncode == 4, out.stderr
+    assert "Traceback" not in out.stderr and "unexpected pos" not in out.stderr, out.stderr
+    assert f"file size limit reached at checkpoints/quick/{LANDMARK} writing {KEY}.pt" \
+        in out.stderr, out.stderr
+    assert not list((ws / "checkpoints").rglob("*tmp-*"))
 
 
 def test_prepared_data_changed_after_preparation_is_refused_by_train(tmp_path, digits_workspace, digits_dir):
