@@ -250,3 +250,36 @@ def test_prepared_data_changed_after_preparation_is_refused_by_train(tmp_path, d
     assert "Traceback" not in out.stderr and f"{labels}: does not match" in out.stderr
     assert "landmarks prepare digits" in out.stderr
     assert not (ws / "models" / "quick" / LANDMARK / "metrics.json").exists()
+
+
+def test_a_run_of_some_seeds_adds_to_the_results_instead_of_replacing_them(tmp_path, digits_workspace):
+    """`--seeds 7` after a two-seed run: metrics.json and history.csv still hold both seeds (seed
+    7's row the new one), not marked subset. Once the recipe changed, the other seed's row is not
+    mixed with the new recipe's: it stays in metrics.previous.json."""
+    ws = digits_workspace(tmp_path / "ws", epochs=3)
+    catalog = ws / "benchmarks" / f"{LANDMARK}.yaml"
+    data = yaml.safe_load(catalog.read_text())
+    data["profiles"]["quick"]["seeds"] = [7, 8]
+    catalog.write_text(yaml.safe_dump(data, sort_keys=False))
+    out_dir = ws / "models" / "quick" / LANDMARK
+
+    def go(*extra: str) -> dict:
+        out = subprocess.run(train(ws, "--no-tracking", *extra), cwd=ws, env=env(ws), capture_output=True,
+                             text=True, timeout=300)
+        assert out.returncode == 0, out.stderr
+        return json.loads((out_dir / "metrics.json").read_text())
+
+    full = go()
+    again = go("--seeds", "7")
+    assert [r["seed"] for r in again["runs"]] == [7, 8] and again["subset"] is False
+    assert again["runs"][1] == full["runs"][1]  # seed 8 kept as it was
+    assert again["runs"][0]["seconds"] != full["runs"][0]["seconds"]  # seed 7: this job's row
+    assert {(7, "mlp 64x100"), (8, "mlp 64x100")} <= {
+        (int(s), c) for c, s in (line.split(",")[:2] for line in (out_dir / "history.csv").read_text().splitlines()[1:])}
+
+    data["recipe"]["lr"] = 0.04
+    catalog.write_text(yaml.safe_dump(data, sort_keys=False))
+    changed = go("--seeds", "7")
+    assert [r["seed"] for r in changed["runs"]] == [7] and changed["subset"] is True
+    previous = json.loads((out_dir / "metrics.previous.json").read_text())
+    assert [r["seed"] for r in previous["runs"]] == [7, 8]

@@ -29,6 +29,7 @@ from landmarks.lock import exclusive
 from landmarks.progress import say_done
 from landmarks.provenance import git_state, hardware, machine_label, versions
 from landmarks.runner.job import Stage, TrainJob
+from landmarks.runner.merge import merge_with_previous
 from landmarks.runner.one_run import gather, one_run
 from landmarks.tasks import TASKS, RunSpec, StageContext
 from landmarks.tracking import LandmarkRuns, Tracker
@@ -87,8 +88,18 @@ def _train_landmark(job: TrainJob, tracker: Tracker | None, verdicts: Verdicts |
         "runs": rows,
     }
     if job.world.writer:
+        if doc["subset"]:  # some claims or seeds: added to the results already there, not replacing them
+            doc, histories = merge_with_previous(doc, histories, job.out_dir, *_profile_runs(job))
         _write(job, stage, doc, histories, verdicts)
     return doc
+
+
+def _profile_runs(job: TrainJob) -> tuple[list[tuple[str, int]], dict[str, dict]]:
+    """Every (claim, seed) of the job's profile in catalog order, and every claim's recipe."""
+    lm, seeds = job.landmark, job.landmark.profile(job.profile).seeds
+    claims = lm.claims_for(job.profile)
+    return ([(c.name, s) for c in claims for s in c.seeds(seeds)],
+            {c.name: resolve_recipe(lm, c, job.profile).model_dump(mode="json") for c in claims})
 
 
 def _open(job: TrainJob, tracker: Tracker | None) -> tuple[Stage, list[RunSpec], dict]:
