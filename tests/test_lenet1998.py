@@ -130,21 +130,44 @@ def test_lenet1_reads_a_16x16_digit_centred_in_28x28_and_lenet4_pairs_its_subsam
         create_model("lenet5-1998", (3, 32, 32), 10)
 
 
-def test_initial_weights_uniform_within_2_4_over_fan_in():
-    model = lenet5()
+@pytest.mark.parametrize("exponent", [1.0, 0.5])
+def test_initial_weights_uniform_within_2_4_over_a_power_of_the_fan_in(exponent):
+    torch.manual_seed(0)
+    model = create_model("lenet5-1998", (1, 28, 28), 10, fan_in_exponent=exponent)
     fan_in = {"C1": 25, "S2": 4, "S4": 4, "C5": 400, "F6": 120}
     for name, p in model.named_parameters():
         layer, top = name.split(".")[0], float(p.detach().abs().max())
         if layer in fan_in:
-            bound = 2.4 / fan_in[layer]
+            bound = 2.4 / fan_in[layer] ** exponent
             assert top <= bound
             if p.numel() >= 84:
                 assert top > 0.9 * bound  # the whole range is used
-    # C3: each map's kernels within 2.4 / (25 x the number of S2 maps it reads)
+    # C3: each map's kernels within 2.4 / (25 x the number of S2 maps it reads) ** exponent
     c3 = model.C3
     per_map = torch.bincount(c3.out_idx, minlength=16) * 25
-    bounds = 2.4 / per_map[c3.out_idx].float()
+    bounds = 2.4 / per_map[c3.out_idx].float() ** exponent
     assert bool((c3.weight.abs().amax(dim=(1, 2)) <= bounds).all())
+
+
+def test_the_sqrt_reading_keeps_the_weighted_sums_in_one_range_as_the_paper_says_it_should():
+    """Appendix A divides by the fan-in so that "the initial standard deviation of the weighted
+    sums" is "in the same range for each unit". On MNIST at the paper's input scale, 2.4 / sqrt(F_i)
+    does that; 2.4 / F_i taken literally shrinks them layer after layer, to under 0.02 at F6."""
+    x = torch.rand(256, 1, 28, 28).pow(4) * 1.275 - 0.1  # mostly background, some ink
+    spreads = {}
+    for exponent in (1.0, 0.5):
+        torch.manual_seed(0)
+        model = create_model("lenet5-1998", (1, 28, 28), 10, fan_in_exponent=exponent)
+        sums, h = {}, x
+        with torch.no_grad():
+            for name, layer in model.named_children():
+                h = layer(h)
+                if name in ("C1", "C3", "C5", "F6"):
+                    sums[name] = float(h.std())
+        spreads[exponent] = sums
+    assert spreads[1.0]["F6"] < 0.02 and spreads[1.0]["F6"] < spreads[1.0]["C1"] / 5
+    literal, read = spreads[1.0], spreads[0.5]
+    assert max(read.values()) / min(read.values()) < 4 < max(literal.values()) / min(literal.values())
 
 
 def test_criteria_against_hand_computations():

@@ -3,7 +3,9 @@ and multilayer classifiers of Fig. 9, with the paper's units, initialisation and
 
 What the paper states, and is built here:
 - Units compute a weighted sum plus bias, then f(a) = 1.7159 tanh(2a/3) (Section II-A, Appendix A);
-  initial weights uniform in +-2.4 / F_i, F_i the unit's fan-in (Appendix A).
+  initial weights uniform in +-2.4 / F_i, F_i the unit's fan-in (Appendix A), read here as
+  +-2.4 / sqrt(F_i), the form that meets the paper's stated aim (`fan_in_exponent`, see
+  `lenet1998_layers.FAN_IN_EXPONENT` and docs/recipes.md).
 - LeNet-5 (Section II-B): 32x32 input (the 28x28 digit centred); C1 6 maps 5x5; S2 2x2 sums times
   a trainable coefficient plus a trainable bias, squashed; C3 16 maps 5x5 on the subsets of S2
   of Table I; S4 as S2; C5 120 maps 5x5 on all of S4; F6 84 units; ten Euclidean RBF outputs with
@@ -41,7 +43,7 @@ from torch import nn
 
 from landmarks.models.lenet1998_codes import rbf_codes
 from landmarks.models.lenet1998_layers import (
-    EuclideanRBF, InputFrame, ScaledTanh, SparseConv2d, Subsampling, fan_in_uniform_,
+    FAN_IN_EXPONENT, EuclideanRBF, InputFrame, ScaledTanh, SparseConv2d, Subsampling, fan_in_uniform_,
 )
 from landmarks.models.registry import register_model
 
@@ -57,15 +59,15 @@ LENET4_C3 = (tuple((i, (i + 1) % 8, (i + 3) % 8) for i in range(8))
              + tuple((i, (i + 2) % 8, (i + 5) % 8) for i in range(8)))
 
 
-def _conv(cin: int, cout: int, k: int = 5) -> nn.Conv2d:
+def _conv(cin: int, cout: int, e: float, k: int = 5) -> nn.Conv2d:
     conv = nn.Conv2d(cin, cout, k)
-    fan_in_uniform_(conv.weight, conv.bias, cin * k * k)
+    fan_in_uniform_(conv.weight, conv.bias, cin * k * k, e)
     return conv
 
 
-def _linear(cin: int, cout: int) -> nn.Linear:
+def _linear(cin: int, cout: int, e: float) -> nn.Linear:
     fc = nn.Linear(cin, cout)
-    fan_in_uniform_(fc.weight, fc.bias, cin)
+    fan_in_uniform_(fc.weight, fc.bias, cin, e)
     return fc
 
 
@@ -83,47 +85,57 @@ def _squashed(layers: Sequence[tuple[str, nn.Module]]) -> list[tuple[str, nn.Mod
 
 
 @register_model("lenet5-1998")
-def lenet5_1998(in_shape: tuple[int, ...], num_classes: int, background: float = -0.1) -> nn.Sequential:
-    """`background`: the value of a blank pixel after the recipe's `normalize` (lecun: -0.1)."""
+def lenet5_1998(in_shape: tuple[int, ...], num_classes: int, background: float = -0.1,
+                fan_in_exponent: float = FAN_IN_EXPONENT) -> nn.Sequential:
+    """`background`: the value of a blank pixel after the recipe's `normalize` (lecun: -0.1).
+    `fan_in_exponent`: initial spans 2.4 / F_i ** exponent (0.5 here; 1 as the paper's text reads,
+    see `lenet1998_layers.FAN_IN_EXPONENT`); every net of this file takes it."""
+    e = fan_in_exponent
     if num_classes != 10:
         raise TypeError(f"has one RBF code per digit (10 classes), got {num_classes}")
-    layers = _squashed([("C1", _conv(1, 6)), ("S2", Subsampling(6)), ("C3", SparseConv2d(6, LENET5_C3)),
-                        ("S4", Subsampling(16))])
+    layers = _squashed([("C1", _conv(1, 6, e)), ("S2", Subsampling(6, exponent=e)),
+                        ("C3", SparseConv2d(6, LENET5_C3, exponent=e)), ("S4", Subsampling(16, exponent=e))])
     # C5 is a 5x5 convolution over S4's 5x5 maps, so over a 32x32 field it has one output per map
     # and is the same function as a fully connected layer on the 400 values (the paper calls it a
     # convolution for larger inputs); the linear form runs a per-sample step about 0.7 ms faster
-    layers += [("flatten", nn.Flatten())] + _squashed([("C5", _linear(400, 120)), ("F6", _linear(120, 84))])
+    layers += [("flatten", nn.Flatten())] + _squashed([("C5", _linear(400, 120, e)), ("F6", _linear(120, 84, e))])
     return nn.Sequential(OrderedDict([("frame", _frame(in_shape, 32, background)), *layers,
                                       ("output", EuclideanRBF(rbf_codes()))]))
 
 
 @register_model("lenet4-1998")
-def lenet4_1998(in_shape: tuple[int, ...], num_classes: int, background: float = -0.1) -> nn.Sequential:
-    layers = _squashed([("C1", _conv(1, 4)), ("S2", Subsampling(4, copies=2)), ("C3", SparseConv2d(8, LENET4_C3)),
-                        ("S4", Subsampling(16))])
-    layers += [("flatten", nn.Flatten())] + _squashed([("F5", _linear(400, 120)), ("output", _linear(120, num_classes))])
+def lenet4_1998(in_shape: tuple[int, ...], num_classes: int, background: float = -0.1,
+                fan_in_exponent: float = FAN_IN_EXPONENT) -> nn.Sequential:
+    e = fan_in_exponent
+    layers = _squashed([("C1", _conv(1, 4, e)), ("S2", Subsampling(4, copies=2, exponent=e)),
+                        ("C3", SparseConv2d(8, LENET4_C3, exponent=e)), ("S4", Subsampling(16, exponent=e))])
+    layers += [("flatten", nn.Flatten())] + _squashed([("F5", _linear(400, 120, e)),
+                                                       ("output", _linear(120, num_classes, e))])
     return nn.Sequential(OrderedDict([("frame", _frame(in_shape, 32, background)), *layers]))
 
 
 @register_model("lenet1-1998")
-def lenet1_1998(in_shape: tuple[int, ...], num_classes: int, background: float = -0.1, resize: int = 22) -> nn.Sequential:
+def lenet1_1998(in_shape: tuple[int, ...], num_classes: int, background: float = -0.1, resize: int = 22,
+                fan_in_exponent: float = FAN_IN_EXPONENT) -> nn.Sequential:
     """`resize`: the side the 28x28 image is scaled to before it is centred in the 28x28 field
     (22: MNIST's 20x20 digit box becomes about 16x16, the paper's digit size)."""
-    layers = _squashed([("C1", _conv(1, 4)), ("S2", Subsampling(4)), ("C3", SparseConv2d(4, LENET1_C3)),
-                        ("S4", Subsampling(12))])
-    layers += [("flatten", nn.Flatten())] + _squashed([("output", _linear(192, num_classes))])
+    e = fan_in_exponent
+    layers = _squashed([("C1", _conv(1, 4, e)), ("S2", Subsampling(4, exponent=e)),
+                        ("C3", SparseConv2d(4, LENET1_C3, exponent=e)), ("S4", Subsampling(12, exponent=e))])
+    layers += [("flatten", nn.Flatten())] + _squashed([("output", _linear(192, num_classes, e))])
     return nn.Sequential(OrderedDict([("frame", _frame(in_shape, 28, background, resize)), *layers]))
 
 
 @register_model("mlp-1998")
-def mlp_1998(in_shape: tuple[int, ...], num_classes: int, hidden: Sequence[int] = (300,)) -> nn.Sequential:
+def mlp_1998(in_shape: tuple[int, ...], num_classes: int, hidden: Sequence[int] = (300,),
+             fan_in_exponent: float = FAN_IN_EXPONENT) -> nn.Sequential:
     """The MLPs of Fig. 9 (300, 1000, 300+100, 500+150 hidden units) with squashed outputs."""
     widths = [math.prod(in_shape), *hidden, num_classes]
-    layers = _squashed([(f"fc{i + 1}", _linear(a, b)) for i, (a, b) in enumerate(zip(widths, widths[1:]))])
+    layers = _squashed([(f"fc{i + 1}", _linear(a, b, fan_in_exponent)) for i, (a, b) in enumerate(zip(widths, widths[1:]))])
     return nn.Sequential(OrderedDict([("flatten", nn.Flatten()), *layers]))
 
 
 @register_model("linear-1998")
-def linear_1998(in_shape: tuple[int, ...], num_classes: int) -> nn.Sequential:
+def linear_1998(in_shape: tuple[int, ...], num_classes: int, fan_in_exponent: float = FAN_IN_EXPONENT) -> nn.Sequential:
     """Fig. 9's linear classifier: 10 weighted sums of the 784 pixels plus biases (7,850 parameters)."""
-    return nn.Sequential(OrderedDict([("flatten", nn.Flatten()), ("fc1", _linear(math.prod(in_shape), num_classes))]))
+    return nn.Sequential(OrderedDict([("flatten", nn.Flatten()), ("fc1", _linear(math.prod(in_shape), num_classes, fan_in_exponent))]))

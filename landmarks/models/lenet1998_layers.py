@@ -18,8 +18,15 @@ from torch import nn
 
 # Appendix A: f(a) = A tanh(S a), A = 1.7159, S = 2/3, so that f(1) = 1 and f(-1) = -1
 A, S = 1.7159, 2.0 / 3.0
-# Appendix A: initial weights uniform in [-2.4 / F_i, 2.4 / F_i], F_i the fan-in of the unit
+# Appendix A: initial weights uniform in [-2.4 / F_i, 2.4 / F_i], F_i the fan-in of the unit.
+# FAN_IN_EXPONENT: this project reads the span as 2.4 / sqrt(F_i) (docs/recipes.md): the paper's
+# stated reason for dividing by the fan-in is that "the initial standard deviation of the weighted
+# sums" be "in the same range for each unit", which only 1/sqrt(F_i) gives. Taken literally (1.0),
+# the weighted sums shrink about sixfold per layer (LeNet-5's F6 states start at a standard
+# deviation of 0.013), the first pass's curvature estimates are then near 0, every SDLM rate sits
+# at eta / mu, and one-sample training diverges within ten samples.
 INIT_SPAN = 2.4
+FAN_IN_EXPONENT = 0.5
 
 
 class ScaledTanh(nn.Module):
@@ -29,16 +36,17 @@ class ScaledTanh(nn.Module):
         return A * torch.tanh(S * a)
 
 
-def fan_in_uniform_(weight: torch.Tensor, bias: torch.Tensor | None, fan_in: torch.Tensor | float) -> None:
-    """Draw `weight` (and `bias`) uniformly in +-2.4 / fan_in. `fan_in` is one number, or one per
-    output unit along the first dimension (C3's maps have 3, 4 or 6 inputs of 25 pixels each).
-    Assumption: biases are drawn like the weights (the paper's units treat the bias as a weight
-    from a unit held at 1; its fan-in F_i counts the inputs only)."""
+def fan_in_uniform_(weight: torch.Tensor, bias: torch.Tensor | None, fan_in: torch.Tensor | float,
+                    exponent: float = FAN_IN_EXPONENT) -> None:
+    """Draw `weight` (and `bias`) uniformly in +-2.4 / fan_in ** exponent. `fan_in` is one number,
+    or one per output unit along the first dimension (C3's maps have 3, 4 or 6 inputs of 25 pixels
+    each). Assumption: biases are drawn like the weights (the paper's units treat the bias as a
+    weight from a unit held at 1; its fan-in F_i counts the inputs only)."""
     with torch.no_grad():
         for t in (weight, bias):
             if t is None:
                 continue
-            span = INIT_SPAN / torch.as_tensor(fan_in, dtype=t.dtype)
+            span = INIT_SPAN / torch.as_tensor(fan_in, dtype=t.dtype) ** exponent
             span = span.reshape(-1, *([1] * (t.dim() - 1))) if span.dim() else span
             t.copy_((torch.rand_like(t) * 2 - 1) * span)
 
@@ -49,12 +57,12 @@ class Subsampling(nn.Module):
     `copies`: LeNet-4's S2 has two subsampling maps for each C1 map ("8 subsampling maps connected
     in pairs"), each with its own coefficient and bias. Fan-in 4 (the four added inputs)."""
 
-    def __init__(self, maps: int, copies: int = 1, size: int = 2) -> None:
+    def __init__(self, maps: int, copies: int = 1, size: int = 2, exponent: float = FAN_IN_EXPONENT) -> None:
         super().__init__()
         self.copies, self.size = copies, size
         self.coef = nn.Parameter(torch.empty(maps * copies))
         self.bias = nn.Parameter(torch.empty(maps * copies))
-        fan_in_uniform_(self.coef, self.bias, size * size)
+        fan_in_uniform_(self.coef, self.bias, size * size, exponent)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.copies > 1:
@@ -68,7 +76,8 @@ class SparseConv2d(nn.Module):
     Table I). Only the connected kernels are parameters (C3: 60 kernels of 5x5 and 16 biases,
     1,516 in all); the forward pass scatters them into a full kernel with zeros elsewhere."""
 
-    def __init__(self, in_maps: int, table: Sequence[Sequence[int]], kernel: int = 5) -> None:
+    def __init__(self, in_maps: int, table: Sequence[Sequence[int]], kernel: int = 5,
+                 exponent: float = FAN_IN_EXPONENT) -> None:
         super().__init__()
         pairs = [(o, i) for o, inputs in enumerate(table) for i in inputs]
         if any(not 0 <= i < in_maps for _, i in pairs) or any(len(set(t)) != len(t) for t in table):
@@ -79,8 +88,8 @@ class SparseConv2d(nn.Module):
         self.weight = nn.Parameter(torch.empty(len(pairs), kernel, kernel))
         self.bias = nn.Parameter(torch.empty(len(table)))
         fan_in = torch.tensor([len(t) * kernel * kernel for t in table], dtype=torch.float32)
-        fan_in_uniform_(self.bias, None, fan_in)
-        fan_in_uniform_(self.weight, None, fan_in[self.out_idx])
+        fan_in_uniform_(self.bias, None, fan_in, exponent)
+        fan_in_uniform_(self.weight, None, fan_in[self.out_idx], exponent)
 
     def full_weight(self) -> torch.Tensor:
         full = self.weight.new_zeros(self.out_maps, self.in_maps, self.kernel, self.kernel)
