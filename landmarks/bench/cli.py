@@ -44,6 +44,13 @@ def cmd_bench(args: argparse.Namespace) -> int:
         rows, notes = loader.run(Path(args.root).expanduser() if args.root else None, args.images or 1024,
                                  args.batch_size, workers, device, args.repeats, args.image_size)
         table = pd.DataFrame(rows)
+    elif args.kind == "plan":
+        from landmarks.bench import plan_check
+
+        names = args.models.split(",") if args.models else list(plan_check.CASES)
+        rows = [plan_check.measure(n, device, Path(params.data.dir)) for n in names]
+        table = pd.DataFrame(rows)
+        notes = plan_check.__doc__.split("\n\n", 2)[2].replace("\n", " ").strip()
     elif args.kind == "procs":
         from landmarks.bench import procs
 
@@ -85,12 +92,13 @@ def _width_height(text: str) -> tuple[int, int]:
 
 def add_parser(sub, parents: list[argparse.ArgumentParser]) -> None:
     sp = sub.add_parser("bench", parents=parents, help="speed: the engine beside a baseline, in one run")
-    sp.add_argument("kind", choices=["epoch", "step", "procs", "loader"], help="epoch: engine vs tutorial loop on "
+    sp.add_argument("kind", choices=["epoch", "step", "procs", "loader", "plan"], help="epoch: engine vs tutorial loop on "
                     "MNIST; step: ms per training step and GFLOP/s, eager fp32 vs the device's fast path; "
+                    "plan: `landmarks plan`'s estimate beside a measured run (an MLP epoch, LeNet-5, ResNet-20); "
                     "procs: a data-parallel MLP epoch with 1, 2, ... processes; "
                     "loader: images/s of the ImageNet JPEG pipeline vs torchvision's reference")
     sp.add_argument("--procs", help="procs bench: comma-separated process counts (default 1,2)")
-    sp.add_argument("--models", help="comma-separated (default: all of the kind)")
+    sp.add_argument("--models", help="comma-separated (default: all of the kind; plan bench: its cases' names)")
     sp.add_argument("--device", help="auto | cpu | cuda (default: params.yaml's)")
     sp.add_argument("--workers", type=int, help="DataLoader workers: of the tutorial loop (epoch bench, default 2); "
                     "of both pipelines (loader bench, default min(cores, 8))")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import os
 import re
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import pandas as pd
 import torch
 
 from landmarks.files import write_atomic
-from landmarks.provenance import git_state, machine_label
+from landmarks.provenance import cpu_name, git_state, machine_label
 
 
 def _slug(text: str) -> str:
@@ -21,8 +22,12 @@ def save(kind: str, table: pd.DataFrame, device: torch.device, out_dir: Path, no
     machine = machine_label(device)
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     name = f"{kind}-{_slug(machine)}"
-    header = (f"# `landmarks bench {kind}` on {machine}\n\n"
-              f"Measured {stamp}; torch {torch.__version__}; commit `{git_state()['git_commit'][:12]}`.\n\n")
+    cpu = f" ({cpu_name()}, {torch.get_num_threads()} threads)" if device.type == "cpu" else ""
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    # other work on the machine slows every figure: the load says how much there was
+    header = (f"# `landmarks bench {kind}` on {machine}{cpu}\n\n"
+              f"Measured {stamp}; torch {torch.__version__}; commit `{git_state()['git_commit'][:12]}`; "
+              f"load average {load:.2f} on {os.cpu_count()} cores when it was saved.\n\n")
     write_atomic(out_dir / f"{name}.md", header + table.to_markdown(index=False) + "\n" + (f"\n{notes}\n" if notes else ""))
     write_atomic(out_dir / f"{name}.csv", table.assign(machine=machine, measured=stamp).to_csv(index=False))
     return out_dir / f"{name}.md"

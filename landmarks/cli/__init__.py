@@ -7,6 +7,7 @@
     landmarks report [--profile P]                # the DVC report stage
     landmarks run [LANDMARK ...] [--profile P]    # train + report without DVC
     landmarks use PROFILE                         # params.yaml lists for `dvc repro`
+    landmarks plan [--profile P] [--budget 8h]    # the time a profile takes here, claim by claim
     landmarks fetch|prepare|verify [DATASET ...]  # data/raw, data/prepared
     landmarks sync [JOURNAL ...]                  # send records kept while MLflow was down
     landmarks bench epoch|step|procs|loader       # speed beside a baseline
@@ -54,7 +55,7 @@ def setup_logging(verbosity: int) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     from landmarks.bench.cli import add_parser as add_bench
-    from landmarks.cli import catalog, data, runs
+    from landmarks.cli import catalog, data, plan, runs
 
     # -v and -q are accepted before or after the command name
     common = argparse.ArgumentParser(add_help=False)
@@ -67,7 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--catalog", default="benchmarks", help="folder of landmark YAML files (default: benchmarks)")
     p.add_argument("--params", default="params.yaml", help="params file (default: params.yaml)")
     sub = p.add_subparsers(dest="command", required=True)
-    for module in (catalog, runs, data):
+    for module in (catalog, runs, data, plan):
         module.add_parsers(sub, [common])
     add_bench(sub, [common])
     return p

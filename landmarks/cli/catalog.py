@@ -71,6 +71,10 @@ def cmd_use(args: argparse.Namespace) -> int:
     n = len(lists["landmarks"]) + len(lists["generated"])
     print(f"{args.params}: profile {args.profile}, {n} landmarks, datasets "
           f"{', '.join(lists['datasets']) or 'none'}; now run `dvc repro`")
+    from landmarks.cli.plan import planned_total
+    from landmarks.config import load_params
+
+    print(f"Time: {planned_total(load_catalog(args.catalog), args.profile, load_params(args.params))}")
     return 0
 
 

@@ -51,5 +51,5 @@ def decode_cifar10(files: dict[str, Path]) -> Arrays:
 
 register_dataset(
     DatasetSpec("cifar-10", "CIFAR-10, 32x32 colour, 50k/10k (binary release)", 10, 255, "download", (CIFAR10_ARCHIVE,), decode_cifar10,
-                (3, 32, 32), test_images=10_000)
+                (3, 32, 32), test_images=10_000, train_images=50_000)
 )

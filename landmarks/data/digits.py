@@ -37,5 +37,6 @@ register_dataset(
         decode=decode_digits,
         shape=(1, 8, 8),
         test_images=450,  # 25% of 1797, stratified
+        train_images=1347,
     )
 )

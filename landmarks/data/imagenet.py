@@ -229,6 +229,6 @@ IMAGENETTE_ARCHIVE = RemoteFile(
 )
 
 register_dataset(DatasetSpec("imagenet", "ImageNet ILSVRC-2012 (supplied by the user), 1000 classes", 1000, 255, "user", (), None,
-                             (3, 224, 224), test_images=50_000))
+                             (3, 224, 224), test_images=50_000, train_images=1_281_167))
 register_dataset(DatasetSpec("imagenette", "Imagenette 160 px, 10 ImageNet classes (fast.ai)", 10, 255, "download", (IMAGENETTE_ARCHIVE,),
                              None, (3, 160, 160), test_images=3_925))

@@ -88,6 +88,6 @@ FASHION_FILES = idx_files(
 )
 
 register_dataset(DatasetSpec("mnist", "MNIST handwritten digits, 28x28 grey, 60k/10k", 10, 255, "download", MNIST_FILES, decode_idx,
-                             (1, 28, 28), test_images=10_000))
+                             (1, 28, 28), test_images=10_000, train_images=60_000))
 register_dataset(DatasetSpec("fashion-mnist", "Fashion-MNIST clothing, 28x28 grey, 60k/10k", 10, 255, "download", FASHION_FILES,
-                             decode_idx, (1, 28, 28), test_images=10_000))
+                             decode_idx, (1, 28, 28), test_images=10_000, train_images=60_000))

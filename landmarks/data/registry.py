@@ -56,6 +56,7 @@ class DatasetSpec:
     decode: Callable[[dict[str, Path]], Arrays] | None
     shape: tuple[int, int, int]  # (C, H, W) of the images a model reads: the catalog check builds at it
     test_images: int = 0  # size of the test set (the tolerance rule's binomial noise); 0: varies
+    train_images: int = 0  # size of the training set as released (`landmarks plan` before `prepare`); 0: varies
 
 
 DATASETS: Registry[DatasetSpec] = Registry("dataset")
