@@ -293,3 +293,42 @@ def test_the_lecture_layout_puts_top1_and_top5_side_by_side(catalog_dir):
                     "SVM, poly 4": ["1.10%", "not re-run", "0.30%", "not re-run"]}
     # a landmark with one metric keeps the one table
     assert lecture_table(summary, catalog["xor-backprop"]) is None
+
+
+def test_a_report_is_rebuilt_from_its_committed_results_without_training(catalog_dir, tmp_path, train, root):
+    """`--from-results`: the committed quick report's runs judged again under the current rules,
+    with no models/ folder; a landmark trained again since comes from models/ instead; a file of
+    another profile is refused, naming it."""
+    catalog = load_catalog(catalog_dir)
+    committed = pd.read_csv(root / "reports" / "quick" / "results.csv")
+    out = tmp_path / "reports" / "quick"
+    (out / "figures").mkdir(parents=True)
+    (out / "figures" / "digits-linear-mlp-cnn.png").write_bytes(b"drawn when the runs were made")
+    build_report("quick", tmp_path / "no-models", out, catalog, root / "reports" / "quick" / "results.csv")
+    rebuilt = pd.read_csv(out / "results.csv")
+    assert len(rebuilt) == len(committed) and set(rebuilt.landmark) == set(committed.landmark)
+    summary = pd.read_csv(out / "summary.csv")
+    backprop = summary[summary.claim == "2-2-1 net, backpropagation"].iloc[0]
+    runs = committed[committed.claim == "2-2-1 net, backpropagation"]
+    assert backprop["n"] == len(runs) and backprop["mean"] == pytest.approx(runs["value"].mean())
+    readme = (out / "README.md").read_text()
+    assert "Rebuilt from" in readme and "Not run yet" not in readme
+    assert (out / "figures" / "digits-linear-mlp-cnn.png").read_bytes() == b"drawn when the runs were made"
+
+    path = catalog_dir / "xor-backprop.yaml"
+    data = yaml.safe_load(path.read_text())
+    data["profiles"]["quick"]["seeds"] = [0, 1, 2]
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    catalog = load_catalog(catalog_dir)
+    models = tmp_path / "models" / "quick"
+    train(catalog["xor-backprop"], "quick", models / "xor-backprop")
+    build_report("quick", models, out, catalog, root / "reports" / "quick" / "results.csv")
+    mixed = pd.read_csv(out / "results.csv")
+    assert len(mixed[mixed.landmark == "xor-backprop"]) == 6  # 2 claims x 3 seeds, trained here
+    assert len(mixed[mixed.landmark == "digits-linear-mlp-cnn"]) == len(
+        committed[committed.landmark == "digits-linear-mlp-cnn"])
+    assert "except xor-backprop, trained again since" in (out / "README.md").read_text()
+
+    with pytest.raises(ConfigError, match=r"results.csv: holds runs of profile quick, not only 'classic'"):
+        build_report("classic", tmp_path / "no-models", tmp_path / "r2", catalog,
+                     root / "reports" / "quick" / "results.csv")

@@ -113,7 +113,9 @@ def cmd_report(args: argparse.Namespace, catalog: dict[str, Landmark] | None = N
 
     name = profile(args)
     catalog = catalog if catalog is not None else checked(args, name)
-    out = build_report(name, Path(args.models) / name, Path(args.reports) / name, catalog)
+    source = getattr(args, "from_results", None)
+    out = build_report(name, Path(args.models) / name, Path(args.reports) / name, catalog,
+                       Path(source) if source else None)
     print(f"report: {out}")
     return 0
 
@@ -230,6 +232,9 @@ def add_parsers(sub, parents: list[argparse.ArgumentParser]) -> None:
 
     sp = sub.add_parser("report", parents=parents, help="build reports/<profile>/ from the runs")
     with_profile(sp), with_dirs(sp)
+    sp.add_argument("--from-results", metavar="CSV", help="rebuild from a report's committed results.csv "
+                    "(reports/<profile>/results.csv) instead of models/<profile>/: the tables and verdicts "
+                    "under the current rules, no training; the figures already there are kept")
     sp.set_defaults(func=cmd_report)
 
     sp = sub.add_parser("run", parents=parents, help="train landmarks (all of the profile by default), then report")

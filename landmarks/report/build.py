@@ -20,6 +20,7 @@ from landmarks.errors import ConfigError
 from landmarks.files import write_atomic
 from landmarks.report.crossings import reread_crossings
 from landmarks.report.figures import learning_curves
+from landmarks.report.from_results import docs_from_results
 from landmarks.report.html import write_html
 from landmarks.report.notes import landmark_notes
 from landmarks.report.summary import load_results, run_fidelity, summarize
@@ -27,14 +28,23 @@ from landmarks.report.tables import landmark_table, lecture_table, shown_columns
 from landmarks.judging.verdicts import CITED, EXPLAINED, is_check
 
 
-def build_report(profile: str, models_dir: Path, out_dir: Path, catalog: Mapping[str, Landmark]) -> Path:
-    results, docs = load_results(models_dir)
+def build_report(profile: str, models_dir: Path, out_dir: Path, catalog: Mapping[str, Landmark],
+                 from_results: Path | None = None) -> Path:
+    """The report of `models_dir`'s runs, or of a committed results.csv (`from_results`: tables
+    and verdicts under the current rules; the figures already there are kept)."""
+    results, docs = load_results(models_dir) if models_dir.is_dir() else (pd.DataFrame(), [])
+    fresh = {doc["landmark"] for doc in docs}
+    if from_results is not None:  # landmarks trained again since are taken from models/, the rest from the file
+        kept, kept_docs = docs_from_results(from_results, profile)
+        docs = sorted(docs + [d for d in kept_docs if d["landmark"] not in fresh], key=lambda d: d["landmark"])
+        results = pd.DataFrame([run for doc in docs for run in doc["runs"]])
     if results.empty:
         raise ConfigError(
             f"{models_dir}: no runs found (no */metrics.json); train first: "
             f"`landmarks run --profile {profile}` or `dvc repro`"
         )
-    histories = {doc["landmark"]: _history(models_dir / doc["landmark"] / "history.csv") for doc in docs}
+    histories = {doc["landmark"]: _history(models_dir / doc["landmark"] / "history.csv") if doc["landmark"] in fresh
+                 else pd.DataFrame() for doc in docs}
     results, reread = reread_crossings(results, docs, histories)
     summary = summarize(results, catalog)
     for folder in ("curves", "tables"):  # DVC outputs: present even when a profile has no curve
@@ -47,7 +57,7 @@ def build_report(profile: str, models_dir: Path, out_dir: Path, catalog: Mapping
         lm = catalog.get(doc["landmark"])
         if lm is None:
             continue
-        figure = _figure(lm, profile, histories[lm.id], out_dir)
+        figure = _figure(lm, profile, histories[lm.id], out_dir) if lm.id in fresh else _kept_figure(lm, out_dir)
         fidelity = run_fidelity(lm, pd.DataFrame(doc["runs"]))
         label = _label(fidelity)
         notes = landmark_notes(lm, profile, summary, results, reread.get(lm.id, 0))
@@ -69,12 +79,23 @@ def build_report(profile: str, models_dir: Path, out_dir: Path, catalog: Mapping
         pd.DataFrame(index_rows).to_markdown(index=False),
         "",
     ]
+    if from_results is not None:
+        again = sorted(fresh)
+        readme += [f"Rebuilt from `{from_results}` under the current verdict rules, without training again"
+                   + (f" (except {', '.join(again)}, trained again since and read from {models_dir})" if again else "")
+                   + "; the learning curves and figures of the rows taken from the file are those drawn when "
+                   "their runs were made.", ""]
     if missing:  # a profile run in parts (the paper profile) says what it does not hold yet
         readme += [f"Not run yet in this profile: {', '.join(missing)}.", ""]
     write_atomic(out_dir / "README.md", "\n".join([*readme, *sections, ""]))
     write_html(out_dir / "index.html", profile, "Numbers come only from the runs recorded in results.csv (one row "
                "per run). " + EXPLAINED.replace("`", ""), html_sections, missing)
     return out_dir / "README.md"
+
+
+def _kept_figure(lm: Landmark, out_dir: Path) -> Path | None:
+    path = out_dir / "figures" / f"{lm.id}.png"
+    return path if path.exists() else None
 
 
 def _history(path: Path) -> pd.DataFrame:
@@ -107,7 +128,8 @@ def _body(lm: Landmark, doc: dict, summary: pd.DataFrame, label: str, notes: lis
     body = [
         f"## {lm.title}{label}", "", f"{lm.citation.strip()}", "", landmark_table(summary, lm), "",
         f"Metric: `{lm.metric}`. Machine: {doc['runs'][0]['machine']}. Runtime: {doc['seconds']:.1f} s. "
-        f"Commit: `{prov['git_commit'][:12]}`{_dirty(prov)}. torch {prov.get('version.torch')}.",
+        f"Commit: `{prov['git_commit'][:12]}`{_dirty(prov)}."
+        + (f" torch {prov['version.torch']}." if prov.get("version.torch") else ""),
     ]
     if lecture := lecture_table(summary, lm):
         body += ["", "Top-1 and top-5 error side by side, as the lecture shows them:", "", lecture]
