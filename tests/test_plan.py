@@ -36,11 +36,14 @@ def test_a_profiles_stated_time_is_read_where_it_names_one():
 
 
 def test_steps_of_a_run_follow_its_recipe():
-    assert run_steps(Recipe(batch_size=64, epochs=20, val_fraction=0.0), 60_000) == (938 * 20, 0)
+    assert run_steps(Recipe(batch_size=64, epochs=20, val_fraction=0.0), 60_000) == (938 * 20, 0, 20)
     assert run_steps(Recipe(batch_size=64, epochs=20, val_fraction=0.0, drop_last=True), 60_000)[0] == 937 * 20
     # He et al.: 64k iterations on 45k of CIFAR's 50k (352 batches an epoch), 5k validated after each of 182 epochs
-    steps, evaluated = run_steps(Recipe(batch_size=128, epochs=200, max_steps=64_000, val_fraction=0.1), 50_000)
-    assert steps == 64_000 and evaluated == 5_000 * 182
+    steps, evaluated, epochs = run_steps(Recipe(batch_size=128, epochs=200, max_steps=64_000, val_fraction=0.1), 50_000)
+    assert steps == 64_000 and evaluated == 5_000 * 182 and epochs == 182
+    # a budget of 500 iterations in a recipe of 183 epochs: 2 epochs, so 2 evaluations, not 183
+    assert run_steps(Recipe(batch_size=128, epochs=183, max_steps=500, val_fraction=0.1, drop_last=True), 50_000) == \
+        (500, 2 * 5_000, 2)
     # an lr search adds a run of its epochs per rate, on its own split
     search = LrSearch(grid=(0.1, 0.01, 0.001), epochs=2, val_fraction=0.1)
     plain = run_steps(Recipe(batch_size=100, epochs=5, val_fraction=0.0), 10_000)[0]

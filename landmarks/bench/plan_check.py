@@ -62,7 +62,7 @@ def measure(label: str, device: torch.device, data_dir: Path) -> dict:
     recipe = Recipe(lr=0.05, val_fraction=0.0, **fields)
     claim = Claim(name=label, model=model_name, model_args=args, paper=0.0)
     splits, kind = _data(dataset, data_dir)
-    steps, evaluated = run_steps(recipe, len(splits.train_y))
+    steps, evaluated, _ = run_steps(recipe, len(splits.train_y))
     t = time_step(claim, recipe, DATASETS.get(dataset).shape, splits.num_classes, device)
     evaluated += len(splits.test_y)  # the test set after the epoch
     estimate = (steps * t.ms_per_step + evaluated * t.ms_per_eval_image + t.ms_per_epoch_extra) / 1000.0

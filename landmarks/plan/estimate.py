@@ -58,22 +58,23 @@ def train_images(dataset: str, data_dir: Path) -> int:
     return DATASETS.get(dataset).train_images
 
 
-def run_steps(recipe: Recipe, n_train: int) -> tuple[int, int]:
-    """(optimizer steps, evaluated images) of one run on `n_train` images, lr search included."""
-    def one(r: Recipe, val_fraction: float) -> tuple[int, int]:
+def run_steps(recipe: Recipe, n_train: int) -> tuple[int, int, int]:
+    """(optimizer steps, validation images evaluated, epochs) of one run on `n_train` images, an lr
+    search's trials included. Each epoch also evaluates the test set, which the caller adds."""
+    def one(r: Recipe, val_fraction: float) -> tuple[int, int, int]:
         n = n_train - round(n_train * val_fraction)
         per_epoch = n // r.batch_size if r.drop_last else math.ceil(n / r.batch_size)
-        steps = r.max_steps or per_epoch * r.epochs
+        steps = min(r.max_steps, per_epoch * r.epochs) if r.max_steps else per_epoch * r.epochs
         epochs = math.ceil(steps / max(per_epoch, 1))
-        return steps, epochs * (n_train - n)
+        return steps, epochs * (n_train - n), epochs
 
-    steps, evaluated = one(recipe, recipe.val_fraction)
+    steps, evaluated, epochs = one(recipe, recipe.val_fraction)
     search = recipe.lr_search
     if search is not None:
         trial = recipe.model_copy(update={"epochs": search.epochs, "max_steps": 0})
-        s, e = one(trial, search.val_fraction)
-        steps, evaluated = steps + s * len(search.grid), evaluated + e * len(search.grid)
-    return steps, evaluated
+        s, e, k = one(trial, search.val_fraction)
+        steps, evaluated, epochs = steps + s * len(search.grid), evaluated + e * len(search.grid), epochs + k * len(search.grid)
+    return steps, evaluated, epochs
 
 
 def _measured(results: pd.DataFrame, lm: str, claim: str) -> tuple[float | None, str]:
@@ -98,10 +99,9 @@ def claim_plan(lm: Landmark, claim: Claim, profile: str, data_dir: Path, timer: 
     if not n_train:
         return ClaimPlan(lm.id, claim.name, claim.model, seeds, None, None,
                          f"not timed: the size of {lm.dataset} is known once it is prepared", measured=before)
-    steps, evaluated = run_steps(recipe, n_train)
+    steps, evaluated, epochs = run_steps(recipe, n_train)
     t = timer(claim, recipe, spec.shape, spec.num_classes)
-    epochs = math.ceil(steps / max(1, steps // max(recipe.epochs, 1)))
-    evaluated += epochs * spec.test_images
+    evaluated += epochs * spec.test_images  # the test set after every epoch
     seconds = (steps * t.ms_per_step + evaluated * t.ms_per_eval_image + epochs * t.ms_per_epoch_extra) / 1000.0
     return ClaimPlan(lm.id, claim.name, claim.model, seeds, steps, seconds, "timed", upper, before)
 
