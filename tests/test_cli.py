@@ -69,3 +69,41 @@ def test_use_imagenet_writes_its_landmarks_on_the_imagenet_dataset(tmp_path, cap
     assert sorted(written["landmarks"]) == ["he2016-resnet-imagenet", "krizhevsky2012-imagenet",
                                             "simonyan2015-vgg16", "torchvision-weights"]
     assert all(item == {"data": "imagenet"} for item in written["landmarks"].values())
+
+
+@pytest.mark.server
+def test_the_installed_ui_command_serves_mlflow_with_the_venv_off_path(tmp_path):
+    """`.venv/bin/landmarks ui` as the README gives it, with the venv not activated (its bin folder
+    off PATH): MLflow's UI answers on 127.0.0.1."""
+    import os
+    import subprocess
+    import sys
+    import urllib.request
+    from pathlib import Path
+
+    from waiting import wait_for
+
+    bin_dir = Path(sys.executable).parent
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    path = os.pathsep.join(p for p in os.environ.get("PATH", "").split(os.pathsep)
+                           if p and Path(p).resolve() != bin_dir.resolve())
+    env = {**os.environ, "PATH": path, "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}"}
+    env.pop("VIRTUAL_ENV", None)
+    proc = subprocess.Popen([str(bin_dir / "landmarks"), "ui", "--port", str(port)], cwd=tmp_path, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    def answers() -> bool:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2) as r:
+                return r.status == 200 and "mlflow" in r.read().decode(errors="replace").lower()
+        except OSError:
+            return False
+
+    try:
+        wait_for(answers, proc, "the MLflow UI to answer", timeout=180)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    assert f"http://127.0.0.1:{port}/#/experiments" in proc.stdout.read()

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import logging
 import os
-import shutil
 import socket
+import sys
 from pathlib import Path
 
 from landmarks.cli.options import checked, params, profile, with_profile
@@ -151,17 +152,19 @@ def cmd_ui(args: argparse.Namespace) -> int:
             log.error("port %d on 127.0.0.1 is in use (another MLflow UI?); choose another with --port, "
                       "e.g. `landmarks ui --port %d`", args.port, args.port + 1)
             return 2
-    mlflow = shutil.which("mlflow")
-    if mlflow is None:
-        log.error("the `mlflow` command is not on PATH; install the project (`make install`) and run "
-                  "`.venv/bin/landmarks ui`")
+    # MLflow through this interpreter, not an `mlflow` looked up on PATH: `.venv/bin/landmarks ui`
+    # runs with the venv inactive, its bin folder off PATH, and the UI is the same MLflow that
+    # wrote the runs
+    if importlib.util.find_spec("mlflow") is None:
+        log.error("MLflow is not installed in %s; install the project (`make install`)", sys.prefix)
         return 2
     # one worker: the UI serves one reader; MLflow's default of 4 is heavy on a laptop
-    cmd = [mlflow, "ui", "--backend-store-uri", uri, "--host", "127.0.0.1", "--port", str(args.port),
-           "--workers", "1"]
-    print(f"MLflow UI for {uri} at http://127.0.0.1:{args.port} (Ctrl-C stops it). MLflow 3 opens on its "
-          "GenAI view: pick 'Machine learning' (or the Experiments tab) to see the landmark runs.")
-    os.execvp(cmd[0], cmd)
+    cmd = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri, "--host", "127.0.0.1", "--port",
+           str(args.port), "--workers", "1"]
+    print(f"MLflow UI for {uri} at http://127.0.0.1:{args.port} (Ctrl-C stops it). The landmark runs: "
+          f"http://127.0.0.1:{args.port}/#/experiments (MLflow 3 opens on its GenAI view; its Experiments tab "
+          "leads there too).", flush=True)
+    os.execv(cmd[0], cmd)
     return 0
 
 
