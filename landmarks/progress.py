@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import sys
 import time
 
@@ -18,13 +19,25 @@ log = logging.getLogger("landmarks.runner")
 QUIET_EVERY_S = 60.0  # without -v and without a terminal: a line at most this often
 
 
+def _terminal_width() -> int:
+    """Columns of the terminal stderr is, 0 when it is none. Some pseudo-terminals (a CI runner's,
+    a container's without a size) report 0 columns: a bar there draws nothing, so they get the
+    plain lines a log gets."""
+    if not sys.stderr.isatty():
+        return 0
+    try:
+        return os.get_terminal_size(sys.stderr.fileno()).columns
+    except (OSError, ValueError):
+        return 0
+
+
 class RunProgress:
     def __init__(self, label: str, total_epochs: int | None) -> None:
         self.label, self.total = label, total_epochs
         self.t0 = self.last_line = time.perf_counter()
         self.first: int | None = None  # the epoch before the first one seen: >0 after a resume
         self.bar = None
-        if log.isEnabledFor(logging.INFO) and sys.stderr.isatty():
+        if log.isEnabledFor(logging.INFO) and _terminal_width() > 0:
             from tqdm import tqdm
 
             self.bar = tqdm(total=total_epochs, desc=label, unit="epoch", leave=False, file=sys.stderr,

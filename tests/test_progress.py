@@ -35,11 +35,11 @@ def test_logs_without_v_stay_short(tmp_path, digits_workspace):
     assert "epoch 1/3" not in out.stderr and "[1/1] mlp 64x100, seed 7" in out.stderr
 
 
-def test_a_terminal_gets_a_progress_bar(tmp_path, digits_workspace):
-    ws = digits_workspace(tmp_path / "ws", epochs=3)
+def _on_a_terminal(ws: Path, columns: int, *extra: str) -> str:
+    """What a run writes to a pseudo-terminal of `columns` columns."""
     leader, follower = pty.openpty()
-    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))  # a 120-column terminal
-    proc = subprocess.Popen([str(BIN / "landmarks"), "train", LANDMARK, "--no-tracking"], cwd=ws,
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 40, columns, 0, 0))
+    proc = subprocess.Popen([str(BIN / "landmarks"), "train", LANDMARK, "--no-tracking", *extra], cwd=ws,
                             stdin=follower, stdout=follower, stderr=follower, close_fds=True)
     os.close(follower)
     chunks = []
@@ -52,7 +52,12 @@ def test_a_terminal_gets_a_progress_bar(tmp_path, digits_workspace):
             break
         chunks.append(data)
     assert proc.wait(timeout=300) == 0
-    screen = b"".join(chunks).decode(errors="replace")
+    return b"".join(chunks).decode(errors="replace")
+
+
+def test_a_terminal_gets_a_progress_bar(tmp_path, digits_workspace):
+    ws = digits_workspace(tmp_path / "ws", epochs=3)
+    screen = _on_a_terminal(ws, 120)
     assert "mlp 64x100, seed 7" in screen and "3/3" in screen and "epoch" in screen  # tqdm's n/N and unit
     assert "loss" in screen and "train" in screen
 
@@ -70,3 +75,10 @@ def test_the_time_left_after_a_resume_is_paced_by_the_epochs_run_since(monkeypat
     with caplog.at_level(logging.INFO, logger="landmarks.runner"):
         bar.epoch({"epoch": 101, "train_error": 5.0, "seconds": 60.0})
     assert "about 39.0 min left" in caplog.text
+
+
+def test_a_terminal_of_zero_columns_gets_the_plain_lines(tmp_path, digits_workspace):
+    """A pseudo-terminal that reports 0 columns would show a bar as nothing: the plain lines instead."""
+    ws = digits_workspace(tmp_path / "ws", epochs=3)
+    screen = _on_a_terminal(ws, 0, "-v")
+    assert "mlp 64x100, seed 7: epoch 1/3" in screen and "epoch 3/3" in screen
