@@ -22,7 +22,8 @@ def save(kind: str, table: pd.DataFrame, device: torch.device, out_dir: Path, no
     machine = machine_label(device)
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     name = f"{kind}-{_slug(machine)}"
-    cpu = f" ({cpu_name()}, {torch.get_num_threads()} threads)" if device.type == "cpu" else ""
+    threads = torch.get_num_threads()
+    cpu = f" ({cpu_name()}, {threads} thread{'s' if threads != 1 else ''})" if device.type == "cpu" else ""
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     # other work on the machine slows every figure: the load says how much there was
     header = (f"# `landmarks bench {kind}` on {machine}{cpu}\n\n"
