@@ -32,8 +32,10 @@ def edit(catalog_dir, landmark, change):
 
 
 def at_paper(catalog_dir, landmark):
-    """The catalog with `landmark`'s paper profile run at the paper's recipe (a verdict's fidelity)."""
-    return edit(catalog_dir, landmark, lambda d: d["profiles"]["paper"].update(modified_recipe=False))
+    """The catalog with `landmark`'s paper profile run at the paper's recipe itself (fidelity `paper`,
+    no departures named)."""
+    return edit(catalog_dir, landmark, lambda d: d["profiles"]["paper"].update(modified_recipe=False,
+                                                                            minor_departures=[]))
 
 
 def runs(landmark, profile, values, metric=None):

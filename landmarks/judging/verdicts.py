@@ -41,7 +41,7 @@ INCONCLUSIVE = "inconclusive"
 REVERSED = "reversed"
 HOLDS = "check: holds"
 VIOLATED = "check: violated"
-NO_CLAIM = "-"
+NO_CLAIM = "no paper value"  # a row the paper gives no number for (an ordering's member, say)
 CITED = "not re-run"  # a result the paper cites for comparison (catalog `references`), shown as published
 
 MORE_SEEDS = "more seeds needed"
