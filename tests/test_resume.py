@@ -240,3 +240,25 @@ def test_a_fresh_clone_takes_the_kept_records_of_finished_runs_and_trains_only_t
     catalog.write_text(yaml.safe_dump(data, sort_keys=False))
     third = run(ws, "--seeds", "7")
     assert third.returncode == 0 and "finished earlier" not in third.stderr, third.stderr
+
+
+def test_the_report_shows_a_landmark_in_progress_from_its_kept_records(tmp_path, digits_workspace):
+    """Before a long profile's landmark is complete, its report shows the runs that have finished
+    (from runs/), marked in progress with how many of how many."""
+    ws = digits_workspace(tmp_path / "ws", epochs=3)
+    params = yaml.safe_load((ws / "params.yaml").read_text())
+    params["train"]["checkpoint"] = {"keep_profiles": ["quick"]}
+    (ws / "params.yaml").write_text(yaml.safe_dump(params))
+    catalog = ws / "benchmarks" / f"{LANDMARK}.yaml"
+    data = yaml.safe_load(catalog.read_text())
+    data["profiles"]["quick"]["seeds"] = [7, 8]
+    catalog.write_text(yaml.safe_dump(data, sort_keys=False))
+    assert run(ws, "--seeds", "7").returncode == 0
+    shutil.rmtree(ws / "models")  # the landmark is not complete anywhere: only its kept record
+    out = subprocess.run([str(BIN / "landmarks"), "report", "--profile", "quick"], cwd=ws, capture_output=True,
+                         text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    readme = (ws / "reports" / "quick" / "README.md").read_text()
+    assert "(in progress: 1 of 2 runs finished)" in readme
+    results = (ws / "reports" / "quick" / "results.csv").read_text().splitlines()
+    assert len(results) == 2 and ",7," in results[1]  # the header and seed 7's row

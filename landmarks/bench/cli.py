@@ -21,22 +21,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     device = resolve_device(args.device or params.train.device)
     log.info("bench %s on %s", args.kind, machine_label(device))
     if args.kind == "epoch":
-        from landmarks.bench import epoch
-        from landmarks.data.prepare import ensure_prepared
-
-        splits = ensure_prepared("mnist", Path(params.data.dir), params.data.mirror)
-        if args.images:
-            from dataclasses import replace
-
-            splits = replace(splits, train_x=splits.train_x[: args.images], train_y=splits.train_y[: args.images])
-        names = args.models.split(",") if args.models else list(epoch.MODELS)
-        workers = 2 if args.workers is None else args.workers
-        rows = epoch.run(splits, names, device, workers)
-        table = pd.DataFrame([{"model": r.model, "batch": r.batch, "engine s/epoch": round(r.engine_s, 3),
-                               "tutorial loop s/epoch": round(r.tutorial_s, 3), "speed-up": round(r.speedup, 2)}
-                              for r in rows])
-        notes = (f"One epoch of MNIST ({len(splits.train_y):,} images) after a warm-up. Tutorial loop: PIL images, ToTensor, "
-                 f"Normalize, DataLoader(shuffle=True, num_workers={workers}).")
+        table, notes = _epoch_bench(args, device, params)
     elif args.kind == "loader":
         from landmarks.bench import loader
 
@@ -47,10 +32,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     elif args.kind == "plan":
         from landmarks.bench import plan_check
 
-        names = args.models.split(",") if args.models else list(plan_check.CASES)
-        rows = [plan_check.measure(n, device, Path(params.data.dir)) for n in names]
-        table = pd.DataFrame(rows)
-        notes = plan_check.__doc__.split("\n\n", 2)[2].replace("\n", " ").strip()
+        table, notes = plan_check.table(args.models.split(",") if args.models else None, device, Path(params.data.dir))
     elif args.kind == "procs":
         from landmarks.bench import procs
 
@@ -75,6 +57,28 @@ def cmd_bench(args: argparse.Namespace) -> int:
     print(table.to_markdown(index=False))
     print(f"saved {save(args.kind, table, device, Path(args.out), notes)}")
     return 0
+
+
+def _epoch_bench(args: argparse.Namespace, device, params) -> tuple:
+    import pandas as pd
+
+    from landmarks.bench import epoch
+    from landmarks.data.prepare import ensure_prepared
+
+    splits = ensure_prepared("mnist", Path(params.data.dir), params.data.mirror)
+    if args.images:
+        from dataclasses import replace
+
+        splits = replace(splits, train_x=splits.train_x[: args.images], train_y=splits.train_y[: args.images])
+    names = args.models.split(",") if args.models else list(epoch.MODELS)
+    workers = 2 if args.workers is None else args.workers
+    rows = epoch.run(splits, names, device, workers)
+    table = pd.DataFrame([{"model": r.model, "batch": r.batch, "engine s/epoch": round(r.engine_s, 3),
+                           "tutorial loop s/epoch": round(r.tutorial_s, 3), "speed-up": round(r.speedup, 2)}
+                          for r in rows])
+    notes = (f"One epoch of MNIST ({len(splits.train_y):,} images) after a warm-up. Tutorial loop: PIL images, ToTensor, "
+             f"Normalize, DataLoader(shuffle=True, num_workers={workers}).")
+    return table, notes
 
 
 def _positive(text: str) -> int:

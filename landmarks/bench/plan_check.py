@@ -77,3 +77,11 @@ def measure(label: str, device: torch.device, data_dir: Path) -> dict:
     what = f"{model_name} {args.get('hidden', '')}".strip() + (f", {recipe.max_steps} steps" if recipe.max_steps else ", one epoch")
     return {"case": label, "what": f"{what} on {dataset}, batch {recipe.batch_size}", "data": kind, "steps": steps, "plan s": round(estimate, 2), "measured s": round(measured, 2),
             "measured / plan": round(measured / estimate, 2)}
+
+
+def table(names: list[str] | None, device: torch.device, data_dir: Path) -> tuple["pd.DataFrame", str]:  # noqa: F821
+    """The bench's table (the cases of `names`, all by default) and its notes."""
+    import pandas as pd
+
+    rows = [measure(n, device, data_dir) for n in (names or list(CASES))]
+    return pd.DataFrame(rows), __doc__.split("\n\n", 2)[2].replace("\n", " ").strip()

@@ -115,8 +115,9 @@ def cmd_report(args: argparse.Namespace, catalog: dict[str, Landmark] | None = N
     name = profile(args)
     catalog = catalog if catalog is not None else checked(args, name)
     source = getattr(args, "from_results", None)
+    p = params(args)
     out = build_report(name, Path(args.models) / name, Path(args.reports) / name, catalog,
-                       Path(source) if source else None)
+                       Path(source) if source else None, Path(p.train.checkpoint.keep_dir), Path(p.data.dir))
     print(f"report: {out}")
     return 0
 

@@ -21,6 +21,7 @@ from landmarks.files import write_atomic
 from landmarks.report.crossings import reread_crossings
 from landmarks.report.figures import learning_curves
 from landmarks.report.from_results import docs_from_results
+from landmarks.report.in_progress import kept_docs, planned
 from landmarks.report.html import write_html
 from landmarks.report.notes import landmark_notes
 from landmarks.report.summary import load_results, run_fidelity, summarize
@@ -29,22 +30,14 @@ from landmarks.judging.verdicts import CITED, EXPLAINED, is_check
 
 
 def build_report(profile: str, models_dir: Path, out_dir: Path, catalog: Mapping[str, Landmark],
-                 from_results: Path | None = None) -> Path:
+                 from_results: Path | None = None, kept_dir: Path | None = None, data_dir: Path = Path("data")
+                 ) -> Path:
     """The report of `models_dir`'s runs, or of a committed results.csv (`from_results`: tables
-    and verdicts under the current rules; the figures already there are kept)."""
-    results, docs = load_results(models_dir) if models_dir.is_dir() else (pd.DataFrame(), [])
-    fresh = {doc["landmark"] for doc in docs}
-    if from_results is not None:  # landmarks trained again since are taken from models/, the rest from the file
-        kept, kept_docs = docs_from_results(from_results, profile)
-        docs = sorted(docs + [d for d in kept_docs if d["landmark"] not in fresh], key=lambda d: d["landmark"])
-        results = pd.DataFrame([run for doc in docs for run in doc["runs"]])
-    if results.empty:
-        raise ConfigError(
-            f"{models_dir}: no runs found (no */metrics.json); train first: "
-            f"`landmarks run --profile {profile}` or `dvc repro`"
-        )
-    histories = {doc["landmark"]: _history(models_dir / doc["landmark"] / "history.csv") if doc["landmark"] in fresh
-                 else pd.DataFrame() for doc in docs}
+    and verdicts under the current rules; the figures already there are kept). `kept_dir`: where
+    a long profile's finished runs leave records (runs/): a landmark still in progress is shown
+    with the runs it has finished."""
+    results, docs, trained, histories = _gather(profile, models_dir, catalog, from_results, kept_dir)
+    fresh = set(trained) | {d["landmark"] for d in docs if d.get("in_progress")}  # figures drawn from curves
     results, reread = reread_crossings(results, docs, histories)
     summary = summarize(results, catalog)
     for folder in ("curves", "tables"):  # DVC outputs: present even when a profile has no curve
@@ -60,6 +53,8 @@ def build_report(profile: str, models_dir: Path, out_dir: Path, catalog: Mapping
         figure = _figure(lm, profile, histories[lm.id], out_dir) if lm.id in fresh else _kept_figure(lm, out_dir)
         fidelity = run_fidelity(lm, pd.DataFrame(doc["runs"]))
         label = _label(fidelity)
+        if doc.get("in_progress"):  # a long profile's landmark with some runs finished
+            label += f" (in progress: {doc['in_progress']})"
         notes = landmark_notes(lm, profile, summary, results, reread.get(lm.id, 0))
         body = _body(lm, doc, summary, label, notes, figure)
         write_atomic(out_dir / "tables" / f"{lm.id}.md", f"# {lm.id} [{profile}]\n\n" + "\n".join(body) + "\n")
@@ -71,6 +66,8 @@ def build_report(profile: str, models_dir: Path, out_dir: Path, catalog: Mapping
         index_rows.append(_index_row(lm, doc, counts, fidelity))
     done = {doc["landmark"] for doc in docs}
     missing = sorted(i for i, lm in catalog.items() if profile in lm.profiles and i not in done)
+    times = planned(catalog, profile, missing, data_dir) if missing and kept_dir else {}
+    missing = [f"{i} (planned on this machine: {times[i]})" if i in times else i for i in missing]
     readme = [
         f"# Landmarks: paper vs reproduced, profile `{profile}`",
         "",
@@ -80,7 +77,7 @@ def build_report(profile: str, models_dir: Path, out_dir: Path, catalog: Mapping
         "",
     ]
     if from_results is not None:
-        again = sorted(fresh)
+        again = [i for i in trained if i in {d["landmark"] for d in docs}]
         readme += [f"Rebuilt from `{from_results}` under the current verdict rules, without training again"
                    + (f" (except {', '.join(again)}, trained again since and read from {models_dir})" if again else "")
                    + "; the learning curves and figures of the rows taken from the file are those drawn when "
@@ -91,6 +88,31 @@ def build_report(profile: str, models_dir: Path, out_dir: Path, catalog: Mapping
     write_html(out_dir / "index.html", profile, "Numbers come only from the runs recorded in results.csv (one row "
                "per run). " + EXPLAINED.replace("`", ""), html_sections, missing)
     return out_dir / "README.md"
+
+
+def _gather(profile: str, models_dir: Path, catalog: Mapping[str, Landmark], from_results: Path | None,
+            kept_dir: Path | None) -> tuple[pd.DataFrame, list[dict], list[str], dict[str, pd.DataFrame]]:
+    """(every run, a document per landmark, the landmarks complete under models/, their curves):
+    models/ first, then the rows of `from_results` for the other landmarks, then the kept records
+    of landmarks still in progress."""
+    results, docs = load_results(models_dir) if models_dir.is_dir() else (pd.DataFrame(), [])
+    trained = sorted(doc["landmark"] for doc in docs)
+    if from_results is not None:  # landmarks trained again since are taken from models/, the rest from the file
+        _, file_docs = docs_from_results(from_results, profile)
+        docs = sorted(docs + [d for d in file_docs if d["landmark"] not in trained], key=lambda d: d["landmark"])
+    progress = kept_docs(kept_dir, profile, catalog, {d["landmark"] for d in docs}) if kept_dir else []
+    partial = {d["landmark"]: d.pop("history") for d in progress}
+    docs = sorted(docs + progress, key=lambda d: d["landmark"])
+    if from_results is not None or progress:
+        results = pd.DataFrame([run for doc in docs for run in doc["runs"]])
+    if results.empty:
+        raise ConfigError(
+            f"{models_dir}: no runs found (no */metrics.json); train first: "
+            f"`landmarks run --profile {profile}` or `dvc repro`"
+        )
+    histories = {d["landmark"]: _history(models_dir / d["landmark"] / "history.csv") if d["landmark"] in trained
+                 else partial.get(d["landmark"], pd.DataFrame()) for d in docs}
+    return results, docs, trained, histories
 
 
 def _kept_figure(lm: Landmark, out_dir: Path) -> Path | None:

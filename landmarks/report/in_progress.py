@@ -1,0 +1,76 @@
+"""What a report says of landmarks that are not complete yet: the finished runs of a landmark in
+progress, from the records a long profile keeps (`runs/<profile>/<landmark>/*.json`, see
+docs/resume.md), and the time `landmarks plan` gives the rest on this machine, where its cache
+has the figures (a report never times anything itself)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Mapping
+
+import pandas as pd
+
+from landmarks.catalog import Landmark
+
+
+def kept_docs(kept_dir: Path, profile: str, catalog: Mapping[str, Landmark], done: set[str]) -> list[dict]:
+    """One metrics.json-like document per landmark with kept records and no metrics.json yet."""
+    docs = []
+    for folder in sorted((kept_dir / profile).glob("*")) if (kept_dir / profile).is_dir() else []:
+        lm = catalog.get(folder.name)
+        if lm is None or folder.name in done or profile not in lm.profiles:
+            continue
+        records = []
+        for path in sorted(folder.glob("*.json")):
+            try:
+                records.append(json.loads(path.read_text(encoding="utf-8")))
+            except (OSError, ValueError):
+                continue  # a record being written, or damaged: `landmarks train` says which
+        if not records:
+            continue
+        rows = [r["row"] for r in records]
+        history = [{"claim": r["row"]["claim"], "seed": r["row"]["seed"], **h} for r in records for h in r["history"]]
+        total = sum(len(c.seeds(lm.profile(profile).seeds)) for c in lm.claims_for(profile))
+        docs.append({
+            "landmark": lm.id, "profile": profile, "seconds": float(sum(r.get("seconds", 0.0) for r in rows)),
+            "provenance": {"git_commit": str(rows[-1].get("git_commit", "")), "version.torch": "",
+                           "data_hashes": sorted({str(r.get("info.data_hash")) for r in rows})},
+            "recipes": {}, "runs": rows, "in_progress": f"{len(rows)} of {total} runs finished",
+            "history": pd.DataFrame(history),
+        })
+    return docs
+
+
+def planned(catalog: Mapping[str, Landmark], profile: str, ids: list[str], data_dir: Path) -> dict[str, str]:
+    """{landmark: its time on this machine} for those whose every claim the plan cache has."""
+    try:
+        from landmarks.plan.estimate import claim_plan, human
+        from landmarks.plan.timing import TimingCache, machine_key, step_key
+        from landmarks.train.seeding import resolve_device
+    except ImportError:
+        return {}
+    device = resolve_device("auto")
+    cache, here = TimingCache(), machine_key(device)
+    # this process's thread count first, then the same device and torch timed with other threads
+    same = here.split(",")[0] if device.type == "cpu" else here
+    machines = [here] + [m for m in cache.data if m != here and m.startswith(same) and m.endswith(here.split("|")[-1])]
+
+    def cached(claim, recipe, shape, num_classes):
+        key = step_key(claim, recipe, shape)
+        for m in machines:
+            found = cache.get(m, key)
+            if found is not None:
+                return found
+        raise LookupError(claim.model)
+
+    out = {}
+    for lm_id in ids:
+        lm = catalog[lm_id]
+        try:
+            plans = [claim_plan(lm, c, profile, data_dir, cached, pd.DataFrame()) for c in lm.claims_for(profile)]
+        except LookupError:
+            continue
+        if all(p.total is not None for p in plans):
+            out[lm_id] = human(sum(p.total for p in plans))
+    return out
