@@ -62,6 +62,11 @@ def test_run_records_read_back(catalog_dir, tmp_path, train):
         hist = client.get_metric_history(child.info.run_id, "test_error")
         assert sorted(h.step for h in hist) == [1, 2, 3]
         assert len(client.get_metric_history(child.info.run_id, "train_loss")) == 3
+        # one meaning per metric: each epoch's time apart from the run's total
+        assert sorted(h.step for h in client.get_metric_history(child.info.run_id, "epoch_seconds")) == [1, 2, 3]
+        (total,) = client.get_metric_history(child.info.run_id, "seconds")
+        assert total.step == 0 and total.value >= sum(
+            h.value for h in client.get_metric_history(child.info.run_id, "epoch_seconds"))
         assert "top1_error" in m and "top5_error" in m
         assert [a.path for a in client.list_artifacts(child.info.run_id, "weights")] == [
             f"weights/mlp_64x100-seed{t['seed']}.pt"]
@@ -112,3 +117,11 @@ def test_runs_in_a_dvc_experiment_copy_go_to_the_project_store(tmp_path, monkeyp
     copy.mkdir(parents=True)
     assert resolve_uri("", copy) == f"sqlite:///{(tmp_path / 'proj' / 'mlflow.db').as_posix()}"
     assert resolve_uri("", tmp_path / "proj") == f"sqlite:///{(tmp_path / 'proj' / 'mlflow.db').as_posix()}"
+
+
+def test_an_orderings_name_stays_readable_as_an_mlflow_key():
+    from landmarks.tracking.client import _clean_key
+
+    assert _clean_key("verdict/ordering of test_error: perceptron > mlp 64x100 > small cnn") == \
+        "verdict/ordering of test_error: perceptron above mlp 64x100 above small cnn"
+    assert _clean_key("verdict/perceptron (best of all epochs)") == "verdict/perceptron best of all epochs"

@@ -55,8 +55,9 @@ def flatten(data: Any, prefix: str = "") -> dict[str, Any]:
 
 def _clean_key(key: str) -> str:
     """MLflow keys allow letters, digits, _ - . space / : only: punctuation of claim names goes
-    ("perceptron (best of all epochs)" -> "perceptron best of all epochs"), anything else is _."""
-    kept = "".join(ch for ch in key if ch not in "(),'\"")
+    ("perceptron (best of all epochs)" -> "perceptron best of all epochs"), an ordering's > and <
+    are said in words ("perceptron > mlp" -> "perceptron above mlp"), anything else is _."""
+    kept = "".join(ch for ch in key if ch not in "(),'\"").replace(">", "above").replace("<", "below")
     return "".join(ch if ch.isalnum() or ch in "_-. /:" else "_" for ch in kept)
 
 
@@ -175,8 +176,10 @@ class Tracker:
             self._send("log_batch", {"run_id": run_id, "metrics": items})
 
     def log_history(self, run_id: str, history: list[dict]) -> None:
-        """Per-epoch metrics, with the epoch as the MLflow step."""
-        self.log_metrics(run_id, ((k, v, row["epoch"]) for row in history for k, v in row.items() if k != "epoch"))
+        """Per-epoch metrics, with the epoch as the MLflow step. An epoch's time is `epoch_seconds`:
+        `seconds` is the run's total, logged once at its end."""
+        self.log_metrics(run_id, (("epoch_seconds" if k == "seconds" else k, v, row["epoch"])
+                                  for row in history for k, v in row.items() if k != "epoch"))
 
     def set_tag(self, run_id: str, key: str, value: Any) -> None:
         self._send("set_tag", {"run_id": run_id, "key": _clean_key(key), "value": str(value)})
