@@ -81,3 +81,17 @@ def test_the_mlflow_ui_shows_the_paper_value_and_the_verdict(browser, catalog_di
         page.screenshot(path=str(tmp_path / "mlflow.png"), full_page=True)
     finally:
         stop_server(server)
+
+
+def test_a_report_fits_a_projectors_1024_pixels(browser, root, tmp_path):
+    """The classic report, whose LeCun and Fashion-MNIST tables are the widest, rebuilt from its
+    committed results and opened 1024 pixels wide: no horizontal scroll, every verdict in view."""
+    catalog = load_catalog(root / "benchmarks")
+    out = tmp_path / "reports"
+    build_report("classic", tmp_path / "no-models", out, catalog, root / "reports" / "classic" / "results.csv")
+    page = browser.new_page(viewport={"width": 1024, "height": 768})
+    page.goto((out / "index.html").as_uri())
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1024
+    right_edges = page.locator("td.verdict").evaluate_all("cells => cells.map(c => c.getBoundingClientRect().right)")
+    assert right_edges and max(right_edges) <= 1024
+    page.screenshot(path=str(tmp_path / "report-1024.png"), full_page=True)
