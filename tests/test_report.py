@@ -332,3 +332,12 @@ def test_a_report_is_rebuilt_from_its_committed_results_without_training(catalog
     with pytest.raises(ConfigError, match=r"results.csv: holds runs of profile quick, not only 'classic'"):
         build_report("classic", tmp_path / "no-models", tmp_path / "r2", catalog,
                      root / "reports" / "quick" / "results.csv")
+
+
+def test_a_log_error_axis_keeps_an_error_of_zero_in_view():
+    from landmarks.report.figures import y_scale
+
+    assert y_scale([2.0, 3.0], [10.0, 12.0], zeros=False) == ("linear", {})  # within a factor of ten
+    assert y_scale([0.5], [30.0], zeros=False) == ("log", {})
+    scale, kwargs = y_scale([0.5], [30.0], zeros=True)  # a training error that reaches 0
+    assert scale == "symlog" and kwargs["linthresh"] == 0.5

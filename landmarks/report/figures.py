@@ -3,7 +3,7 @@ seeds' spread as a band.
 
 - Error metrics (`top1_error`): test error solid, training error dashed, each claim's paper value
   as a dotted reference line in its colour; a log error axis when the curves span more than a
-  factor of ten (0.8% beside 10% stays readable).
+  factor of ten (0.8% beside 10% stays readable), symmetric-log when an error reaches 0.
 - `epochs_to_threshold` (AlexNet Fig. 1): training error per epoch, as the paper draws it, with
   the threshold as a reference line.
 - Other metrics (the perceptron's update count, XOR's share of solved seeds) have no per-epoch
@@ -23,6 +23,18 @@ from landmarks.files import atomic_open
 CURVE_METRICS = ("top1_error", "epochs_to_threshold")
 
 
+def y_scale(lows: list[float | None], highs: list[float], zeros: bool) -> tuple[str, dict]:
+    """The error axis: linear, or logarithmic when the curves span more than a factor of ten. A
+    log axis cannot show an error of 0 (a training error that reaches it would drop off the plot,
+    its band to the floor): then it is symmetric-log, linear below the smallest error above 0."""
+    finite = [v for v in lows if v]
+    if not finite or max(highs) / min(finite) <= 10:
+        return "linear", {}
+    if zeros:
+        return "symlog", {"linthresh": min(finite), "linscale": 0.5}
+    return "log", {}
+
+
 def learning_curves(history: pd.DataFrame, title: str, out: Path, metric: str = "top1_error",
                     paper: Mapping[str, float] | None = None, threshold: float | None = None) -> Path | None:
     """The figure, or None when the runs have no curve that shows the claim."""
@@ -37,7 +49,7 @@ def learning_curves(history: pd.DataFrame, title: str, out: Path, metric: str = 
     columns = ["train_error"] if metric == "epochs_to_threshold" else ["test_error", "train_error"]
     styles = {"test_error": "-", "train_error": "--"}
     fig, ax = plt.subplots(figsize=(8, 5))
-    lows, highs, handles = [], [], []
+    lows, highs, handles, zeros = [], [], [], False
     for i, (claim, sel) in enumerate(history.groupby("claim", sort=False)):
         color = f"C{i % 10}"
         n = sel["seed"].nunique()
@@ -50,6 +62,7 @@ def learning_curves(history: pd.DataFrame, title: str, out: Path, metric: str = 
             if n > 1:
                 ax.fill_between(mean.index, lo, hi, color=color, alpha=0.12, linewidth=0)
             lows.append(float(lo[lo > 0].min()) if (lo > 0).any() else None)
+            zeros = zeros or bool((lo <= 0).any())
             highs.append(float(hi.max()))
         if paper and paper.get(claim) is not None and metric == "top1_error":
             ax.axhline(paper[claim], color=color, linestyle=":", linewidth=1.2)
@@ -61,9 +74,8 @@ def learning_curves(history: pd.DataFrame, title: str, out: Path, metric: str = 
         handles.append(Line2D([], [], color="black", linestyle=styles[col], label=col.replace("_", " ")))
     if paper and metric == "top1_error" and any(v is not None for v in paper.values()):
         handles.append(Line2D([], [], color="black", linestyle=":", label="paper's value"))
-    finite_lows = [v for v in lows if v]
-    if finite_lows and max(highs) / min(finite_lows) > 10:
-        ax.set_yscale("log")
+    scale, kwargs = y_scale(lows, highs, zeros)
+    ax.set_yscale(scale, **kwargs)
     ax.set_xlabel("epoch")
     ax.set_ylabel("error (%)")
     ax.set_title("\n".join(textwrap.wrap(title, 70)), fontsize=10)
