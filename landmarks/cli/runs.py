@@ -122,6 +122,17 @@ def cmd_report(args: argparse.Namespace, catalog: dict[str, Landmark] | None = N
     return 0
 
 
+def cmd_compare(args: argparse.Namespace) -> int:
+    from landmarks.report.compare import compare
+
+    table, only = compare(Path(args.a), Path(args.b))
+    print(f"A: {args.a}\nB: {args.b}\n")
+    print(table.to_markdown(index=False) if not table.empty else "no claim with runs on both sides")
+    for line in only:
+        print(f"- {line}")
+    return 0
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     name = profile(args)
     catalog = checked(args, name)  # every landmark the report covers, once
@@ -240,6 +251,12 @@ def add_parsers(sub, parents: list[argparse.ArgumentParser]) -> None:
                     "(reports/<profile>/results.csv) instead of models/<profile>/: the tables and verdicts "
                     "under the current rules, no training; the figures already there are kept")
     sp.set_defaults(func=cmd_report)
+
+    sp = sub.add_parser("compare", parents=parents, help="two report folders side by side (two machines, commits, "
+                        "torch versions): each claim's result on both, and whether the runs differ")
+    sp.add_argument("a", help="a report folder (reports/<profile>, or a copy from another machine)")
+    sp.add_argument("b", help="the other report folder")
+    sp.set_defaults(func=cmd_compare)
 
     sp = sub.add_parser("run", parents=parents, help="train landmarks (all of the profile by default), then report")
     sp.add_argument("landmarks", nargs="*")
