@@ -95,3 +95,25 @@ def test_a_report_fits_a_projectors_1024_pixels(browser, root, tmp_path):
     right_edges = page.locator("td.verdict").evaluate_all("cells => cells.map(c => c.getBoundingClientRect().right)")
     assert right_edges and max(right_edges) <= 1024
     page.screenshot(path=str(tmp_path / "report-1024.png"), full_page=True)
+
+
+def test_the_overview_links_every_profile_and_paper_and_fits_1024_pixels(browser, root, tmp_path):
+    """reports/index.html from the committed profiles' summaries: each landmark's paper linked, each
+    profile's verdicts linked to its page, a chart of intervals against the paper's band, offline."""
+    from landmarks.report.overview import write_overview
+
+    catalog = load_catalog(root / "benchmarks")
+    for summary in (root / "reports").glob("*/summary.csv"):
+        (tmp_path / summary.parent.name).mkdir()
+        shutil.copy(summary, tmp_path / summary.parent.name / "summary.csv")
+    page_path = write_overview(tmp_path, catalog)
+    page = browser.new_page(viewport={"width": 1024, "height": 768})
+    requests: list[str] = []
+    page.on("request", lambda r: requests.append(r.url))
+    page.goto(page_path.as_uri())
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1024
+    hrefs = page.locator("a").evaluate_all("links => links.map(a => a.getAttribute('href'))")
+    assert catalog["lecun1998-mnist"].url in hrefs and "classic/index.html#lecun1998-mnist" in hrefs
+    assert page.locator("svg").count() >= 3
+    assert all(u.startswith("file://") for u in requests), requests  # the paper links are links, not loads
+    page.screenshot(path=str(tmp_path / "overview.png"), full_page=True)

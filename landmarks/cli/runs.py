@@ -122,6 +122,14 @@ def cmd_report(args: argparse.Namespace, catalog: dict[str, Landmark] | None = N
     return 0
 
 
+def cmd_overview(args: argparse.Namespace) -> int:
+    from landmarks.catalog import load_catalog
+    from landmarks.report.overview import write_overview
+
+    print(f"overview: {write_overview(Path(args.reports), load_catalog(args.catalog))}")
+    return 0
+
+
 def cmd_compare(args: argparse.Namespace) -> int:
     from landmarks.report.compare import compare
 
@@ -251,6 +259,11 @@ def add_parsers(sub, parents: list[argparse.ArgumentParser]) -> None:
                     "(reports/<profile>/results.csv) instead of models/<profile>/: the tables and verdicts "
                     "under the current rules, no training; the figures already there are kept")
     sp.set_defaults(func=cmd_report)
+
+    sp = sub.add_parser("overview", parents=parents, help="reports/index.html: every landmark under every profile, "
+                        "with its paper linked and each claim's interval against the paper's band")
+    sp.add_argument("--reports", default="reports", help="the folder of the profiles' reports (default: reports)")
+    sp.set_defaults(func=cmd_overview)
 
     sp = sub.add_parser("compare", parents=parents, help="two report folders side by side (two machines, commits, "
                         "torch versions): each claim's result on both, and whether the runs differ")
