@@ -260,16 +260,7 @@ def add_parsers(sub, parents: list[argparse.ArgumentParser]) -> None:
                     "under the current rules, no training; the figures already there are kept")
     sp.set_defaults(func=cmd_report)
 
-    sp = sub.add_parser("overview", parents=parents, help="reports/index.html: every landmark under every profile, "
-                        "with its paper linked and each claim's interval against the paper's band")
-    sp.add_argument("--reports", default="reports", help="the folder of the profiles' reports (default: reports)")
-    sp.set_defaults(func=cmd_overview)
-
-    sp = sub.add_parser("compare", parents=parents, help="two report folders side by side (two machines, commits, "
-                        "torch versions): each claim's result on both, and whether the runs differ")
-    sp.add_argument("a", help="a report folder (reports/<profile>, or a copy from another machine)")
-    sp.add_argument("b", help="the other report folder")
-    sp.set_defaults(func=cmd_compare)
+    _add_report_tools(sub, parents)
 
     sp = sub.add_parser("run", parents=parents, help="train landmarks (all of the profile by default), then report")
     sp.add_argument("landmarks", nargs="*")
@@ -284,3 +275,17 @@ def add_parsers(sub, parents: list[argparse.ArgumentParser]) -> None:
     sp = sub.add_parser("ui", parents=parents, help="open the MLflow UI on 127.0.0.1")
     sp.add_argument("--port", type=_port, default=5000, help="on 127.0.0.1 (default: 5000)")
     sp.set_defaults(func=cmd_ui)
+
+
+def _add_report_tools(sub, parents: list[argparse.ArgumentParser]) -> None:
+    """`overview` and `compare`: reading reports already built."""
+    sp = sub.add_parser("overview", parents=parents, help="reports/index.html: every landmark under every profile, "
+                        "with its paper linked and each claim's interval against the paper's band")
+    sp.add_argument("--reports", default="reports", help="the folder of the profiles' reports (default: reports)")
+    sp.set_defaults(func=cmd_overview)
+
+    sp = sub.add_parser("compare", parents=parents, help="two report folders side by side (two machines, commits, "
+                        "torch versions): each claim's result on both, and whether the runs differ")
+    sp.add_argument("a", help="a report folder (reports/<profile>, or a copy from another machine)")
+    sp.add_argument("b", help="the other report folder")
+    sp.set_defaults(func=cmd_compare)
