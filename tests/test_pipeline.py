@@ -189,3 +189,12 @@ def test_the_imagenet_profile_runs_by_dvc_repro_on_the_users_tree(project, tmp_p
     assert manifest["subset"] and manifest["layout"].startswith("official")
     table = (project / "reports" / "imagenet" / "tables" / "he2016-resnet-imagenet.md").read_text()
     assert "ResNet-18" in table and "reduced budget" in table
+
+
+def test_dvc_plots_show_the_reports_figures_offline(project):
+    """`dvc plots show` gives a page of the report's figures that loads nothing from the network."""
+    shutil.copytree(ROOT / "reports" / "quick" / "figures", project / "reports" / "quick" / "figures")
+    sh(["dvc", "plots", "show", "-o", "plots-page"], project)
+    page = (project / "plots-page" / "index.html").read_text()
+    assert "<img" in page and "digits-linear-mlp-cnn" in page
+    assert "http://" not in page and "https://" not in page
