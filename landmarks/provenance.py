@@ -27,7 +27,7 @@ def changed_files(porcelain: str, limit: int = 10) -> str:
     """The tracked files `git status --porcelain` lists, comma-separated, at most `limit` named.
 
     Naming them tells a reader whether "uncommitted changes" touched code or only the profile
-    switch (`params.yaml`) and `dvc.lock` that every `dvc repro` of a profile writes.
+    switch (`params.yaml`); what runs write themselves (`WRITTEN_BY_RUNS`) is not counted.
     """
     paths = []
     for line in porcelain.splitlines():
@@ -38,11 +38,18 @@ def changed_files(porcelain: str, limit: int = 10) -> str:
     return named + (f" and {len(paths) - limit} more" if len(paths) > limit else "")
 
 
+# files the pipeline itself writes while it runs: DVC's lock between stages, the reports, the
+# records of finished runs. A change to them is not a change to what ran.
+WRITTEN_BY_RUNS = ("dvc.lock", "reports/", "runs/")
+
+
 def git_state(cwd: str = ".") -> dict[str, str]:
     commit = _git("rev-parse", "HEAD", cwd=Path(cwd)) or "unknown"
     # not stripped: the first line's leading space is part of porcelain's XY status
     porcelain = _git("status", "--porcelain", "--untracked-files=no", cwd=Path(cwd), strip=False)
-    changed = changed_files(porcelain)
+    kept = [ln for ln in porcelain.splitlines()
+            if len(ln) > 3 and not ln[3:].split(" -> ")[-1].startswith(WRITTEN_BY_RUNS)]
+    changed = changed_files("\n".join(kept))
     return {"git_commit": commit, "git_dirty": "true" if changed else "false", "git_changed": changed}
 
 

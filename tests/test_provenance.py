@@ -20,13 +20,16 @@ def test_git_state_names_the_changed_files(tmp_path):
     clean = git_state(str(tmp_path))
     assert len(clean["git_commit"]) == 40 and clean["git_dirty"] == "false" and clean["git_changed"] == ""
 
-    (tmp_path / "params.yaml").write_text("b\n")  # an unstaged change: porcelain line " M params.yaml"
+    # what the pipeline writes as it runs (DVC's lock between stages) leaves a run clean
     (tmp_path / "dvc.lock").write_text("b\n")
-    _git(tmp_path, "add", "dvc.lock")  # a staged one: "M  dvc.lock"
+    _git(tmp_path, "add", "dvc.lock")  # a staged change: "M  dvc.lock"
+    assert git_state(str(tmp_path))["git_dirty"] == "false"
+    (tmp_path / "params.yaml").write_text("b\n")  # an unstaged change: porcelain line " M params.yaml"
+    (tmp_path / "code.py").write_text("b\n")
     (tmp_path / "untracked.txt").write_text("not counted\n")
     state = git_state(str(tmp_path))
     assert state["git_dirty"] == "true"
-    assert sorted(state["git_changed"].split(", ")) == ["dvc.lock", "params.yaml"]
+    assert sorted(state["git_changed"].split(", ")) == ["code.py", "params.yaml"]
     assert _dirty(state) == f" (with uncommitted changes to {state['git_changed']})"
     assert _dirty(clean) == ""
     assert _dirty({"git_dirty": "true"}) == " (with uncommitted changes)"  # runs recorded before the list
