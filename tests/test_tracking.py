@@ -58,6 +58,10 @@ def test_run_records_read_back(catalog_dir, tmp_path, train):
                     "hardware.device", "hardware.cpu", "data_hash", "claim", "seed"):
             assert t.get(tag), tag
         assert t["profile"] == "quick" and t["hardware.device"] == "cpu" and len(t["data_hash"]) == 64
+        # the dataset as an MLflow input, with its content hash
+        (inp,) = client.get_run(child.info.run_id).inputs.dataset_inputs
+        assert inp.dataset.name == "digits" and inp.dataset.digest == t["data_hash"][:36]
+        assert t["data_hash"] in inp.dataset.source
         # per-epoch metrics, with the epoch as step
         hist = client.get_metric_history(child.info.run_id, "test_error")
         assert sorted(h.step for h in hist) == [1, 2, 3]

@@ -91,5 +91,6 @@ def child_fields(run: RunSpec, stage: Stage) -> tuple[dict, dict]:
     params = {"claim": claim.name, "model": claim.model, "seed": run.seed, "profile": run.profile,
               "recipe": run.recipe.model_dump(mode="json"), "model_args": dict(claim.model_args),
               "data_args": dict(claim.data_args)}
-    tags = {"claim": claim.name, "model": claim.model, "seed": run.seed, "run_key": run.key, "data_hash": stage.data_hash}
+    tags = {"claim": claim.name, "model": claim.model, "seed": run.seed, "run_key": run.key, "data_hash": stage.data_hash,
+            "dataset": run.landmark.dataset or ""}
     return params, tags

@@ -84,6 +84,11 @@ def apply(client: Any, op: str, args: dict) -> Any:
         for i in range(0, len(metrics), BATCH):
             client.log_batch(args["run_id"], metrics=metrics[i : i + BATCH])
         return None
+    if op == "log_input":
+        from mlflow.entities import Dataset, DatasetInput, InputTag
+
+        dataset = Dataset(args["name"], args["digest"], "local", args["source"])
+        return client.log_inputs(args["run_id"], [DatasetInput(dataset, [InputTag("mlflow.data.context", "training")])])
     if op == "set_tag":
         return client.set_tag(args["run_id"], args["key"], args["value"])
     if op == "update_run":
@@ -180,6 +185,12 @@ class Tracker:
         `seconds` is the run's total, logged once at its end."""
         self.log_metrics(run_id, (("epoch_seconds" if k == "seconds" else k, v, row["epoch"])
                                   for row in history for k, v in row.items() if k != "epoch"))
+
+    def log_input(self, run_id: str, name: str, content_hash: str, source: str) -> None:
+        """The dataset the run trained on, as an MLflow input (the UI's Datasets column). MLflow keeps
+        36 characters of a digest: the hash's first 36, the whole in `source`."""
+        self._send("log_input", {"run_id": run_id, "name": name, "digest": content_hash[:36],
+                                 "source": f"{source} (sha256 {content_hash})"})
 
     def set_tag(self, run_id: str, key: str, value: Any) -> None:
         self._send("set_tag", {"run_id": run_id, "key": _clean_key(key), "value": str(value)})

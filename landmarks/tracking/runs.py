@@ -103,6 +103,9 @@ class LandmarkRuns:
         self.logged_through[key] = 0
         self._save_child(key, run_id)  # before the params, before training: a kill from here on resumes it
         self.tracker.log_params(run_id, params)
+        if tags.get("data_hash") and tags.get("dataset"):
+            self.tracker.log_input(run_id, str(tags["dataset"]), str(tags["data_hash"]),
+                                   f"data/prepared/{tags['dataset']}")
         return run_id
 
     def log_epoch(self, key: str, run_id: str | None, row: dict) -> None:
