@@ -76,6 +76,18 @@ def test_run_records_read_back(catalog_dir, tmp_path, train):
             f"weights/mlp_64x100-seed{t['seed']}.pt"]
         assert t["mlflow.source.name"] == "landmarks train digits-linear-mlp-cnn"
 
+    # the report's figure and table, attached to the parent run once the report is built
+    from landmarks.report.build import build_report
+    from landmarks.report.to_mlflow import attach
+
+    (tmp_path / "models" / "quick").mkdir(parents=True)
+    (tmp_path / "out").rename(tmp_path / "models" / "quick" / lm.id)
+    build_report("quick", tmp_path / "models" / "quick", tmp_path / "reports", load_catalog(catalog_dir))
+    assert attach(Tracker(uri, project=tmp_path), [doc], tmp_path / "reports") == 1
+    attached = {a.path for a in client.list_artifacts(parent.info.run_id, "report")}
+    assert attached >= {"report/digits-linear-mlp-cnn.md", "report/digits-linear-mlp-cnn.png"}
+    (tmp_path / "models" / "quick" / lm.id).rename(tmp_path / "out")
+
     # the stage's files carry the same provenance
     metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
     assert metrics["provenance"]["data_hashes"] == [children[0].data.tags["data_hash"]]

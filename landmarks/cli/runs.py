@@ -119,7 +119,26 @@ def cmd_report(args: argparse.Namespace, catalog: dict[str, Landmark] | None = N
     out = build_report(name, Path(args.models) / name, Path(args.reports) / name, catalog,
                        Path(source) if source else None, Path(p.train.checkpoint.keep_dir), Path(p.data.dir))
     print(f"report: {out}")
+    _attach_to_mlflow(Path(args.models) / name, Path(args.reports) / name, p)
     return 0
+
+
+def _attach_to_mlflow(models_dir: Path, out_dir: Path, p) -> None:
+    """Each trained landmark's figure and table on its MLflow parent run, where runs were tracked."""
+    from landmarks.report.summary import load_results
+    from landmarks.report.to_mlflow import attach
+    from landmarks.tracking import open_tracker
+
+    docs = load_results(models_dir)[1] if models_dir.is_dir() else []
+    if not p.tracking.enabled or not any(d.get("mlflow_parent_run_id") for d in docs):
+        return
+    tracker = open_tracker(True, p.tracking.uri)
+    try:
+        n = attach(tracker, docs, out_dir)
+    finally:
+        tracker.close()
+    if n:
+        log.info("report: figures and tables attached to %d MLflow parent runs", n)
 
 
 def cmd_overview(args: argparse.Namespace) -> int:
