@@ -107,3 +107,16 @@ def test_the_installed_ui_command_serves_mlflow_with_the_venv_off_path(tmp_path)
         proc.terminate()
         proc.wait(timeout=30)
     assert f"http://127.0.0.1:{port}/#/experiments" in proc.stdout.read()
+
+
+def test_a_reader_that_stops_early_gets_no_traceback(root):
+    """`landmarks compare A B | head -2`: the pipe closes under the command; it ends quietly, exit 0."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    quick = str(root / "reports" / "quick")
+    cmd = f"'{Path(sys.executable).parent / 'landmarks'}' compare {quick} {quick} | head -c 10"
+    out = subprocess.run(["bash", "-o", "pipefail", "-c", cmd], capture_output=True, text=True, timeout=120)
+    assert "Traceback" not in out.stderr and "BrokenPipe" not in out.stderr, out.stderr
+    assert out.returncode == 0 and out.stdout == "A: " + quick[:7]

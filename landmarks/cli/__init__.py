@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import errno
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -55,7 +56,7 @@ def setup_logging(verbosity: int) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     from landmarks.bench.cli import add_parser as add_bench
-    from landmarks.cli import catalog, data, plan, runs
+    from landmarks.cli import catalog, data, plan, reports, runs
 
     # -v and -q are accepted before or after the command name
     common = argparse.ArgumentParser(add_help=False)
@@ -68,7 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--catalog", default="benchmarks", help="folder of landmark YAML files (default: benchmarks)")
     p.add_argument("--params", default="params.yaml", help="params file (default: params.yaml)")
     sub = p.add_subparsers(dest="command", required=True)
-    for module in (catalog, runs, data, plan):
+    for module in (catalog, runs, data, plan, reports):
         module.add_parsers(sub, [common])
     add_bench(sub, [common])
     return p
@@ -107,6 +108,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("landmarks: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `landmarks list | head`: the reader has gone, nothing to say
+        # (before OSError, its parent class); stdout pointed at /dev/null so the exit's flush is quiet
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except OSError as exc:  # storage that failed under a write no code path expected to fail
         problem = out_of_space(exc, Path(exc.filename or "."))
         if problem is None and exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS) and exc.filename:
@@ -115,7 +120,4 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"landmarks: error: {problem}", file=sys.stderr)
         return 4
-    except BrokenPipeError:  # `landmarks list | head`: the reader has gone, nothing to say
-        sys.stdout = None
-        return 0
 
