@@ -79,7 +79,7 @@ def build_report(profile: str, models_dir: Path, out_dir: Path, catalog: Mapping
     if from_results is not None:
         again = [i for i in trained if i in {d["landmark"] for d in docs}]
         readme += [f"Rebuilt from `{from_results}` under the current verdict rules, without training again"
-                   + (f" (except {', '.join(again)}, trained again since and read from {models_dir})" if again else "")
+                   + (f" (except the runs of {', '.join(again)} trained again since, read from {models_dir})" if again else "")
                    + "; the learning curves and figures of the rows taken from the file are those drawn when "
                    "their runs were made.", ""]
     if missing:  # a profile run in parts (the paper profile) says what it does not hold yet
@@ -97,9 +97,17 @@ def _gather(profile: str, models_dir: Path, catalog: Mapping[str, Landmark], fro
     of landmarks still in progress."""
     results, docs = load_results(models_dir) if models_dir.is_dir() else (pd.DataFrame(), [])
     trained = sorted(doc["landmark"] for doc in docs)
-    if from_results is not None:  # landmarks trained again since are taken from models/, the rest from the file
+    if from_results is not None:  # runs trained again since are taken from models/, the rest from the file
         _, file_docs = docs_from_results(from_results, profile)
-        docs = sorted(docs + [d for d in file_docs if d["landmark"] not in trained], key=lambda d: d["landmark"])
+        by_id = {d["landmark"]: d for d in docs}
+        for d in file_docs:
+            if d["landmark"] not in by_id:
+                docs.append(d)
+                continue
+            mine = by_id[d["landmark"]]  # a landmark partly trained again: its other runs stay
+            ran = {(r["claim"], int(r["seed"])) for r in mine["runs"]}
+            mine["runs"] = mine["runs"] + [r for r in d["runs"] if (r["claim"], int(r["seed"])) not in ran]
+        docs = sorted(docs, key=lambda d: d["landmark"])
     progress = kept_docs(kept_dir, profile, catalog, {d["landmark"] for d in docs}) if kept_dir else []
     partial = {d["landmark"]: d.pop("history") for d in progress}
     docs = sorted(docs + progress, key=lambda d: d["landmark"])
