@@ -91,5 +91,15 @@ def test_plan_times_each_model_once_per_machine_and_use_prints_the_total(tmp_pat
     assert use.returncode == 0, use.stderr
     assert "Time: planned on this machine:" in use.stdout
 
+    # a profile whose stated time is far from the plan's is named beside it
+    import yaml
+
+    catalog = ws / "benchmarks" / f"{LANDMARK}.yaml"
+    data = yaml.safe_load(catalog.read_text())
+    data["profiles"]["quick"]["expected_time"] = "about 100 hours on a laptop"
+    catalog.write_text(yaml.safe_dump(data, sort_keys=False))
+    stated = _plan(ws, cache, "plan", "--profile", "quick")
+    assert f"{LANDMARK}: planned" in stated.stdout and "while its profile says 'about 100 hours" in stated.stdout
+
     bad = _plan(ws, cache, "plan", "--budget", "soon")
     assert bad.returncode == 2 and "--budget 'soon'" in bad.stderr
