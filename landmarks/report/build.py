@@ -97,20 +97,12 @@ def _gather(profile: str, models_dir: Path, catalog: Mapping[str, Landmark], fro
     of landmarks still in progress."""
     results, docs = load_results(models_dir) if models_dir.is_dir() else (pd.DataFrame(), [])
     trained = sorted(doc["landmark"] for doc in docs)
-    if from_results is not None:  # runs trained again since are taken from models/, the rest from the file
-        _, file_docs = docs_from_results(from_results, profile)
-        by_id = {d["landmark"]: d for d in docs}
-        for d in file_docs:
-            if d["landmark"] not in by_id:
-                docs.append(d)
-                continue
-            mine = by_id[d["landmark"]]  # a landmark partly trained again: its other runs stay
-            ran = {(r["claim"], int(r["seed"])) for r in mine["runs"]}
-            mine["runs"] = mine["runs"] + [r for r in d["runs"] if (r["claim"], int(r["seed"])) not in ran]
-        docs = sorted(docs, key=lambda d: d["landmark"])
-    progress = kept_docs(kept_dir, profile, catalog, {d["landmark"] for d in docs}) if kept_dir else []
+    # a landmark still in progress: its kept records are newer than any file's rows of it
+    progress = kept_docs(kept_dir, profile, catalog, set(trained)) if kept_dir else []
     partial = {d["landmark"]: d.pop("history") for d in progress}
-    docs = sorted(docs + progress, key=lambda d: d["landmark"])
+    docs = _merged(docs, progress)
+    if from_results is not None:  # runs trained again since are taken from models/, the rest from the file
+        docs = _merged(docs, docs_from_results(from_results, profile)[1])
     if from_results is not None or progress:
         results = pd.DataFrame([run for doc in docs for run in doc["runs"]])
     if results.empty:
@@ -121,6 +113,20 @@ def _gather(profile: str, models_dir: Path, catalog: Mapping[str, Landmark], fro
     histories = {d["landmark"]: _history(models_dir / d["landmark"] / "history.csv") if d["landmark"] in trained
                  else partial.get(d["landmark"], pd.DataFrame()) for d in docs}
     return results, docs, trained, histories
+
+
+def _merged(docs: list[dict], older: list[dict]) -> list[dict]:
+    """`docs` with `older` documents' runs added where `docs` has no run of that (claim, seed), and
+    the landmarks only `older` has; in landmark order."""
+    by_id = {d["landmark"]: d for d in docs}
+    for d in older:
+        if d["landmark"] not in by_id:
+            by_id[d["landmark"]] = d
+            continue
+        mine = by_id[d["landmark"]]  # a landmark partly run again: its other runs stay
+        ran = {(r["claim"], int(r["seed"])) for r in mine["runs"]}
+        mine["runs"] = mine["runs"] + [r for r in d["runs"] if (r["claim"], int(r["seed"])) not in ran]
+    return sorted(by_id.values(), key=lambda d: d["landmark"])
 
 
 def _kept_figure(lm: Landmark, out_dir: Path) -> Path | None:
