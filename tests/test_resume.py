@@ -262,3 +262,14 @@ def test_the_report_shows_a_landmark_in_progress_from_its_kept_records(tmp_path,
     assert "(in progress: 1 of 2 runs finished)" in readme
     results = (ws / "reports" / "quick" / "results.csv").read_text().splitlines()
     assert len(results) == 2 and ",7," in results[1]  # the header and seed 7's row
+
+    # one more seed finishes; rebuilt from the committed results.csv (which knows seed 7 only),
+    # the report takes the kept records over the file's rows
+    assert run(ws, "--seeds", "8").returncode == 0
+    shutil.rmtree(ws / "models")
+    shutil.copy(ws / "reports" / "quick" / "results.csv", ws / "committed.csv")
+    out = subprocess.run([str(BIN / "landmarks"), "report", "--profile", "quick", "--from-results", "committed.csv"],
+                         cwd=ws, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert "(all 2 runs, from their kept records)" in (ws / "reports" / "quick" / "README.md").read_text()
+    assert len((ws / "reports" / "quick" / "results.csv").read_text().splitlines()) == 3

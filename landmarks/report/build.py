@@ -54,7 +54,7 @@ def build_report(profile: str, models_dir: Path, out_dir: Path, catalog: Mapping
         fidelity = run_fidelity(lm, pd.DataFrame(doc["runs"]))
         label = _label(fidelity)
         if doc.get("in_progress"):  # a long profile's landmark with some runs finished
-            label += f" (in progress: {doc['in_progress']})"
+            label += f" ({doc['in_progress']})"
         notes = landmark_notes(lm, profile, summary, results, reread.get(lm.id, 0))
         body = _body(lm, doc, summary, label, notes, figure)
         write_atomic(out_dir / "tables" / f"{lm.id}.md", f"# {lm.id} [{profile}]\n\n" + "\n".join(body) + "\n")

@@ -36,7 +36,9 @@ def kept_docs(kept_dir: Path, profile: str, catalog: Mapping[str, Landmark], don
             "landmark": lm.id, "profile": profile, "seconds": float(sum(r.get("seconds", 0.0) for r in rows)),
             "provenance": {"git_commit": str(rows[-1].get("git_commit", "")), "version.torch": "",
                            "data_hashes": sorted({str(r.get("info.data_hash")) for r in rows})},
-            "recipes": {}, "runs": rows, "in_progress": f"{len(rows)} of {total} runs finished",
+            "recipes": {}, "runs": rows,
+            "in_progress": f"in progress: {len(rows)} of {total} runs finished" if len(rows) < total
+            else f"all {total} runs, from their kept records",
             "history": pd.DataFrame(history),
         })
     return docs
