@@ -204,12 +204,9 @@ def test_a_run_into_another_output_folder_neither_takes_nor_spoils_the_first_one
     assert resumed.returncode == 0 and "resuming from step" in resumed.stderr, resumed.stderr
 
 
-def test_a_fresh_clone_takes_the_kept_records_of_finished_runs_and_trains_only_the_rest(tmp_path, digits_workspace):
-    """A long profile's finished runs survive the loss of the machine: each leaves a small record
-    under runs/ that is committed with the code. A new checkout holding only the code and runs/
-    (no checkpoints, no models, no MLflow store) takes them and trains only what is missing; a
-    record whose recipe no longer matches is not taken."""
-    ws = digits_workspace(tmp_path / "ws", epochs=4)
+def kept_workspace(ws: Path) -> tuple[Path, Path, dict]:
+    """The workspace with the quick profile keeping finished runs' records, at seeds 7 and 8:
+    (workspace, its catalog file, that file's data)."""
     params = yaml.safe_load((ws / "params.yaml").read_text())
     params["train"]["checkpoint"] = {"keep_profiles": ["quick"]}
     (ws / "params.yaml").write_text(yaml.safe_dump(params))
@@ -217,6 +214,15 @@ def test_a_fresh_clone_takes_the_kept_records_of_finished_runs_and_trains_only_t
     data = yaml.safe_load(catalog.read_text())
     data["profiles"]["quick"]["seeds"] = [7, 8]
     catalog.write_text(yaml.safe_dump(data, sort_keys=False))
+    return ws, catalog, data
+
+
+def test_a_fresh_clone_takes_the_kept_records_of_finished_runs_and_trains_only_the_rest(tmp_path, digits_workspace):
+    """A long profile's finished runs survive the loss of the machine: each leaves a small record
+    under runs/ that is committed with the code. A new checkout holding only the code and runs/
+    (no checkpoints, no models, no MLflow store) takes them and trains only what is missing; a
+    record whose recipe no longer matches is not taken."""
+    ws, catalog, data = kept_workspace(digits_workspace(tmp_path / "ws", epochs=4))
     first = run(ws, "--seeds", "7")
     assert first.returncode == 0, first.stderr
     kept = ws / "runs" / "quick" / LANDMARK / "mlp_64x100-seed7.json"
@@ -245,14 +251,7 @@ def test_a_fresh_clone_takes_the_kept_records_of_finished_runs_and_trains_only_t
 def test_the_report_shows_a_landmark_in_progress_from_its_kept_records(tmp_path, digits_workspace):
     """Before a long profile's landmark is complete, its report shows the runs that have finished
     (from runs/), marked in progress with how many of how many."""
-    ws = digits_workspace(tmp_path / "ws", epochs=3)
-    params = yaml.safe_load((ws / "params.yaml").read_text())
-    params["train"]["checkpoint"] = {"keep_profiles": ["quick"]}
-    (ws / "params.yaml").write_text(yaml.safe_dump(params))
-    catalog = ws / "benchmarks" / f"{LANDMARK}.yaml"
-    data = yaml.safe_load(catalog.read_text())
-    data["profiles"]["quick"]["seeds"] = [7, 8]
-    catalog.write_text(yaml.safe_dump(data, sort_keys=False))
+    ws, catalog, _ = kept_workspace(digits_workspace(tmp_path / "ws", epochs=3))
     assert run(ws, "--seeds", "7").returncode == 0
     shutil.rmtree(ws / "models")  # the landmark is not complete anywhere: only its kept record
     out = subprocess.run([str(BIN / "landmarks"), "report", "--profile", "quick"], cwd=ws, capture_output=True,
