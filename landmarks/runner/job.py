@@ -16,6 +16,7 @@ from landmarks.tasks import RunSpec, StageContext, Task
 from landmarks.tracking import LandmarkRuns, flatten
 from landmarks.train.checkpoint import FinishedRuns
 from landmarks.train.distributed import SINGLE, World
+from landmarks.train.recipe import EXECUTION_ONLY
 from landmarks.train.signals import StopFlag
 
 
@@ -79,7 +80,9 @@ def identity(run: RunSpec, stage: Stage) -> dict:
         "profile": run.profile, "model_args": dict(claim.model_args), "data_args": dict(claim.data_args),
         # fields at their defaults left out: a field added later, whose default keeps the old
         # behaviour, leaves a run begun before it resumable
-        "recipe": run.recipe.model_dump(mode="json", exclude_defaults=True), "data_hash": stage.data_hash,
+        # and how the run is executed (compile) left out too: it changes no number beyond rounding
+        "recipe": run.recipe.model_dump(mode="json", exclude_defaults=True, exclude=set(EXECUTION_ONLY)),
+        "data_hash": stage.data_hash,
         "version.torch": stage.tags["version.torch"],
         "device": stage.tags["hardware.device"],
     })

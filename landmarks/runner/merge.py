@@ -9,12 +9,20 @@ import logging
 from pathlib import Path
 
 from landmarks.files import write_atomic
+from landmarks.train.recipe import EXECUTION_ONLY
 
 log = logging.getLogger(__name__)
 
 
 def _key(row: dict) -> tuple[str, int]:
     return str(row["claim"]), int(row["seed"])
+
+
+def _same(old: dict | None, new: dict | None) -> bool:
+    """Two resolved recipes alike but for how they are executed."""
+    def what(r: dict | None) -> dict | None:
+        return None if r is None else {k: v for k, v in r.items() if k not in EXECUTION_ONLY}
+    return what(old) == what(new)
 
 
 def merge_with_previous(doc: dict, histories: list[dict], out_dir: Path, wanted: list[tuple[str, int]],
@@ -39,7 +47,7 @@ def merge_with_previous(doc: dict, histories: list[dict], out_dir: Path, wanted:
         key = _key(row)
         if key in ran or key not in order:
             continue
-        (kept if old.get("recipes", {}).get(key[0]) == recipes.get(key[0]) else stale).append(row)
+        (kept if _same(old.get("recipes", {}).get(key[0]), recipes.get(key[0])) else stale).append(row)
     if stale:
         write_atomic(out_dir / "metrics.previous.json", path.read_text(encoding="utf-8"))
         log.warning("  %d earlier runs of another recipe (%s) are not mixed in: they stay in %s",

@@ -12,6 +12,7 @@ Evaluation keeps the eager module: switching BatchNorm to eval mode would compil
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import torch
 from torch import nn
@@ -19,18 +20,19 @@ from torch import nn
 from landmarks.errors import TrainingError
 
 
-def compiled(module: nn.Module) -> Callable[[torch.Tensor], torch.Tensor]:
-    """`module` compiled; the first call, where compilation happens, fails with a message saying
-    what to do when this machine cannot compile (Inductor needs a C++ compiler on a CPU)."""
+def compiled(module: nn.Module | Callable[..., Any]) -> Callable[..., Any]:
+    """`module` (or a function) compiled; the first call, where compilation happens, fails with a
+    message saying what to do when this machine cannot compile (Inductor needs a C++ compiler on
+    a CPU)."""
     fn = torch.compile(module)
     first = True
 
-    def call(x: torch.Tensor) -> torch.Tensor:
+    def call(*args: Any) -> Any:
         nonlocal first
         if not first:
-            return fn(x)
+            return fn(*args)
         try:
-            out = fn(x)
+            out = fn(*args)
         except Exception as err:  # Inductor's failures have many types; all mean the same here
             why = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
             raise TrainingError(f"recipe.compile: torch.compile could not build this model here ({why}). "

@@ -37,6 +37,12 @@ LOSSES: Registry[Loss] = Registry("loss")
 RBF_J = 0.1
 
 
+def _one_hot(outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    # F.one_hot's check of the labels' range reads them on the host, which a step compiled whole
+    # (landmarks/train/steps/compiled_sdlm.py) cannot trace; a comparison builds the same targets
+    return (torch.arange(outputs.shape[1], device=targets.device) == targets[:, None]).to(outputs.dtype)
+
+
 @LOSSES.register("cross_entropy")
 def cross_entropy(outputs: torch.Tensor, targets: torch.Tensor, **_: Any) -> torch.Tensor:
     return F.cross_entropy(outputs, targets)
@@ -44,12 +50,12 @@ def cross_entropy(outputs: torch.Tensor, targets: torch.Tensor, **_: Any) -> tor
 
 @LOSSES.register("mse")
 def mse(outputs: torch.Tensor, targets: torch.Tensor, **_: Any) -> torch.Tensor:
-    return F.mse_loss(outputs, F.one_hot(targets, outputs.shape[1]).to(outputs.dtype))
+    return F.mse_loss(outputs, _one_hot(outputs, targets))
 
 
 @LOSSES.register("mse_pm1")
 def mse_pm1(outputs: torch.Tensor, targets: torch.Tensor, **_: Any) -> torch.Tensor:
-    target = F.one_hot(targets, outputs.shape[1]).to(outputs.dtype) * 2 - 1
+    target = _one_hot(outputs, targets) * 2 - 1
     return (outputs - target).pow(2).sum(dim=1).mean()
 
 

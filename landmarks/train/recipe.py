@@ -91,6 +91,12 @@ class Sdlm(Strict):
     curvature_samples: int = Field(500, ge=1)  # Section III-B / Appendix C: 500 patterns
 
 
+# fields that change how a run is executed, not what it computes (the arithmetic in another order,
+# as another thread count gives): a checkpoint or a finished run is taken whatever they are, so a
+# long run may switch them between sittings
+EXECUTION_ONLY = frozenset({"compile"})
+
+
 class Recipe(Strict):
     # "sdlm": stochastic diagonal Levenberg-Marquardt with the settings of `sdlm`; `lr` is then
     # the paper's global rate eta
@@ -151,7 +157,9 @@ class Recipe(Strict):
     # the step's forward and backward through torch.compile (landmarks/train/compile.py): on a CPU
     # it fuses batch norm, ReLU and residual adds, though on the 2-core reference CPU none of the
     # bench's nets got faster (ResNet-20 134.6 ms eager, 144.2 compiled), after a first step that
-    # compiles for about half a minute; not with the CUDA fast path, which replays a graph
+    # compiles for about half a minute; not with the CUDA fast path, which replays a graph. With
+    # optimizer sdlm the whole per-sample step is compiled (train/steps/compiled_sdlm.py), which
+    # takes LeNet-5 of 1998 from 4.6 to 1.6 ms. Execution only (EXECUTION_ONLY)
     compile: bool = False
     # the CUDA fast path (device-resident uint8 data, bf16, channels_last, whole-step CUDA
     # graphs); used only on CUDA devices, the eager path is the reference everywhere else

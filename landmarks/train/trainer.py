@@ -87,7 +87,7 @@ class Trainer:
             warnings.filterwarnings("ignore", message="Grad strides do not match bucket view strides")
             forward = nn.parallel.DistributedDataParallel(
                 model, device_ids=[self.device] if self.device.type == "cuda" else None)
-        if recipe.compile:
+        if recipe.compile and recipe.optimizer != "sdlm":  # SDLM's step compiles whole (SGDStep)
             forward = compiled(forward)
         self.optimizer = make_optimizer(model, recipe)
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, self.factor)

@@ -18,6 +18,7 @@ from landmarks.train.losses import compute_loss
 from landmarks.train.recipe import Recipe
 from landmarks.train.sdlm import SDLM
 from landmarks.train.state import Batch
+from landmarks.train.steps.compiled_sdlm import CompiledSDLMStep
 
 
 def make_optimizer(model: nn.Module, recipe: Recipe) -> torch.optim.Optimizer:
@@ -57,6 +58,9 @@ class SGDStep:
         self.model, self.forward, self.optimizer, self.scheduler = model, forward, optimizer, scheduler
         self.recipe, self.world, self.bf16, self.steps_per_epoch = recipe, world, bf16, steps_per_epoch
         self.sample = sample
+        # one sample per SDLM update is overhead-bound: with recipe.compile the whole step is compiled
+        self.whole = CompiledSDLMStep(model, optimizer, self.criterion) if (
+            recipe.compile and isinstance(optimizer, SDLM) and not world.active and not bf16) else None
 
     def criterion(self, outputs: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         return compute_loss(outputs.float(), y, self.recipe.loss, self.recipe.rbf_j)
@@ -68,6 +72,12 @@ class SGDStep:
             self.model.train()
             self.optimizer.estimate_curvature(self.model, *self.sample(recipe.sdlm.curvature_samples), self.criterion)
         xb, yb = batch.load()
+        if self.whole is not None:
+            loss, logits = self.whole(xb, yb)
+            self.scheduler.step()
+            losses[batch.index] = loss * len(yb)
+            wrong += (logits.argmax(1) != yb).sum()
+            return
         with torch.autocast(xb.device.type, dtype=torch.bfloat16, enabled=self.bf16):
             logits = self.forward(xb)
             loss = self.criterion(logits, yb)
