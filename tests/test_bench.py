@@ -126,3 +126,19 @@ def test_loader_pipelines_yield_each_image_once_and_a_dropped_batch_is_refused(t
                                project.finish)
     with pytest.raises(RuntimeError, match="yielded 15 images"):
         loader.checked(loader.one_pass(repeated, 1, cpu), repeated, data)
+
+
+@pytest.mark.slow
+def test_bench_runs_times_layouts_side_by_side_at_the_profiles_recipe(tmp_path, capsys):
+    out = tmp_path / "bench"
+    assert main(["bench", "runs", "--models", "mlp300-1998-eager", "--procs", "1,2", "--steps", "5",
+                 "--out", str(out)]) == 0
+    table = pd.read_csv(next(out.glob("runs-cpu-*.csv")))
+    assert list(table.processes) == [1, 2] and (table["ms/step"] > 0).all()
+    # a LeCun 1998 run at the paper recipe: 20 passes of 60,000 one-sample steps
+    assert (table["steps/run"] == 1_200_000).all()
+    want = table.processes * 3600 / (table["steps/run"] * table["ms/step"] / 1000)
+    assert table["runs/hour"].round(2).tolist() == want.round(2).tolist()
+    assert table["vs first layout"].iloc[0] == 1.0
+    assert main(["bench", "runs", "--models", "no-such-case", "--out", str(out)]) == 2
+    assert "choose from" in capsys.readouterr().err

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -33,6 +34,17 @@ def cmd_bench(args: argparse.Namespace) -> int:
         from landmarks.bench import plan_check
 
         table, notes = plan_check.table(args.models.split(",") if args.models else None, device, Path(params.data.dir))
+    elif args.kind == "runs":
+        from landmarks.bench import runs
+
+        counts = [int(c) for c in (args.procs or f"1,{os.cpu_count() or 1}").split(",")]
+        names = args.models.split(",") if args.models else list(runs.CASES)
+        unknown = sorted(set(names) - set(runs.CASES))
+        if unknown:
+            log.error("bench runs: no case %s; choose from %s", ", ".join(unknown), ", ".join(runs.CASES))
+            return 2
+        table = pd.DataFrame(runs.run(names, sorted(set(counts)), Path(args.catalog), args.steps))
+        notes = runs.__doc__.split("\n\n", 2)[2].replace("\n", " ").strip()
     elif args.kind == "procs":
         from landmarks.bench import procs
 
@@ -96,12 +108,15 @@ def _width_height(text: str) -> tuple[int, int]:
 
 def add_parser(sub, parents: list[argparse.ArgumentParser]) -> None:
     sp = sub.add_parser("bench", parents=parents, help="speed: the engine beside a baseline, in one run")
-    sp.add_argument("kind", choices=["epoch", "step", "procs", "loader", "plan"], help="epoch: engine vs tutorial loop on "
+    sp.add_argument("kind", choices=["epoch", "step", "procs", "runs", "loader", "plan"], help="epoch: engine vs tutorial loop on "
                     "MNIST; step: ms per training step and GFLOP/s, eager fp32 vs the device's fast path; "
                     "plan: `landmarks plan`'s estimate beside a measured run (an MLP epoch, LeNet-5, ResNet-20); "
                     "procs: a data-parallel MLP epoch with 1, 2, ... processes; "
+                    "runs: runs per hour of long CPU profiles, one process with every core vs a run per core, "
+                    "SDLM eager vs compiled; "
                     "loader: images/s of the ImageNet JPEG pipeline vs torchvision's reference")
-    sp.add_argument("--procs", help="procs bench: comma-separated process counts (default 1,2)")
+    sp.add_argument("--procs", help="procs bench: comma-separated process counts (default 1,2); runs bench: "
+                    "(default 1 and the number of cores)")
     sp.add_argument("--models", help="comma-separated (default: all of the kind; plan bench: its cases' names)")
     sp.add_argument("--device", help="auto | cpu | cuda (default: params.yaml's)")
     sp.add_argument("--workers", type=int, help="DataLoader workers: of the tutorial loop (epoch bench, default 2); "
