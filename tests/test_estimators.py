@@ -103,3 +103,20 @@ def test_standardised_pixels_as_the_benchmark_runner_did(tmp_path, train):
     unit = train(lm, "quick", tmp_path / "unit")["runs"][0]
     std = train(lm, "paper", tmp_path / "std")["runs"][0]
     assert unit["value"] != std["value"] and std["value"] < 10.0
+
+
+@pytest.mark.slow
+def test_shuffle_puts_the_training_images_in_a_seeded_order_before_the_fit(tmp_path, train):
+    """`data_args: {shuffle: true}`: each seed fits on the training images in an order of its own,
+    as the Fashion-MNIST runner shuffled before every repeat; the same seed gives the same order."""
+    # a small net stopped early, so that where it ends depends on the order it saw
+    mlp = {**LANDMARK["claims"][3], "model_args": {"hidden_layer_sizes": [8], "max_iter": 20}}
+    shuffled = {**mlp, "name": "mlp shuffled", "data_args": {**mlp["data_args"], "shuffle": True}}
+    doc = {**LANDMARK, "claims": [mlp, shuffled], "orderings": [], "profiles": {"quick": {"seeds": [0]}}}
+    write(tmp_path / "c", doc)
+    lm = load_catalog(tmp_path / "c")["digits-sklearn"]
+    first = {r["claim"]: r for r in train(lm, "quick", tmp_path / "a")["runs"]}
+    again = {r["claim"]: r for r in train(lm, "quick", tmp_path / "b")["runs"]}
+    # the same random_state and images: only their order differs, and the fit follows it
+    assert first["mlp shuffled"]["value"] != first["mlp"]["value"]
+    assert again["mlp shuffled"]["value"] == first["mlp shuffled"]["value"]
