@@ -90,7 +90,11 @@ def test_repro_then_up_to_date_then_one_landmark(project):
     # dvc metrics show lists each claim's verdict; the mean curves are kept as data (dvc plots
     # shows the figures: test_dvc_plots_show_the_reports_figures_offline)
     metrics = sh(["dvc", "metrics", "show"], project)
-    assert "reports/quick/metrics.json" in metrics and "xor-backprop" in metrics
+    lines = metrics.strip().splitlines()
+    assert lines[0].split() == ["Path", "better", "not_judged", "not_reproduced", "open", "reproduced"], metrics
+    assert max(map(len, lines)) <= 120, metrics  # a row per landmark, readable in a terminal
+    xor_row = next(line.split() for line in lines if line.startswith("reports/quick/verdicts/xor-backprop.json"))
+    assert sum(map(int, xor_row[1:])) == len(json.loads((reports / "metrics.json").read_text())["xor-backprop"])
     doc = json.loads((reports / "metrics.json").read_text())
     xor = doc["xor-backprop"]
     assert all("verdict" in row for row in xor.values()) and any(row.get("n") == 3 for row in xor.values())

@@ -8,8 +8,6 @@ figures/<landmark>.png and README.md, the page a reader opens first.
 
 from __future__ import annotations
 
-import json
-import math
 from pathlib import Path
 from typing import Mapping
 
@@ -22,6 +20,7 @@ from landmarks.report.crossings import reread_crossings
 from landmarks.report.figures import learning_curves
 from landmarks.report.from_results import docs_from_results
 from landmarks.report.in_progress import kept_docs, planned
+from landmarks.report.metrics_files import write_metrics
 from landmarks.report.html import write_html
 from landmarks.report.notes import landmark_notes
 from landmarks.report.summary import load_results, run_fidelity, summarize
@@ -44,7 +43,7 @@ def build_report(profile: str, models_dir: Path, out_dir: Path, catalog: Mapping
         (out_dir / folder).mkdir(parents=True, exist_ok=True)
     write_atomic(out_dir / "results.csv", results.to_csv(index=False))
     write_atomic(out_dir / "summary.csv", summary.to_csv(index=False))
-    write_atomic(out_dir / "metrics.json", json.dumps(verdict_metrics(summary), indent=1) + "\n")
+    write_metrics(summary, out_dir)
     sections, html_sections, index_rows = [], [], []
     for doc in docs:
         lm = catalog.get(doc["landmark"])
@@ -213,27 +212,6 @@ def _index_row(lm: Landmark, doc: dict, counts: dict, fidelity: str) -> dict:
         "runtime (s)": f"{doc['seconds']:.1f}",
         "machine": doc["runs"][0]["machine"],
     }
-
-
-def verdict_metrics(summary: pd.DataFrame) -> dict:
-    """metrics.json for `dvc metrics show`: per landmark and claim (or ordering), the paper value,
-    the runs' mean, std, n (and censored), 95% interval, tolerance, seeds needed, p-values,
-    result, fidelity and verdict."""
-    out: dict = {}
-    keys = ("paper", "mean", "std", "n", "censored", "ci95_low", "ci95_high", "tolerance", "seeds_needed", "p_value",
-            "p_reversed", "result", "fidelity", "verdict")
-    for r in summary[summary["verdict"] != CITED].to_dict("records"):  # cited rows: the paper's, not measured
-        values = {k: r[k] for k in keys if not _missing(r[k])}
-        claims = out.setdefault(r["landmark"], {})
-        # a claim's row comes first; the rows of other metrics it publishes (`also`) follow it
-        name = r["claim"] if r["claim"] not in claims else f"{r['claim']} ({r['metric']})"
-        claims[name] = {
-            k: (v if isinstance(v, str) else round(float(v), 6)) for k, v in values.items()}
-    return out
-
-
-def _missing(value: object) -> bool:
-    return value is None or value == "" or (isinstance(value, float) and math.isnan(value))
 
 
 def mean_curves(history: pd.DataFrame) -> pd.DataFrame:
