@@ -10,7 +10,10 @@ import pandas as pd
 import pytest
 import yaml
 
+from mlflow import MlflowClient
+
 from landmarks.catalog import load_catalog
+from landmarks.cli.runs import experiments_url
 from landmarks.report.build import build_report
 from landmarks.report.html import CSS
 from landmarks.tracking import Tracker
@@ -79,6 +82,15 @@ def test_the_mlflow_ui_shows_the_paper_value_and_the_verdict(browser, catalog_di
         paper_key = next(k for k in parent.data.metrics if k.endswith("/paper"))
         assert page.get_by_text(paper_key).first.is_visible()
         page.screenshot(path=str(tmp_path / "mlflow.png"), full_page=True)
+        # the link `landmarks ui` prints opens the model-training view (the experiments and their
+        # runs), not MLflow 3's GenAI view of traces
+        page = browser.new_page()
+        page.goto(experiments_url(port))
+        page.get_by_text(LANDMARK).first.wait_for(timeout=60_000)
+        body = page.inner_text("body")
+        assert "Model registry" in body and "Observability" not in body  # the model-training menu
+        experiment = MlflowClient(uri).get_experiment(parent.info.experiment_id)
+        assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"
     finally:
         stop_server(server)
 

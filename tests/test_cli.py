@@ -106,7 +106,7 @@ def test_the_installed_ui_command_serves_mlflow_with_the_venv_off_path(tmp_path)
     finally:
         proc.terminate()
         proc.wait(timeout=30)
-    assert f"http://127.0.0.1:{port}/#/experiments" in proc.stdout.read()
+    assert f"http://127.0.0.1:{port}/#/experiments?workflowType=machine_learning" in proc.stdout.read()
 
 
 def test_a_reader_that_stops_early_gets_no_traceback(root):

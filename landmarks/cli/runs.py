@@ -146,6 +146,12 @@ def cmd_sync(args: argparse.Namespace) -> int:
     return 0
 
 
+def experiments_url(port: int, host: str = "127.0.0.1") -> str:
+    """The MLflow UI's experiments in its model-training view: MLflow 3 opens on its GenAI view
+    (traces, "No data") unless the link asks for the other (the UI then remembers the choice)."""
+    return f"http://{host}:{port}/#/experiments?workflowType=machine_learning"
+
+
 def cmd_ui(args: argparse.Namespace) -> int:
     from landmarks.tracking import resolve_uri
 
@@ -166,9 +172,8 @@ def cmd_ui(args: argparse.Namespace) -> int:
     # one worker: the UI serves one reader; MLflow's default of 4 is heavy on a laptop
     cmd = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri, "--host", "127.0.0.1", "--port",
            str(args.port), "--workers", "1"]
-    print(f"MLflow UI for {uri} at http://127.0.0.1:{args.port} (Ctrl-C stops it). The landmark runs: "
-          f"http://127.0.0.1:{args.port}/#/experiments (MLflow 3 opens on its GenAI view; its Experiments tab "
-          "leads there too).", flush=True)
+    print(f"MLflow UI for {uri} at http://127.0.0.1:{args.port} (Ctrl-C stops it). The landmark runs, in its "
+          f"model-training view: {experiments_url(args.port)}", flush=True)
     os.execv(cmd[0], cmd)
     return 0
 

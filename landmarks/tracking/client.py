@@ -53,6 +53,9 @@ def flatten(data: Any, prefix: str = "") -> dict[str, Any]:
     return {prefix[:-1]: data}
 
 
+EXPERIMENT_KIND, MODEL_TRAINING = "mlflow.experimentKind", "custom_model_development"
+
+
 def _clean_key(key: str) -> str:
     """MLflow keys allow letters, digits, _ - . space / : only: punctuation of claim names goes
     ("perceptron (best of all epochs)" -> "perceptron best of all epochs"), an ordering's > and <
@@ -71,6 +74,9 @@ def apply(client: Any, op: str, args: dict) -> Any:
             args["name"], artifact_location=args.get("artifact_location"))
         if args.get("description"):  # what the UI shows as the experiment's description
             client.set_experiment_tag(exp_id, "mlflow.note.content", args["description"])
+        # the UI of MLflow 3 shows an experiment of this kind as model training (its runs and
+        # charts), not as a GenAI app (traces, "No data")
+        client.set_experiment_tag(exp_id, EXPERIMENT_KIND, MODEL_TRAINING)
         return exp_id
     if op == "log_artifact":
         return client.log_artifact(args["run_id"], args["path"], args.get("artifact_path"))
