@@ -43,6 +43,27 @@ def test_layers18pct_draws_the_cfg_weights():
     assert isinstance(m.features[3], SameMapResponseNorm)
 
 
+def test_alexnet_figure_1_paper_profile_runs_the_cfg_stack_as_cuda_convnet_would():
+    """Figure 1's net at the paper profile: the layers-18pct stack without normalisation, the cfg's
+    initial weights, raw pixels less the mean image, biases at twice the rate, no regularisation."""
+    from landmarks.catalog import load_catalog, resolve_recipe
+
+    lm = load_catalog("benchmarks")["krizhevsky2012-relu-vs-tanh"]
+    for name, act in (("ReLU", torch.nn.ReLU), ("tanh", torch.nn.Tanh)):
+        claim = lm.claim_in(name, "paper")
+        torch.manual_seed(0)
+        m = create_model(claim.model, (3, 32, 32), 10, **claim.model_args)
+        layers = [x for x in m.modules() if isinstance(x, (torch.nn.Conv2d, torch.nn.Linear))]
+        assert [float(x.weight.detach().std()) for x in layers] == pytest.approx([1e-4, 1e-2, 1e-2, 1e-2], rel=0.1)
+        assert any(isinstance(x, act) for x in m.modules())
+        assert not any(isinstance(x, SameMapResponseNorm) for x in m.modules())
+        recipe = resolve_recipe(lm, claim, "paper")
+        assert recipe.normalize == "pixel_mean" and recipe.weight_decay == 0 and not recipe.augment
+        assert recipe.param_settings("conv.bias")[0] == 2.0 and recipe.param_settings("fc.weight")[0] == 1.0
+        assert recipe.lr_search is not None and 0.001 in recipe.lr_search.grid
+    assert lm.profile("paper").minor_departures and not lm.profile("paper").modified_recipe
+
+
 def test_param_rules_give_each_layer_its_rate_and_weight_cost():
     recipe = Recipe(lr=0.001, weight_decay=0.004, momentum=0.9,
                     param_rules=(ParamRule(match="bias$", lr_scale=2.0, weight_decay=0.0),

@@ -115,5 +115,10 @@ def layers18pct(in_shape: tuple[int, ...], num_classes: int, norm: str = "same_m
 
 
 @register_model("cnn4")
-def cnn4(in_shape: tuple[int, ...], num_classes: int, activation: str = "relu", pool: str = "cuda_convnet") -> ConvNet:
-    return ConvNet(in_shape[0], num_classes, activation, norm="none", pool=pool, side=in_shape[-1])
+def cnn4(in_shape: tuple[int, ...], num_classes: int, activation: str = "relu", pool: str = "cuda_convnet",
+         init_stds: tuple[float, float, float, float] = (0.05, 0.05, 0.05, 0.01)) -> ConvNet:
+    """The layers-18pct stack without response normalisation; `init_stds` as layers18pct's (its
+    default suits inputs standardised to unit scale; the cfg's 1e-4 and 1e-2 suit raw 0..255
+    pixels less the mean image)."""
+    return ConvNet(in_shape[0], num_classes, activation, norm="none", init_stds=tuple(init_stds), pool=pool,
+                   side=in_shape[-1])
