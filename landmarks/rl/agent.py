@@ -1,0 +1,120 @@
+"""The DQN agent's loop (Mnih et al. 2015, Algorithm 1): act epsilon-greedily on the last 4
+frames, store each step in the replay memory, and every `update_every` steps learn from a
+minibatch; the target network takes the online network's weights every `target_every` updates.
+
+A game is anything with `actions` (how many), `reset(seed) -> frame` and `step(action) -> (frame,
+reward, game_over, life_lost)`: the Atari emulator (`landmarks.rl.atari`) or a test's toy.
+
+    agent = Agent(NatureQNetwork(6), DQNSettings(), seed=0)
+    rows = agent.train(game, steps=10_000)      # one row per finished game
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from landmarks.rl.dqn import DeepMindRMSprop, td_loss
+from landmarks.rl.replay import FrameStack, ReplayMemory
+
+
+@dataclass(frozen=True)
+class DQNSettings:
+    """Extended Data Table 1, in agent steps (an action repeated over 4 emulator frames): the
+    table's "frames" for the replay memory, the exploration schedule and the replay start are
+    counted in the agent's steps in DeepMind's code (ep_endt, learn_start, replay_memory)."""
+
+    batch: int = 32  # minibatch size
+    memory: int = 1_000_000  # replay memory size
+    history: int = 4  # agent history length
+    target_every: int = 10_000  # target network update frequency (in updates)
+    gamma: float = 0.99  # discount factor
+    update_every: int = 4  # update frequency (actions between updates)
+    lr: float = 0.00025  # learning rate
+    alpha: float = 0.95  # gradient and squared gradient momentum
+    eps_rms: float = 0.01  # min squared gradient
+    epsilon_start: float = 1.0  # initial exploration
+    epsilon_end: float = 0.1  # final exploration
+    epsilon_steps: int = 1_000_000  # final exploration frame
+    learn_start: int = 50_000  # replay start size
+    reward_clip: float = 1.0  # rewards clipped to [-1, 1] (Methods, "Training details")
+
+    def epsilon(self, step: int) -> float:
+        done = min(1.0, step / max(self.epsilon_steps, 1))
+        return self.epsilon_start + done * (self.epsilon_end - self.epsilon_start)
+
+
+class Agent:
+    def __init__(self, q: nn.Module, settings: DQNSettings, seed: int, frame_shape: tuple[int, int] = (84, 84)) -> None:
+        self.q, self.settings = q, settings
+        self.target = copy.deepcopy(q).requires_grad_(False)
+        self.optimizer = DeepMindRMSprop(q.parameters(), settings.lr, settings.alpha, settings.eps_rms)
+        self.memory = ReplayMemory(settings.memory, frame_shape, settings.history)
+        self.stack = FrameStack(frame_shape, settings.history)
+        self.rng = np.random.default_rng(seed)
+        self.steps = self.updates = 0
+
+    @torch.no_grad()
+    def act(self, frames: np.ndarray, epsilon: float, actions: int) -> int:
+        if self.rng.random() < epsilon:
+            return int(self.rng.integers(actions))
+        return int(self.q(torch.from_numpy(frames[None])).argmax(dim=1))
+
+    def learn(self) -> float:
+        s, a, r, s_next, done = (torch.from_numpy(x) for x in self.memory.sample(self.settings.batch, self.rng))
+        loss = td_loss(self.q, self.target, s, a, r, s_next, done, self.settings.gamma)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        self.updates += 1
+        if self.updates % self.settings.target_every == 0:
+            self.target.load_state_dict(self.q.state_dict())
+        return float(loss)
+
+    def train(self, game, steps: int, first_seed: int = 0) -> list[dict]:
+        """`steps` more agent steps; each game is reset with seed first_seed + its number, so a run
+        replays the same games whatever else it is given. One row per game finished."""
+        cfg, rows, games = self.settings, [], 0
+        frame = game.reset(first_seed)
+        frames, score, length = self.stack.reset(frame), 0.0, 0
+        for _ in range(steps):
+            action = self.act(frames, cfg.epsilon(self.steps), game.actions)
+            next_frame, reward, game_over, life_lost = game.step(action)
+            clipped = float(np.clip(reward, -cfg.reward_clip, cfg.reward_clip))
+            # a lost life ends the learning episode, not the game (Methods, "Training details")
+            self.memory.add(frame, action, clipped, game_over or life_lost)
+            self.steps, score, length = self.steps + 1, score + reward, length + 1
+            if self.steps > cfg.learn_start and self.steps % cfg.update_every == 0:
+                self.learn()
+            if game_over:
+                rows.append({"game": games, "score": score, "steps": length, "agent_steps": self.steps})
+                games += 1
+                next_frame = game.reset(first_seed + games)
+                frames, score, length = self.stack.reset(next_frame), 0.0, 0
+            elif life_lost:
+                frames = self.stack.reset(next_frame)
+            else:
+                frames = self.stack.push(next_frame)
+            frame = next_frame
+        return rows
+
+    @torch.no_grad()
+    def evaluate(self, game, episodes: int, epsilon: float, max_steps: int, first_seed: int) -> list[float]:
+        """Scores of `episodes` games played with `epsilon` (Methods: 0.05), each cut at
+        `max_steps` agent steps (5 minutes of play: 18,000 frames, 4,500 steps)."""
+        scores = []
+        stack = FrameStack(self.stack.frames.shape[1:], self.settings.history)
+        for k in range(episodes):
+            frames, score = stack.reset(game.reset(first_seed + k)), 0.0
+            for _ in range(max_steps):
+                frame, reward, game_over, _ = game.step(self.act(frames, epsilon, game.actions))
+                score += reward
+                if game_over:
+                    break
+                frames = stack.push(frame)
+            scores.append(score)
+        return scores
