@@ -59,7 +59,9 @@ def test_replay_stacks_never_reach_across_an_episode_start():
 def test_replay_memory_keeps_the_newest_frames_and_samples_only_whole_stacks():
     memory = ReplayMemory(capacity=10, shape=(2, 2))
     _filled(memory, [7, 8])  # 15 frames: 6-15 kept
-    assert len(memory) == 10 and memory.nbytes > 10 * 4
+    assert len(memory) == 10
+    # the Nature memory of 1,000,000 frames: 84 x 84 bytes each, plus a few per transition
+    assert ReplayMemory(10_000).nbytes * 100 / 1e9 == pytest.approx(7.07, abs=0.05)
     s, _, _, s_next, _ = memory.sample(400, np.random.default_rng(1))
     newest = s[:, -1, 0, 0]
     assert newest.min() >= 9 and newest.max() <= 14  # 6-8 would need dropped frames; 15 has no successor
@@ -143,7 +145,7 @@ def test_the_agent_learns_a_tiny_deterministic_game_in_seconds():
                            gamma=0.9, lr=0.001)
     agent = Agent(q, settings, seed=0, frame_shape=(8, 8))
     before = agent.evaluate(Corridor(), episodes=5, epsilon=1.0, max_steps=12, first_seed=100)
-    rows = agent.train(Corridor(), steps=2_500)
+    rows = agent.train(Corridor(), until=2_500)
     assert rows and agent.updates == 2_500 - 100
     after = agent.evaluate(Corridor(), episodes=5, epsilon=0.0, max_steps=12, first_seed=100)
     assert after == [1.0] * 5, (before, after)  # straight to the right end, every time
@@ -170,3 +172,52 @@ def test_the_atari_emulator_as_the_agent_sees_it():
     assert game.frames - frames >= 4 * 300 and score < 0  # four frames an action; flailing loses points
     with pytest.raises(ValueError, match="no Atari game 'Pongg'.*like Pong"):
         AtariGame("Pongg")
+
+
+SHORT_PONG = """
+import sys, json, torch
+from pathlib import Path
+from landmarks.rl.agent import Agent, DQNSettings
+from landmarks.rl.atari import AtariGame
+from landmarks.rl.dqn import NatureQNetwork
+from landmarks.rl.run import run
+torch.set_num_threads(1)
+torch.manual_seed(0)
+game = AtariGame("Pong")
+settings = DQNSettings(batch=8, memory=3_000, learn_start=300, epsilon_steps=2_000, target_every=100)
+agent = Agent(NatureQNetwork(game.actions), settings, seed=0)
+rows = run(agent, game, until=int(sys.argv[2]), path=Path(sys.argv[1]) / "run.pt", first_seed=0, every_seconds=0.0,
+           on_game=lambda row: print("game", row["game"], flush=True))
+torch.save(agent.q.state_dict(), Path(sys.argv[1]) / "q.pt")
+Path(sys.argv[1], "rows.json").write_text(json.dumps(rows))
+"""
+
+
+@pytest.mark.slow
+def test_a_killed_pong_run_resumes_to_the_numbers_of_an_uninterrupted_one(tmp_path):
+    """SIGKILL after the first game's save, the same command again: the same games, scores and
+    final weights as a run that was never stopped (real emulator, real processes)."""
+    import json
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    until = 2_200  # past the second game of a barely trained agent
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    whole, killed = tmp_path / "whole", tmp_path / "killed"
+    whole.mkdir(), killed.mkdir()
+    subprocess.run([sys.executable, "-c", SHORT_PONG, str(whole), str(until)], env=env, check=True,
+                   capture_output=True, timeout=900)
+    proc = subprocess.Popen([sys.executable, "-c", SHORT_PONG, str(killed), str(until)], env=env,
+                            stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().startswith("game 0")  # the first game ended and was saved
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=60)
+    assert (killed / "run.pt").exists() and not (killed / "q.pt").exists()
+    subprocess.run([sys.executable, "-c", SHORT_PONG, str(killed), str(until)], env=env, check=True,
+                   capture_output=True, timeout=900)
+    rows = json.loads((whole / "rows.json").read_text())
+    assert len(rows) >= 2 and json.loads((killed / "rows.json").read_text()) == rows
+    a, b = torch.load(whole / "q.pt"), torch.load(killed / "q.pt")
+    assert all(torch.equal(a[k], b[k]) for k in a)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 import torch
@@ -75,13 +76,16 @@ class Agent:
             self.target.load_state_dict(self.q.state_dict())
         return float(loss)
 
-    def train(self, game, steps: int, first_seed: int = 0) -> list[dict]:
-        """`steps` more agent steps; each game is reset with seed first_seed + its number, so a run
-        replays the same games whatever else it is given. One row per game finished."""
-        cfg, rows, games = self.settings, [], 0
-        frame = game.reset(first_seed)
+    def train(self, game, until: int, first_seed: int = 0, games: int = 0,
+              on_game: Callable[[dict], None] | None = None) -> list[dict]:
+        """Agent steps until `self.steps` reaches `until`, starting game number `games`; game k is
+        reset with seed first_seed + k, so a run continued from the end of a game (a checkpoint)
+        plays what an uninterrupted one does. One row per game finished, each also given to
+        `on_game` (which may save the agent: between games nothing else is in flight)."""
+        cfg, rows = self.settings, []
+        frame = game.reset(first_seed + games)
         frames, score, length = self.stack.reset(frame), 0.0, 0
-        for _ in range(steps):
+        while self.steps < until:
             action = self.act(frames, cfg.epsilon(self.steps), game.actions)
             next_frame, reward, game_over, life_lost = game.step(action)
             clipped = float(np.clip(reward, -cfg.reward_clip, cfg.reward_clip))
@@ -93,6 +97,10 @@ class Agent:
             if game_over:
                 rows.append({"game": games, "score": score, "steps": length, "agent_steps": self.steps})
                 games += 1
+                if on_game:
+                    on_game(rows[-1])
+                if self.steps >= until:
+                    break
                 next_frame = game.reset(first_seed + games)
                 frames, score, length = self.stack.reset(next_frame), 0.0, 0
             elif life_lost:
@@ -101,6 +109,25 @@ class Agent:
                 frames = self.stack.push(next_frame)
             frame = next_frame
         return rows
+
+    def state_dict(self) -> dict:
+        """Everything a continued run needs, as tensors and plain values (torch.load weights_only)."""
+        m, held = self.memory, len(self.memory)
+        return {"q": self.q.state_dict(), "target": self.target.state_dict(), "optimizer": self.optimizer.state_dict(),
+                "rng": self.rng.bit_generator.state, "steps": self.steps, "updates": self.updates,
+                "memory": {"added": m.added, **{k: torch.from_numpy(getattr(m, k)[:held].copy())
+                                                for k in ("frames", "actions", "rewards", "terminals", "starts")}}}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.q.load_state_dict(state["q"])
+        self.target.load_state_dict(state["target"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.rng.bit_generator.state = state["rng"]
+        self.steps, self.updates = state["steps"], state["updates"]
+        m, saved = self.memory, state["memory"]
+        m.added = saved["added"]
+        for k in ("frames", "actions", "rewards", "terminals", "starts"):
+            getattr(m, k)[:len(saved[k])] = saved[k].numpy()
 
     @torch.no_grad()
     def evaluate(self, game, episodes: int, epsilon: float, max_steps: int, first_seed: int) -> list[float]:
