@@ -44,6 +44,7 @@ _metric("solved", False, "", "1 if the run classified every training example cor
 _metric("bound_ratio", True, "", "perceptron mistakes divided by the (R/gamma)^2 bound", bounds=(0.0, math.inf))
 _metric("converged", False, "", "1 if the perceptron rule finished an epoch without mistakes, else 0", kind="binary",
         bounds=(0.0, 1.0))
+_metric("score", False, "", "mean game score over the evaluation games (DQN: epsilon 0.05, up to 5 minutes each)")
 _metric("epochs_to_threshold", True, "", "epochs (a fraction of one, read off the training-error curve) until the "
         "training error first reaches a threshold", bounds=(1.0, math.inf), censored=True)
 

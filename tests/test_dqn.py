@@ -9,10 +9,12 @@ import pytest
 import torch
 from torch import nn
 
-from landmarks.rl.agent import Agent, DQNSettings
-from landmarks.rl.dqn import DeepMindRMSprop, NatureQNetwork, td_loss
+from landmarks.rl.agent import Agent
+from landmarks.models.nature_dqn import NatureQNetwork
+from landmarks.rl.dqn import DeepMindRMSprop, td_loss
 from landmarks.rl.frames import phi
 from landmarks.rl.replay import FrameStack, ReplayMemory
+from landmarks.train.recipe import Dqn
 
 
 def test_phi_takes_the_brighter_of_two_screens_then_luminance_at_84x84():
@@ -141,7 +143,7 @@ class Corridor:
 def test_the_agent_learns_a_tiny_deterministic_game_in_seconds():
     torch.manual_seed(0)
     q = nn.Sequential(Scaled(), nn.Flatten(), nn.Linear(4 * 64, 32), nn.ReLU(), nn.Linear(32, 2))
-    settings = DQNSettings(memory=2_000, learn_start=100, epsilon_steps=1_000, target_every=50, update_every=1,
+    settings = Dqn(memory=2_000, learn_start=100, epsilon_steps=1_000, target_every=50, update_every=1,
                            gamma=0.9, lr=0.001)
     agent = Agent(q, settings, seed=0, frame_shape=(8, 8))
     before = agent.evaluate(Corridor(), episodes=5, epsilon=1.0, max_steps=12, first_seed=100)
@@ -173,51 +175,3 @@ def test_the_atari_emulator_as_the_agent_sees_it():
     with pytest.raises(ValueError, match="no Atari game 'Pongg'.*like Pong"):
         AtariGame("Pongg")
 
-
-SHORT_PONG = """
-import sys, json, torch
-from pathlib import Path
-from landmarks.rl.agent import Agent, DQNSettings
-from landmarks.rl.atari import AtariGame
-from landmarks.rl.dqn import NatureQNetwork
-from landmarks.rl.run import run
-torch.set_num_threads(1)
-torch.manual_seed(0)
-game = AtariGame("Pong")
-settings = DQNSettings(batch=8, memory=3_000, learn_start=300, epsilon_steps=2_000, target_every=100)
-agent = Agent(NatureQNetwork(game.actions), settings, seed=0)
-rows = run(agent, game, until=int(sys.argv[2]), path=Path(sys.argv[1]) / "run.pt", first_seed=0, every_seconds=0.0,
-           on_game=lambda row: print("game", row["game"], flush=True))
-torch.save(agent.q.state_dict(), Path(sys.argv[1]) / "q.pt")
-Path(sys.argv[1], "rows.json").write_text(json.dumps(rows))
-"""
-
-
-@pytest.mark.slow
-def test_a_killed_pong_run_resumes_to_the_numbers_of_an_uninterrupted_one(tmp_path):
-    """SIGKILL after the first game's save, the same command again: the same games, scores and
-    final weights as a run that was never stopped (real emulator, real processes)."""
-    import json
-    import os
-    import signal
-    import subprocess
-    import sys
-
-    until = 2_200  # past the second game of a barely trained agent
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    whole, killed = tmp_path / "whole", tmp_path / "killed"
-    whole.mkdir(), killed.mkdir()
-    subprocess.run([sys.executable, "-c", SHORT_PONG, str(whole), str(until)], env=env, check=True,
-                   capture_output=True, timeout=900)
-    proc = subprocess.Popen([sys.executable, "-c", SHORT_PONG, str(killed), str(until)], env=env,
-                            stdout=subprocess.PIPE, text=True)
-    assert proc.stdout.readline().startswith("game 0")  # the first game ended and was saved
-    proc.send_signal(signal.SIGKILL)
-    proc.wait(timeout=60)
-    assert (killed / "run.pt").exists() and not (killed / "q.pt").exists()
-    subprocess.run([sys.executable, "-c", SHORT_PONG, str(killed), str(until)], env=env, check=True,
-                   capture_output=True, timeout=900)
-    rows = json.loads((whole / "rows.json").read_text())
-    assert len(rows) >= 2 and json.loads((killed / "rows.json").read_text()) == rows
-    a, b = torch.load(whole / "q.pt"), torch.load(killed / "q.pt")
-    assert all(torch.equal(a[k], b[k]) for k in a)

@@ -26,6 +26,7 @@ CASES = {
     "linear-1998": [((1, 28, 28), 10, {})],
     "layers18pct": [((3, 32, 32), 10, {}), ((3, 32, 32), 10, {"pool": "floor"})],
     "cnn4": [((3, 32, 32), 10, {"activation": "relu"}), ((3, 32, 32), 10, {"activation": "tanh"})],
+    "nature-dqn": [((4, 84, 84), 6, {})],  # Pong's six actions
     **{f"{kind}{depth}": [((3, 32, 32), 10, {})] for kind in ("resnet", "plain") for depth in (20, 32, 44, 56, 110, 1202)},
     "resnet20": [((3, 32, 32), 10, {}), ((3, 32, 32), 10, {"bn_group": 2})],
     # ImageNet nets at 64x64 (their adaptive pooling takes any size; 224x224 in their landmarks)
@@ -42,6 +43,7 @@ PARAMS = {
     ("lenet4", (1, 28, 28)): 51_050,
     ("lenet1", (1, 28, 28)): 3_246,
     ("linear", (1, 28, 28)): 7_850,
+    ("nature-dqn", (4, 84, 84)): 1_689_258,  # with 10 outputs (Pong's 6: 1,687,206, tests/test_dqn.py)
 }
 
 

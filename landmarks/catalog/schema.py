@@ -22,7 +22,7 @@ from landmarks.train.recipe import Recipe
 # CIFAR-10). imagenet: user-supplied ImageNet. cifar-cpu: the CIFAR-10 landmarks in about 2 hours
 # on a 2-core CPU with bf16 units. A catalog file may declare a profile of its own (a course's
 # "lecture", a cluster's "nightly"): any name PROFILE_NAME allows that is not a near-miss of these.
-PROFILES = ("quick", "classic", "cifar-cpu", "paper", "imagenet")
+PROFILES = ("quick", "classic", "cifar-cpu", "atari-cpu", "paper", "imagenet")
 PROFILE_NAME = re.compile(r"^[a-z][a-z0-9-]{0,39}$")
 # a claim's name is part of its runs' file names (checkpoints, weights: 255 bytes at most on most
 # file systems) and of MLflow keys (`<claim>/mean`: 250 characters at most); the catalog's longest

@@ -5,14 +5,13 @@ minibatch; the target network takes the online network's weights every `target_e
 A game is anything with `actions` (how many), `reset(seed) -> frame` and `step(action) -> (frame,
 reward, game_over, life_lost)`: the Atari emulator (`landmarks.rl.atari`) or a test's toy.
 
-    agent = Agent(NatureQNetwork(6), DQNSettings(), seed=0)
+    agent = Agent(create_model('nature-dqn', (4, 84, 84), 6), Dqn(), seed=0)
     rows = agent.train(game, steps=10_000)      # one row per finished game
 """
 
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
@@ -21,36 +20,11 @@ from torch import nn
 
 from landmarks.rl.dqn import DeepMindRMSprop, td_loss
 from landmarks.rl.replay import FrameStack, ReplayMemory
-
-
-@dataclass(frozen=True)
-class DQNSettings:
-    """Extended Data Table 1, in agent steps (an action repeated over 4 emulator frames): the
-    table's "frames" for the replay memory, the exploration schedule and the replay start are
-    counted in the agent's steps in DeepMind's code (ep_endt, learn_start, replay_memory)."""
-
-    batch: int = 32  # minibatch size
-    memory: int = 1_000_000  # replay memory size
-    history: int = 4  # agent history length
-    target_every: int = 10_000  # target network update frequency (in updates)
-    gamma: float = 0.99  # discount factor
-    update_every: int = 4  # update frequency (actions between updates)
-    lr: float = 0.00025  # learning rate
-    alpha: float = 0.95  # gradient and squared gradient momentum
-    eps_rms: float = 0.01  # min squared gradient
-    epsilon_start: float = 1.0  # initial exploration
-    epsilon_end: float = 0.1  # final exploration
-    epsilon_steps: int = 1_000_000  # final exploration frame
-    learn_start: int = 50_000  # replay start size
-    reward_clip: float = 1.0  # rewards clipped to [-1, 1] (Methods, "Training details")
-
-    def epsilon(self, step: int) -> float:
-        done = min(1.0, step / max(self.epsilon_steps, 1))
-        return self.epsilon_start + done * (self.epsilon_end - self.epsilon_start)
+from landmarks.train.recipe import Dqn
 
 
 class Agent:
-    def __init__(self, q: nn.Module, settings: DQNSettings, seed: int, frame_shape: tuple[int, int] = (84, 84)) -> None:
+    def __init__(self, q: nn.Module, settings: Dqn, seed: int, frame_shape: tuple[int, int] = (84, 84)) -> None:
         self.q, self.settings = q, settings
         self.target = copy.deepcopy(q).requires_grad_(False)
         self.optimizer = DeepMindRMSprop(q.parameters(), settings.lr, settings.alpha, settings.eps_rms)
@@ -77,11 +51,12 @@ class Agent:
         return float(loss)
 
     def train(self, game, until: int, first_seed: int = 0, games: int = 0,
-              on_game: Callable[[dict], None] | None = None) -> list[dict]:
+              on_game: Callable[[dict], bool | None] | None = None) -> list[dict]:
         """Agent steps until `self.steps` reaches `until`, starting game number `games`; game k is
         reset with seed first_seed + k, so a run continued from the end of a game (a checkpoint)
         plays what an uninterrupted one does. One row per game finished, each also given to
-        `on_game` (which may save the agent: between games nothing else is in flight)."""
+        `on_game` (which may save the agent: between games nothing else is in flight, and may
+        end the training there by returning True)."""
         cfg, rows = self.settings, []
         frame = game.reset(first_seed + games)
         frames, score, length = self.stack.reset(frame), 0.0, 0
@@ -97,9 +72,7 @@ class Agent:
             if game_over:
                 rows.append({"game": games, "score": score, "steps": length, "agent_steps": self.steps})
                 games += 1
-                if on_game:
-                    on_game(rows[-1])
-                if self.steps >= until:
+                if (on_game and on_game(rows[-1])) or self.steps >= until:
                     break
                 next_frame = game.reset(first_seed + games)
                 frames, score, length = self.stack.reset(next_frame), 0.0, 0
@@ -130,10 +103,13 @@ class Agent:
             getattr(m, k)[:len(saved[k])] = saved[k].numpy()
 
     @torch.no_grad()
-    def evaluate(self, game, episodes: int, epsilon: float, max_steps: int, first_seed: int) -> list[float]:
+    def evaluate(self, game, episodes: int, epsilon: float, max_steps: int, first_seed: int,
+                 rng: np.random.Generator | None = None) -> list[float]:
         """Scores of `episodes` games played with `epsilon` (Methods: 0.05), each cut at
-        `max_steps` agent steps (5 minutes of play: 18,000 frames, 4,500 steps)."""
-        scores = []
+        `max_steps` agent steps (5 minutes of play: 18,000 frames, 4,500 steps); exploration
+        drawn from `rng` (else the agent's own stream)."""
+        scores, own = [], self.rng
+        self.rng = rng if rng is not None else own
         stack = FrameStack(self.stack.frames.shape[1:], self.settings.history)
         for k in range(episodes):
             frames, score = stack.reset(game.reset(first_seed + k)), 0.0
@@ -144,4 +120,5 @@ class Agent:
                     break
                 frames = stack.push(frame)
             scores.append(score)
+        self.rng = own
         return scores

@@ -27,6 +27,7 @@ class AtariGame:
         import gymnasium as gym
 
         gym.register_envs(ale_py)
+        ale_py.ALEInterface.setLoggerMode(ale_py.LoggerMode.Error)  # no banner on every game made
         try:
             self.env = gym.make(f"ALE/{game}-v5", frameskip=1, repeat_action_probability=0.0,
                                 full_action_space=False, obs_type="rgb")

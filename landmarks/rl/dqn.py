@@ -1,6 +1,7 @@
-"""The Nature DQN (Mnih et al. 2015): its network, DeepMind's RMSProp and the Q-learning update.
+"""The Nature DQN's learning (Mnih et al. 2015): DeepMind's RMSProp and the Q-learning update
+(its network is `landmarks.models.nature_dqn`).
 
-    python -c "import torch; from landmarks.rl.dqn import NatureQNetwork; print(NatureQNetwork(6)(torch.zeros(1, 4, 84, 84, dtype=torch.uint8)).shape)"
+    python -c "from landmarks.rl.dqn import DeepMindRMSprop; import torch; print(DeepMindRMSprop([torch.zeros(1, requires_grad=True)]))"
 """
 
 from __future__ import annotations
@@ -10,26 +11,6 @@ from typing import Iterable
 import torch
 import torch.nn.functional as F
 from torch import nn
-
-
-class NatureQNetwork(nn.Module):
-    """Methods, "Model architecture": 4 x 84 x 84 input, 32 8x8 filters stride 4, 64 4x4 stride 2,
-    64 3x3 stride 1, 512 rectifier units, one linear output per action. Inputs are uint8 frames,
-    scaled to [0, 1] here. Initial weights are PyTorch's default, uniform in +-1/sqrt(fan-in),
-    which is Torch 7's, the framework of DeepMind's code."""
-
-    def __init__(self, actions: int, history: int = 4) -> None:
-        super().__init__()
-        self.features = nn.Sequential(
-            nn.Conv2d(history, 32, 8, stride=4), nn.ReLU(),
-            nn.Conv2d(32, 64, 4, stride=2), nn.ReLU(),
-            nn.Conv2d(64, 64, 3, stride=1), nn.ReLU(), nn.Flatten(),
-            nn.Linear(64 * 7 * 7, 512), nn.ReLU(),
-        )
-        self.head = nn.Linear(512, actions)
-
-    def forward(self, frames: torch.Tensor) -> torch.Tensor:
-        return self.head(self.features(frames.float() / 255.0))
 
 
 class DeepMindRMSprop(torch.optim.Optimizer):

@@ -3,6 +3,6 @@ test error), perceptron_convergence, xor, estimator (fit a scikit-learn baseline
 image-folder datasets classify-images and torchvision-weights (images)."""
 
 from landmarks.tasks.registry import TASKS, RunControl, RunResult, RunSpec, StageContext, Task, register_task
-from landmarks.tasks import classify, convergence, estimator, images, xor  # noqa: E402,F401,I001  (registers)
+from landmarks.tasks import classify, convergence, dqn, estimator, images, xor  # noqa: E402,F401,I001  (registers)
 
 __all__ = ["TASKS", "RunControl", "RunResult", "RunSpec", "StageContext", "Task", "register_task"]

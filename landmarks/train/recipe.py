@@ -91,6 +91,43 @@ class Sdlm(Strict):
     curvature_samples: int = Field(500, ge=1)  # Section III-B / Appendix C: 500 patterns
 
 
+class Dqn(Strict):
+    """DQN's settings (Mnih et al. 2015, Extended Data Table 1), in agent steps (an action repeated
+    over 4 emulator frames): the table's "frames" for the replay memory, the exploration schedule
+    and the replay start are counted in the agent's steps in DeepMind's code (replay_memory,
+    ep_endt, learn_start), and its 50 million training "frames" are 50 million steps (the paper's
+    "38 days of game experience" at 60 frames a second is 200 million emulator frames)."""
+
+    steps: int = Field(50_000_000, ge=1)  # training budget (Methods: "a total of 50 million frames")
+    batch: int = Field(32, ge=1)  # minibatch size
+    memory: int = Field(1_000_000, ge=8)  # replay memory size
+    history: int = Field(4, ge=1)  # agent history length
+    target_every: int = Field(10_000, ge=1)  # target network update frequency (in updates)
+    gamma: float = Field(0.99, ge=0.0, le=1.0)  # discount factor
+    update_every: int = Field(4, ge=1)  # update frequency (actions between updates)
+    lr: float = Field(0.00025, gt=0.0)  # learning rate (RMSProp)
+    alpha: float = Field(0.95, ge=0.0, lt=1.0)  # gradient momentum and squared gradient momentum
+    eps_rms: float = Field(0.01, gt=0.0)  # min squared gradient
+    epsilon_start: float = Field(1.0, ge=0.0, le=1.0)  # initial exploration
+    epsilon_end: float = Field(0.1, ge=0.0, le=1.0)  # final exploration
+    epsilon_steps: int = Field(1_000_000, ge=1)  # final exploration frame
+    learn_start: int = Field(50_000, ge=0)  # replay start size
+    reward_clip: float = Field(1.0, gt=0.0)  # rewards clipped to [-1, 1] (Methods, "Training details")
+    # evaluation (Methods, "Evaluation procedure"): epsilon 0.05, 30 games of up to 5 minutes
+    # (18,000 frames, 4,500 steps) from random no-op starts; `eval_every` steps a shorter one
+    # (`curve_games` games) draws the learning curve
+    eval_epsilon: float = Field(0.05, ge=0.0, le=1.0)
+    eval_games: int = Field(30, ge=1)
+    eval_max_steps: int = Field(4_500, ge=1)
+    eval_every: int = Field(250_000, ge=1)
+    curve_games: int = Field(10, ge=1)
+
+    def epsilon(self, step: int) -> float:
+        """Exploration at agent step `step`: linear from epsilon_start to epsilon_end, then flat."""
+        done = min(1.0, step / self.epsilon_steps)
+        return self.epsilon_start + done * (self.epsilon_end - self.epsilon_start)
+
+
 # fields that change how a run is executed, not what it computes (the arithmetic in another order,
 # as another thread count gives): a checkpoint or a finished run is taken whatever they are, so a
 # long run may switch them between sittings
@@ -102,6 +139,7 @@ class Recipe(Strict):
     # the paper's global rate eta
     optimizer: Literal["sgd", "perceptron", "sdlm"] = "sgd"
     sdlm: Sdlm = Field(default_factory=Sdlm)
+    dqn: Dqn = Field(default_factory=Dqn)  # task dqn (Atari) only
     lr: float = Field(0.1, gt=0.0)
     # when set, `lr` is replaced by the rate this search chooses (recorded with each run)
     lr_search: LrSearch | None = None

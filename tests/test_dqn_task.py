@@ -1,0 +1,77 @@
+"""DQN as a landmark: the task run by `landmarks train` on the real emulator (a few thousand agent
+steps of Pong), its learning curve in MLflow and the metrics file, and a run killed with SIGKILL
+that the same command continues to the numbers of an uninterrupted one."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+from mlflow.tracking import MlflowClient
+
+from waiting import wait_for
+
+BIN = Path(sys.executable).parent
+LANDMARK = "mnih2015-dqn-atari"
+KEY = "DQN_Pong-seed0"
+# a short run: the curve's evaluations at 1,000 and 2,000 steps, two final games
+TINY = {"steps": 2200, "memory": 3000, "learn_start": 300, "epsilon_steps": 2000, "target_every": 100, "batch": 8,
+        "eval_every": 1000, "curve_games": 1, "eval_games": 2, "eval_max_steps": 300}
+pytestmark = pytest.mark.slow
+
+
+def workspace(ws: Path, catalog_dir: Path) -> Path:
+    (ws / "benchmarks").mkdir(parents=True)
+    data = yaml.safe_load((catalog_dir / f"{LANDMARK}.yaml").read_text())
+    data["profiles"]["quick"] = {"seeds": [0], "claims": ["DQN, Pong"], "reduced_budget": True,
+                                 "recipe": {"dqn": TINY}}
+    (ws / "benchmarks" / f"{LANDMARK}.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
+    (ws / "params.yaml").write_text(yaml.safe_dump({"train": {"deterministic": True}}))
+    return ws
+
+
+def env(ws: Path) -> dict:
+    return {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{ws / 'mlflow.db'}", "OMP_NUM_THREADS": "1"}
+
+
+def train(ws: Path) -> list[str]:
+    return [str(BIN / "landmarks"), "train", LANDMARK, "--profile", "quick", "--checkpoint-every-steps", "1"]
+
+
+def test_a_short_pong_run_resumes_after_sigkill_to_the_uninterrupted_numbers(tmp_path, catalog_dir):
+    whole, killed = workspace(tmp_path / "whole", catalog_dir), workspace(tmp_path / "killed", catalog_dir)
+    done = subprocess.run(train(whole), cwd=whole, env=env(whole), capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    doc = json.loads((whole / "models" / "quick" / LANDMARK / "metrics.json").read_text())
+    (row,) = doc["runs"]
+    assert row["metric"] == "score" and -21 <= row["value"] <= 21 and row["info.agent_steps"] == TINY["steps"]
+    assert row["info.frames"] >= 4 * TINY["steps"] and row["info.data_hash"]
+    # the learning curve: one evaluation per 1,000 steps, in MLflow as per-epoch metrics
+    client = MlflowClient(f"sqlite:///{whole / 'mlflow.db'}")
+    exp = client.get_experiment_by_name(f"landmarks/{LANDMARK}")
+    child = next(r for r in client.search_runs([exp.experiment_id]) if "mlflow.parentRunId" in r.data.tags)
+    assert sorted(m.step for m in client.get_metric_history(child.info.run_id, "eval_score")) == [1, 2]
+    assert child.data.metrics["score"] == pytest.approx(row["value"])
+
+    checkpoint = killed / "checkpoints" / "quick" / LANDMARK / f"{KEY}.pt"
+    proc = subprocess.Popen(train(killed), cwd=killed, env=env(killed), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    wait_for(checkpoint.exists, proc, "the first game's checkpoint", timeout=600)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=60)
+    again = subprocess.run(train(killed), cwd=killed, env=env(killed), capture_output=True, text=True, timeout=900)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "resuming from step" in again.stderr
+    (resumed,) = json.loads((killed / "models" / "quick" / LANDMARK / "metrics.json").read_text())["runs"]
+    for k in ("value", "info.games", "info.updates", "info.eval_std", "info.frames"):
+        assert resumed[k] == row[k], k
+    a = torch.load(whole / "models" / "quick" / LANDMARK / "weights" / f"{KEY}.pt")
+    b = torch.load(killed / "models" / "quick" / LANDMARK / "weights" / f"{KEY}.pt")
+    assert all(torch.equal(a[k], b[k]) for k in a)
