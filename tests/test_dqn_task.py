@@ -75,3 +75,25 @@ def test_a_short_pong_run_resumes_after_sigkill_to_the_uninterrupted_numbers(tmp
     a = torch.load(whole / "models" / "quick" / LANDMARK / "weights" / f"{KEY}.pt")
     b = torch.load(killed / "models" / "quick" / LANDMARK / "weights" / f"{KEY}.pt")
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_landmarks_plan_times_agent_steps_and_bounds_the_evaluations(tmp_path, catalog_dir, monkeypatch):
+    """A DQN claim's plan: its agent steps at a timed step, plus at most every evaluation game
+    played to its 5-minute cut (an upper bound), from a real timing of the emulator and updates."""
+    import pandas as pd
+
+    from landmarks.catalog import load_catalog, resolve_recipe
+    from landmarks.cli.plan import make_timer
+    from landmarks.plan.estimate import plan_profile
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    lm = load_catalog(catalog_dir)[LANDMARK]
+    timer = make_timer(torch.device("cpu"), retime=False, steps=5)
+    (plan,) = plan_profile({LANDMARK: lm}, "atari-cpu", tmp_path, timer, pd.DataFrame())
+    d = lm.profile("atari-cpu").recipe["dqn"]
+    assert plan.steps == d["steps"] == 1_000_000 and plan.upper_bound and plan.seeds == 3
+    claim = lm.claim_in("DQN, Pong", "atari-cpu")
+    t = timer(claim, resolve_recipe(lm, claim, "atari-cpu"), (4, 84, 84), 0, task="dqn")  # from the cache now
+    played = (d["steps"] // d["eval_every"] * d["curve_games"] + 30) * 4_500
+    assert plan.seconds == pytest.approx((d["steps"] * t.ms_per_step + played * t.ms_per_eval_image) / 1000)
+    assert 0 < t.ms_per_eval_image < t.ms_per_step  # playing costs less than playing and learning

@@ -25,12 +25,18 @@ def make_timer(device, retime: bool, steps: int):
 
     cache, machine = TimingCache(), machine_key(device)
 
-    def timer(claim, recipe, shape, num_classes):
-        key = step_key(claim, recipe, shape)
+    def timer(claim, recipe, shape, num_classes, task: str = "classify"):
+        key = step_key(claim, recipe, shape, task)
         found = None if retime else cache.get(machine, key)
         if found is None:
-            log.info("  timing %s (batch %d, %s) ...", claim.model, recipe.batch_size, recipe.optimizer)
-            found = time_step(claim, recipe, shape, num_classes, device, steps=steps)
+            if task == "dqn":
+                from landmarks.plan.dqn_timing import time_dqn_step
+
+                log.info("  timing %s on %s (agent steps) ...", claim.model, claim.data_args.get("game"))
+                found = time_dqn_step(claim, recipe)
+            else:
+                log.info("  timing %s (batch %d, %s) ...", claim.model, recipe.batch_size, recipe.optimizer)
+                found = time_step(claim, recipe, shape, num_classes, device, steps=steps)
             cache.put(machine, key, found)
         return found
 

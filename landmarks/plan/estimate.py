@@ -90,6 +90,8 @@ def claim_plan(lm: Landmark, claim: Claim, profile: str, data_dir: Path, timer: 
     seeds = len(claim.seeds(lm.profile(profile).seeds))
     upper = recipe.early_stopping_patience > 0 or recipe.stop_at_threshold
     before, source = _measured(measured, lm.id, claim.name)
+    if lm.task == "dqn":
+        return _dqn_plan(lm, claim, recipe, seeds, timer, before)
     if lm.task not in TIMED_TASKS or not lm.dataset:
         return ClaimPlan(lm.id, claim.name, claim.model, seeds, None, before,
                          source or f"not timed (task {lm.task}) and no run of it in a committed report",
@@ -104,6 +106,17 @@ def claim_plan(lm: Landmark, claim: Claim, profile: str, data_dir: Path, timer: 
     evaluated += epochs * spec.test_images  # the test set after every epoch
     seconds = (steps * t.ms_per_step + evaluated * t.ms_per_eval_image + epochs * t.ms_per_epoch_extra) / 1000.0
     return ClaimPlan(lm.id, claim.name, claim.model, seeds, steps, seconds, "timed", upper, before)
+
+
+def _dqn_plan(lm: Landmark, claim: Claim, recipe: Recipe, seeds: int, timer: Callable[..., StepTime],
+              before: float | None) -> ClaimPlan:
+    """A DQN run: its agent steps, and at most the evaluations' play (games cut at 5 minutes;
+    most end sooner, so the figure is an upper bound)."""
+    d = recipe.dqn
+    t = timer(claim, recipe, (d.history, 84, 84), 0, task="dqn")
+    played = (d.steps // d.eval_every * d.curve_games + d.eval_games) * d.eval_max_steps
+    seconds = (d.steps * t.ms_per_step + played * t.ms_per_eval_image) / 1000.0
+    return ClaimPlan(lm.id, claim.name, claim.model, seeds, d.steps, seconds, "timed", True, before)
 
 
 def plan_profile(catalog: Mapping[str, Landmark], profile: str, data_dir: Path, timer: Callable[..., StepTime],

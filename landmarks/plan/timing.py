@@ -54,12 +54,15 @@ def machine_key(device: torch.device) -> str:
     return f"{what} | torch {torch.__version__}"
 
 
-def step_key(claim: Claim, recipe: Recipe, shape: tuple[int, int, int]) -> str:
+def step_key(claim: Claim, recipe: Recipe, shape: tuple[int, ...], task: str = "classify") -> str:
     """The fields that set a step's cost (not the seed, the rate or the number of epochs)."""
     fields = {"model": claim.model, "model_args": dict(claim.model_args), "shape": list(shape),
               "batch": recipe.batch_size, "precision": recipe.precision, "optimizer": recipe.optimizer,
               "loss": recipe.loss, "augment": list(recipe.augment), "channels_last": recipe.channels_last,
               "compile": recipe.compile, "normalize": recipe.normalize}
+    if task == "dqn":  # an agent step: the game, the minibatch and how often it learns
+        fields = {**fields, "task": task, "game": claim.data_args.get("game"), "batch": recipe.dqn.batch,
+                  "update_every": recipe.dqn.update_every, "history": recipe.dqn.history}
     return hashlib.sha256(json.dumps(fields, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 

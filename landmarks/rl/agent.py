@@ -48,7 +48,7 @@ class Agent:
         self.updates += 1
         if self.updates % self.settings.target_every == 0:
             self.target.load_state_dict(self.q.state_dict())
-        return float(loss)
+        return float(loss.detach())
 
     def train(self, game, until: int, first_seed: int = 0, games: int = 0,
               on_game: Callable[[dict], bool | None] | None = None) -> list[dict]:
