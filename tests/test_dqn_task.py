@@ -59,6 +59,15 @@ def test_a_short_pong_run_resumes_after_sigkill_to_the_uninterrupted_numbers(tmp
     child = next(r for r in client.search_runs([exp.experiment_id]) if "mlflow.parentRunId" in r.data.tags)
     assert sorted(m.step for m in client.get_metric_history(child.info.run_id, "eval_score")) == [1, 2]
     assert child.data.metrics["score"] == pytest.approx(row["value"])
+    # the report: the score against frames beside the paper's DQN, human and random lines
+    report = subprocess.run([str(BIN / "landmarks"), "report", "--profile", "quick"], cwd=whole, env=env(whole),
+                            capture_output=True, text=True, timeout=300)
+    assert report.returncode == 0, report.stderr[-3000:]
+    reports = whole / "reports" / "quick"
+    assert (reports / "figures" / f"{LANDMARK}.png").stat().st_size > 10_000
+    table = (reports / "tables" / f"{LANDMARK}.md").read_text()
+    assert "human, Pong" in table and "random, Pong" in table and "reduced budget" in table
+    assert "DQN, Pong: eval score" in (reports / "curves" / f"{LANDMARK}.csv").read_text().splitlines()[0]
 
     checkpoint = killed / "checkpoints" / "quick" / LANDMARK / f"{KEY}.pt"
     proc = subprocess.Popen(train(killed), cwd=killed, env=env(killed), stdout=subprocess.DEVNULL,

@@ -18,6 +18,7 @@ from landmarks.errors import ConfigError
 from landmarks.files import write_atomic
 from landmarks.report.crossings import reread_crossings
 from landmarks.report.figures import learning_curves
+from landmarks.report.score_curves import score_curves
 from landmarks.report.from_results import docs_from_results
 from landmarks.report.in_progress import kept_docs, planned
 from landmarks.report.metrics_files import write_metrics
@@ -146,8 +147,13 @@ def _label(fidelity: str) -> str:
 
 def _figure(lm: Landmark, profile: str, history: pd.DataFrame, out_dir: Path) -> Path | None:
     """The landmark's learning curves (figures/) and their means over seeds (curves/)."""
-    figure = learning_curves(history, f"{lm.title} [{profile}]", out_dir / "figures" / f"{lm.id}.png",
-                             lm.metric, {c.name: c.paper for c in lm.claims}, lm.recipe.threshold or None)
+    title, path = f"{lm.title} [{profile}]", out_dir / "figures" / f"{lm.id}.png"
+    if lm.metric == "score":  # a game's evaluation score against frames, the paper's lines beside
+        figure = score_curves(history, title, path, {c.name: c.paper for c in lm.claims},
+                              {r.name: r.values[lm.metric] for r in lm.references if lm.metric in r.values})
+    else:
+        figure = learning_curves(history, title, path, lm.metric, {c.name: c.paper for c in lm.claims},
+                                 lm.recipe.threshold or None)
     if figure is None:  # a figure an earlier version drew for a metric no curve shows
         (out_dir / "figures" / f"{lm.id}.png").unlink(missing_ok=True)
     curves = mean_curves(history)
@@ -216,7 +222,7 @@ def _index_row(lm: Landmark, doc: dict, counts: dict, fidelity: str) -> dict:
 
 def mean_curves(history: pd.DataFrame) -> pd.DataFrame:
     """One row per epoch, a column per claim and error (the mean over seeds): `dvc plots show`."""
-    errors = [c for c in ("test_error", "train_error") if c in history]
+    errors = [c for c in ("test_error", "train_error", "eval_score") if c in history]
     if history.empty or "epoch" not in history or not errors:
         return pd.DataFrame()
     mean = history.groupby(["claim", "epoch"])[errors].mean().unstack("claim")
