@@ -175,3 +175,18 @@ def test_the_atari_emulator_as_the_agent_sees_it():
     with pytest.raises(ValueError, match="no Atari game 'Pongg'.*like Pong"):
         AtariGame("Pongg")
 
+
+
+def test_human_normalised_score_as_the_paper_defines_it():
+    """100 x (score - random) / (human - random), with Extended Data Table 2's rows: the paper's
+    own DQN scores give its 132% (Pong) and 1,327% (Breakout)."""
+    import pandas as pd
+
+    from landmarks.catalog import load_catalog
+    from landmarks.report.notes import human_normalised
+
+    lm = load_catalog("benchmarks")["mnih2015-dqn-atari"]
+    (line,) = human_normalised(lm, pd.DataFrame([{"landmark": lm.id, "claim": "DQN, Pong", "mean": -5.7}]))
+    # Pong: 100 x (-5.7 + 20.7) / (9.3 + 20.7) = 50%
+    assert "DQN, Pong: 50% over the runs, the paper's 132%" in line
+    assert "DQN, Breakout: no runs yet, the paper's 1327%" in line

@@ -21,6 +21,7 @@ def landmark_notes(lm: Landmark, profile: str, summary: pd.DataFrame, results: p
     if cited:
         notes.append("Not re-run, the paper's comparisons as it reports them: " + "; ".join(cited) + ".")
     notes += _profile_notes(lm, profile)
+    notes += human_normalised(lm, summary)
     notes += _censored(lm, summary, reread)
     stuck = runs_at_chance(results, lm.id)
     if stuck:
@@ -63,3 +64,29 @@ def _censored(lm: Landmark, summary: pd.DataFrame, reread: int) -> list[str]:
         notes.append(f"**Censored** (never reached the threshold in the epochs run; counted apart, not in the "
                      f"means, intervals and tests above): {counts}.")
     return notes
+
+
+def human_normalised(lm: Landmark, summary: pd.DataFrame) -> list[str]:
+    """Mnih et al. 2015's human-normalised score, 100 x (score - random) / (human - random), of
+    each claim whose game has the paper's human and random rows ("human, Pong", "random, Pong"),
+    for the runs' mean and for the paper's score."""
+    cited = {ref.name: ref.values.get("score") for ref in lm.references}
+    parts = []
+    for claim in lm.claims:
+        game = claim.name.rsplit(",", 1)[-1].strip()
+        human, rand = cited.get(f"human, {game}"), cited.get(f"random, {game}")
+        if human is None or rand is None or human == rand:
+            continue
+        rows = summary[(summary["landmark"] == lm.id) & (summary["claim"] == claim.name)]
+        mean = rows["mean"].iloc[0] if len(rows) and pd.notna(rows["mean"].iloc[0]) else None
+
+        def norm(x: float) -> str:
+            return f"{100.0 * (x - rand) / (human - rand):.0f}%"
+
+        runs = f"{norm(mean)} over the runs" if mean is not None else "no runs yet"
+        paper = f", the paper's {norm(claim.paper)}" if claim.paper is not None else ""
+        parts.append(f"{claim.name}: {runs}{paper}")
+    if not parts:
+        return []
+    return ["Human-normalised score, 100 x (score - random) / (human - random), the paper's definition: "
+            + "; ".join(parts) + "."]
