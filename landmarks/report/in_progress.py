@@ -58,8 +58,8 @@ def planned(catalog: Mapping[str, Landmark], profile: str, ids: list[str], data_
     same = here.split(",")[0] if device.type == "cpu" else here
     machines = [here] + [m for m in cache.data if m != here and m.startswith(same) and m.endswith(here.split("|")[-1])]
 
-    def cached(claim, recipe, shape, num_classes):
-        key = step_key(claim, recipe, shape)
+    def cached(claim, recipe, shape, num_classes, task: str = "classify"):
+        key = step_key(claim, recipe, shape, task)
         for m in machines:
             found = cache.get(m, key)
             if found is not None:
