@@ -106,3 +106,20 @@ def test_landmarks_plan_times_agent_steps_and_bounds_the_evaluations(tmp_path, c
     played = (d["steps"] // d["eval_every"] * d["curve_games"] + 30) * 4_500
     assert plan.seconds == pytest.approx((d["steps"] * t.ms_per_step + played * t.ms_per_eval_image) / 1000)
     assert 0 < t.ms_per_eval_image < t.ms_per_step  # playing costs less than playing and learning
+
+
+def test_a_report_gives_a_dqn_landmark_not_run_yet_its_planned_time(tmp_path, catalog_dir, monkeypatch):
+    """The report's "not run yet" line reads the plan cache, DQN timings included (keyed by the
+    game and how often the agent learns): a cached timing gives the landmark its time."""
+    from landmarks.catalog import load_catalog, resolve_recipe
+    from landmarks.plan.timing import StepTime, TimingCache, machine_key, step_key
+    from landmarks.report.in_progress import planned
+    from landmarks.train.seeding import resolve_device
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    lm = load_catalog(catalog_dir)[LANDMARK]
+    claim = lm.claim_in("DQN, Pong", "atari-cpu")
+    key = step_key(claim, resolve_recipe(lm, claim, "atari-cpu"), (4, 84, 84), "dqn")
+    TimingCache().put(machine_key(resolve_device("auto")), key, StepTime(12.0, 2.0))
+    # 3 seeds x (1,000,000 steps x 12 ms + (10 x 5 + 30) games x 4,500 steps x 2 ms) = 3 x 12,720 s
+    assert planned({LANDMARK: lm}, "atari-cpu", [LANDMARK], tmp_path) == {LANDMARK: "10.6 h"}
