@@ -190,3 +190,20 @@ def test_human_normalised_score_as_the_paper_defines_it():
     # Pong: 100 x (-5.7 + 20.7) / (9.3 + 20.7) = 50%
     assert "DQN, Pong: 50% over the runs, the paper's 132%" in line
     assert "DQN, Breakout: no runs yet, the paper's 1327%" in line
+
+
+def test_saves_of_a_dqn_run_take_at_most_a_twentieth_of_its_time(tmp_path):
+    """A full replay memory makes a save of up to 7 GB: the runner's policy applies, and a save is
+    due only once 20 times the last save's duration has passed since it."""
+    from landmarks.tasks.dqn import SaveBudget
+    from landmarks.train.checkpoint import Checkpointer
+
+    budget = SaveBudget(Checkpointer(tmp_path / "run.pt", {"id": 1}, every_steps=1))
+    assert budget.due(10)  # no save yet: the policy alone
+    budget.save({"state": {"step": 10}, "x": torch.zeros(3)})
+    assert (tmp_path / "run.pt").exists()
+    budget.took = 30.0  # as if that save had taken 30 s
+    assert not budget.due(20)
+    budget.at -= 601.0  # 20 x 30 s later
+    assert budget.due(20)
+    assert not SaveBudget(None).due(20)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import time
 
 import numpy as np
 
@@ -53,6 +54,28 @@ def _check(recipe) -> tuple[str, str] | None:
     return None
 
 
+class SaveBudget:
+    """The runner's checkpoint policy, with saves kept to about 5% of the run: a full replay memory
+    makes a save of up to 7 GB, so a save is due only once the time since the last one is at least
+    20 times what that one took (a save asked for by a stop is always made)."""
+
+    SHARE = 20.0
+
+    def __init__(self, checkpoint) -> None:
+        self.checkpoint, self.took, self.at = checkpoint, 0.0, time.monotonic()
+
+    def due(self, step: int) -> bool:
+        return (self.checkpoint is not None and self.checkpoint.due(step)
+                and time.monotonic() - self.at >= self.SHARE * self.took)
+
+    def save(self, state: dict) -> None:
+        if self.checkpoint is None:
+            return
+        t0 = time.perf_counter()
+        self.checkpoint.save(state, state["state"]["step"])
+        self.took, self.at = time.perf_counter() - t0, time.monotonic()
+
+
 @register_task("dqn", inputs=lambda lm, claim: ((4, 84, 84), _actions(_game_name(claim))), check_recipe=_check)
 def dqn(run: RunSpec, ctx: StageContext, control: RunControl) -> RunResult:
 
@@ -65,9 +88,8 @@ def dqn(run: RunSpec, ctx: StageContext, control: RunControl) -> RunResult:
     checkpoint, stop = control.checkpoint, control.stop
     log.info("    %s: %d actions, %s agent steps, replay memory of %s frames (%.1f GB)", name, game.actions,
              f"{settings.steps:,}", f"{settings.memory:,}", agent.memory.nbytes / 1e9)
-    rows, curve = play(agent, game, settings, first_seed, saved=control.resume,
-                       save=(lambda state: checkpoint.save(state, state["state"]["step"])) if checkpoint else None,
-                       due=checkpoint.due if checkpoint else (lambda step: False),
+    saves = SaveBudget(checkpoint)
+    rows, curve = play(agent, game, settings, first_seed, saved=control.resume, save=saves.save, due=saves.due,
                        stopping=lambda: bool(stop and stop.requested), on_curve=control.on_epoch)
     if agent.steps < settings.steps:  # stopped between games, saved
         raise stopped(checkpoint, stop, agent.steps)
