@@ -80,7 +80,13 @@ def learning_curves(history: pd.DataFrame, title: str, out: Path, metric: str = 
     ax.set_ylabel("error (%)")
     ax.set_title("\n".join(textwrap.wrap(title, 70)), fontsize=10)
     ax.grid(alpha=0.3, which="both")
-    # below the axes, in columns: a long legend never covers the curves
+    return save_figure(fig, ax, handles, out)
+
+
+def save_figure(fig, ax, handles: list, out: Path) -> Path:
+    """The legend below the axes, in columns (a long one never covers the curves), then the PNG."""
+    import matplotlib.pyplot as plt
+
     ax.legend(handles=handles, fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.13),
               ncol=min(4, len(handles)), frameon=False)
     fig.tight_layout()

@@ -12,7 +12,7 @@ from typing import Mapping
 
 import pandas as pd
 
-from landmarks.files import atomic_open
+from landmarks.report.figures import save_figure
 
 STYLES = {"human": "-.", "random": "--"}
 
@@ -56,10 +56,4 @@ def score_curves(history: pd.DataFrame, title: str, out: Path, paper: Mapping[st
     ax.set_ylabel("evaluation score (epsilon 0.05)")
     ax.set_title("\n".join(textwrap.wrap(title, 70)), fontsize=10)
     ax.grid(alpha=0.3)
-    ax.legend(handles=handles, fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.13),
-              ncol=min(4, len(handles)), frameon=False)
-    fig.tight_layout()
-    with atomic_open(out, binary=True) as f:
-        fig.savefig(f, format="png", dpi=110)
-    plt.close(fig)
-    return out
+    return save_figure(fig, ax, handles, out)
