@@ -123,3 +123,28 @@ def test_a_report_gives_a_dqn_landmark_not_run_yet_its_planned_time(tmp_path, ca
     TimingCache().put(machine_key(resolve_device("auto")), key, StepTime(12.0, 2.0))
     # 3 seeds x (1,000,000 steps x 12 ms + (10 x 5 + 30) games x 4,500 steps x 2 ms) = 3 x 12,720 s
     assert planned({LANDMARK: lm}, "atari-cpu", [LANDMARK], tmp_path) == {LANDMARK: "10.6 h"}
+
+
+def test_landmarks_use_atari_cpu_lists_the_dqn_landmark_and_its_planned_time(tmp_path, catalog_dir, monkeypatch):
+    """`landmarks use atari-cpu`: the DQN landmark in the generated list (no dataset to fetch) and
+    the planned total read from the plan cache, DQN timings included."""
+    from landmarks.catalog import load_catalog, resolve_recipe
+    from landmarks.plan.timing import StepTime, TimingCache, machine_key, step_key
+    from landmarks.train.seeding import resolve_device
+
+    root = Path(__file__).resolve().parents[1]
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    (ws / "params.yaml").write_text((root / "params.yaml").read_text())
+    (ws / "benchmarks").symlink_to(catalog_dir)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # the plan cache, here and in the command
+    lm = load_catalog(catalog_dir)[LANDMARK]
+    claim = lm.claim_in("DQN, Pong", "atari-cpu")
+    key = step_key(claim, resolve_recipe(lm, claim, "atari-cpu"), (4, 84, 84), "dqn")
+    TimingCache().put(machine_key(resolve_device("auto")), key, StepTime(12.0, 2.0))
+    done = subprocess.run([str(BIN / "landmarks"), "use", "atari-cpu"], cwd=ws, env=dict(os.environ),
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    params = yaml.safe_load((ws / "params.yaml").read_text())
+    assert params["profile"] == "atari-cpu" and params["generated"] == [LANDMARK] and not params["landmarks"]
+    assert "planned on this machine: 10.6 h" in done.stdout + done.stderr

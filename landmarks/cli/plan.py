@@ -109,8 +109,8 @@ def planned_total(catalog, name: str, params) -> str:
     cache, machine = TimingCache(), machine_key(device)
     missing = []
 
-    def cached(claim, recipe, shape, num_classes):
-        found = cache.get(machine, step_key(claim, recipe, shape))
+    def cached(claim, recipe, shape, num_classes, task: str = "classify"):
+        found = cache.get(machine, step_key(claim, recipe, shape, task))
         if found is None:
             missing.append(claim.model)
             raise LookupError
