@@ -52,6 +52,27 @@ def test_same_seed_same_numbers_bit_for_bit(train):
     assert strip(a.history) != strip(c.history)
 
 
+def test_points_every_so_many_steps_change_no_training_step(train):
+    """eval_every_steps: the test error (and the epoch's training error so far) at the steps asked,
+    mid-epoch, while the weights and the epochs' rows stay those of a run without them."""
+    set_deterministic(True)
+    try:
+        recipe = Recipe(lr=0.05, momentum=0.9, epochs=3, batch_size=64, max_steps=40)
+        plain_net, plain = train(3, recipe, model="cnn_small")
+        net, run = train(3, recipe.model_copy(update={"eval_every_steps": 10}), model="cnn_small")
+        at_10 = train(3, recipe.model_copy(update={"max_steps": 10}), model="cnn_small")[1]
+    finally:
+        set_deterministic(False)
+    per_epoch = plain.history[0]["step"]  # the steps of one epoch: an epoch's end has its own row
+    assert [p["step"] for p in run.points] == [s for s in (10, 20, 30) if s % per_epoch]
+    assert [h["step"] for h in plain.history] == [*range(per_epoch, 40, per_epoch), 40]
+    assert all(torch.equal(a, b) for a, b in zip(plain_net.state_dict().values(), net.state_dict().values()))
+    strip = lambda h: [{k: v for k, v in row.items() if k != "seconds"} for row in h]  # noqa: E731
+    assert strip(run.history) == strip(plain.history)
+    assert run.points[0]["test_error"] == at_10.test["top1_error"] and run.points[0]["epoch"] == 10 / per_epoch
+    assert 0 <= run.points[0]["train_error"] <= 100
+
+
 def test_bf16_and_channels_last_follow_the_fp32_reference(train, digits):
     """The CPU speed options change the arithmetic, not the training: same seed, same data order,
     the final loss within 15% of plain fp32 and the test error within 2 points."""

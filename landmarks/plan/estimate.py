@@ -103,7 +103,9 @@ def claim_plan(lm: Landmark, claim: Claim, profile: str, data_dir: Path, timer: 
                          f"not timed: the size of {lm.dataset} is known once it is prepared", measured=before)
     steps, evaluated, epochs = run_steps(recipe, n_train)
     t = timer(claim, recipe, spec.shape, spec.num_classes)
-    evaluated += epochs * spec.test_images  # the test set after every epoch
+    # the test set after every epoch, and at each curve point of eval_every_steps
+    points = (steps - 1) // recipe.eval_every_steps if recipe.eval_every_steps else 0
+    evaluated += (epochs + points) * spec.test_images
     seconds = (steps * t.ms_per_step + evaluated * t.ms_per_eval_image + epochs * t.ms_per_epoch_extra) / 1000.0
     return ClaimPlan(lm.id, claim.name, claim.model, seeds, steps, seconds, "timed", upper, before)
 

@@ -36,9 +36,13 @@ def y_scale(lows: list[float | None], highs: list[float], zeros: bool) -> tuple[
 
 
 def learning_curves(history: pd.DataFrame, title: str, out: Path, metric: str = "top1_error",
-                    paper: Mapping[str, float] | None = None, threshold: float | None = None) -> Path | None:
-    """The figure, or None when the runs have no curve that shows the claim."""
-    if metric not in CURVE_METRICS or history.empty or "epoch" not in history or history["epoch"].max() < 2:
+                    paper: Mapping[str, float] | None = None, threshold: float | None = None,
+                    x: str = "epoch") -> Path | None:
+    """The figure, or None when the runs have no curve that shows the claim. `x`: "epoch", or
+    "step" for a recipe counted in iterations (He et al. plot against them)."""
+    if x not in history or history[x].isna().all():
+        x = "epoch"
+    if metric not in CURVE_METRICS or history.empty or "epoch" not in history or history[x].nunique() < 2:
         return None
     import matplotlib
 
@@ -56,7 +60,7 @@ def learning_curves(history: pd.DataFrame, title: str, out: Path, metric: str = 
         for col in columns:
             if col not in sel or sel[col].isna().all():
                 continue
-            by_epoch = sel.groupby("epoch")[col]
+            by_epoch = sel.dropna(subset=[x]).groupby(x)[col]
             mean, lo, hi = by_epoch.mean(), by_epoch.min(), by_epoch.max()
             ax.plot(mean.index, mean, color=color, linestyle=styles[col], alpha=1.0 if col == columns[0] else 0.7)
             if n > 1:
@@ -76,7 +80,7 @@ def learning_curves(history: pd.DataFrame, title: str, out: Path, metric: str = 
         handles.append(Line2D([], [], color="black", linestyle=":", label="paper's value"))
     scale, kwargs = y_scale(lows, highs, zeros)
     ax.set_yscale(scale, **kwargs)
-    ax.set_xlabel("epoch")
+    ax.set_xlabel("iterations" if x == "step" else "epoch")
     ax.set_ylabel("error (%)")
     ax.set_title("\n".join(textwrap.wrap(title, 70)), fontsize=10)
     ax.grid(alpha=0.3, which="both")

@@ -32,7 +32,8 @@ def run_result(result: FitResult, recipe: Recipe, model: torch.nn.Module, search
         metrics["epochs_to_threshold"] = math.nan if crossed is None else crossed
     return RunResult(
         metrics=metrics,
-        history=result.history,
+        # the mid-epoch points among the epochs' rows, in the order of the steps (curves against iterations)
+        history=sorted(result.history + result.points, key=lambda h: h["step"]) if result.points else result.history,
         info={
             **info,
             "selected_epoch": result.selected_epoch,

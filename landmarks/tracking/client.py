@@ -188,9 +188,11 @@ class Tracker:
 
     def log_history(self, run_id: str, history: list[dict]) -> None:
         """Per-epoch metrics, with the epoch as the MLflow step. An epoch's time is `epoch_seconds`:
-        `seconds` is the run's total, logged once at its end."""
+        `seconds` is the run's total, logged once at its end. The mid-epoch points of
+        `eval_every_steps` (a fractional epoch) stay in history.csv and the report's figure."""
         self.log_metrics(run_id, (("epoch_seconds" if k == "seconds" else k, v, row["epoch"])
-                                  for row in history for k, v in row.items() if k != "epoch"))
+                                  for row in history if float(row["epoch"]).is_integer()
+                                  for k, v in row.items() if k not in ("epoch", "step")))
 
     def log_input(self, run_id: str, name: str, content_hash: str, source: str) -> None:
         """The dataset the run trained on, as an MLflow input (the UI's Datasets column). MLflow keeps

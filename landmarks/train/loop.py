@@ -47,6 +47,8 @@ def train_one_epoch(trainer: Trainer, state: TrainState) -> dict:
             break
         trainer.step(batch, state.step, losses, wrong)
         state.batch, state.step = batch.index + 1, state.step + 1
+        if _point_due(trainer, state):
+            _point(trainer, state, losses, wrong)
         due, stopping = trainer.due_and_stop(state.step)
         if due or stopping:
             _fold(trainer, state, losses, wrong, batch.index + 1)
@@ -73,6 +75,26 @@ class _Clock:
             rate = (state.batch - self.last_batch) * batch_size / (now - self.last)
             log.info("      epoch %d: batch %d/%d, %.0f examples/s", state.epoch + 1, state.batch, steps, rate)
             self.last, self.last_batch = now, state.batch
+
+
+def _point_due(trainer: Trainer, state: TrainState) -> bool:
+    """A mid-epoch point is due (an epoch's end, and the last step, have their epoch row)."""
+    every, recipe = trainer.recipe.eval_every_steps, trainer.recipe
+    return bool(every) and state.step % every == 0 and state.batch < trainer.steps_per_epoch and not (
+        recipe.max_steps and state.step >= recipe.max_steps)
+
+
+def _point(trainer: Trainer, state: TrainState, losses: torch.Tensor, wrong: torch.Tensor) -> None:
+    """A point of the curves against iterations: the test error now, the training error of the
+    epoch's steps so far. Evaluating draws no random number and moves no statistic, so the run
+    goes on exactly as it would have without it."""
+    _fold(trainer, state, losses, wrong, state.batch)
+    seen = min(trainer.source.n, state.batch * trainer.recipe.batch_size)
+    trainer.world.broadcast_(*trainer.model.buffers())
+    test = trainer.source.evaluate(trainer.model, "test", (1,), trainer.bf16)
+    trainer.model.train()
+    state.points.append({"epoch": state.epoch + state.batch / trainer.steps_per_epoch, "step": state.step,
+                         "train_error": 100.0 * state.wrong / max(seen, 1), "test_error": test["top1_error"]})
 
 
 def _fold(trainer: Trainer, state: TrainState, losses: torch.Tensor, wrong: torch.Tensor, upto: int) -> None:
@@ -133,7 +155,7 @@ def fit(trainer: Trainer, on_epoch: Callable[[dict], None] | None = None, resume
         t_epoch, lr = time.perf_counter(), 1.0 if trainer.perceptron_rule else trainer.lr_now(state.step)
         row = train_one_epoch(trainer, state)
         state.epoch, state.batch = state.epoch + 1, 0
-        row = _evaluate_epoch(trainer, state, {"epoch": state.epoch, "lr": lr, **row})
+        row = _evaluate_epoch(trainer, state, {"epoch": state.epoch, "step": state.step, "lr": lr, **row})
         row["seconds"] = time.perf_counter() - t_epoch
         state.history.append(row)
         _after_epoch(trainer, state, row)
@@ -150,5 +172,5 @@ def fit(trainer: Trainer, on_epoch: Callable[[dict], None] | None = None, resume
     last = state.history[-1] if state.history and state.selected_epoch == len(state.history) else None
     trainer.world.broadcast_(*trainer.model.buffers())
     test = trainer.source.final_test(trainer.model, last, trainer.bf16)
-    return FitResult(history=state.history, selected_epoch=state.selected_epoch, test=test, steps=state.step,
-                     seconds=time.perf_counter() - t0)
+    return FitResult(history=state.history, points=state.points, selected_epoch=state.selected_epoch, test=test,
+                     steps=state.step, seconds=time.perf_counter() - t0)

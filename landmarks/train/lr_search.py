@@ -33,8 +33,9 @@ def search_lr(build: Callable[[], nn.Module], source_for: Callable[[Recipe, torc
         raise ValueError("the recipe has no lr_search")
     errors: dict[float, float] = {}
     for lr in search.grid:
+        # a trial is judged on validation only: no curve points on the test set
         trial = recipe.model_copy(update={"lr": lr, "lr_search": None, "select": "last",
-                                          "early_stopping_patience": 0})
+                                          "early_stopping_patience": 0, "eval_every_steps": 0})
         generator = seed_everything(search.seed)
         source = source_for(trial, generator)
         trial = trial.model_copy(update={"max_steps": search.epochs * source.steps_per_epoch})

@@ -160,6 +160,10 @@ class Recipe(Strict):
     # stop after this many optimizer steps, mid-epoch if need be (He et al. 2016 stop at 64k
     # iterations); 0: run all epochs
     max_steps: int = Field(0, ge=0)
+    # > 0: a point of the curves every so many steps besides each epoch's end: the test error then
+    # and the training error of the epoch's steps so far (He et al.'s Figure 6 plots errors against
+    # iterations; a few hundred steps make a single epoch). It changes no training step
+    eval_every_steps: int = Field(0, ge=0)
     drop_last: bool = False  # skip the last, smaller batch of each epoch (fixed shapes for CUDA graphs)
     # the criteria of `landmarks/train/losses.py`: "mse_pm1" (squashed outputs, targets +-1),
     # "rbf_mse" and "rbf_map" (LeCun et al. 1998's criteria for RBF outputs)

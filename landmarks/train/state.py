@@ -21,6 +21,7 @@ class TrainState:
     epoch_losses: torch.Tensor | None = None
     wrong: int = 0
     history: list = field(default_factory=list)
+    points: list = field(default_factory=list)  # the mid-epoch points of recipe.eval_every_steps
     best_val: float = math.inf
     stale: int = 0
     selected_epoch: int = 0
@@ -43,6 +44,7 @@ class Batch:
 @dataclass
 class FitResult:
     history: list[dict] = field(default_factory=list)  # one row per epoch
+    points: list[dict] = field(default_factory=list)  # mid-epoch points (recipe.eval_every_steps)
     selected_epoch: int = 0
     test: dict = field(default_factory=dict)  # top1_error, top5_error of the selected model
     steps: int = 0
