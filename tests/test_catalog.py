@@ -62,6 +62,8 @@ def test_real_catalog_loads():
          "unknown metric 'top3_error'"),
         (lambda d: d.update(references=[{"name": "SVM", "values": {}, "source": "Table 1"}]),
          "'references[0].values'", "at least one published value"),
+        (lambda d: d.update(references=[{"name": "SVM", "values": {"top1_error": 2.0}, "source": "Table 1",
+                                         "beside": ["an SVM"]}]), "'references[0].beside'", "is not a claim"),
         (lambda d: d.update(references=[{"name": "SVM", "values": {"top1_error": 2.0}}]), "'references[0].source'",
          "missing"),
     ],

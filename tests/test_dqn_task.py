@@ -67,6 +67,8 @@ def test_a_short_pong_run_resumes_after_sigkill_to_the_uninterrupted_numbers(tmp
     assert (reports / "figures" / f"{LANDMARK}.png").stat().st_size > 10_000
     table = (reports / "tables" / f"{LANDMARK}.md").read_text()
     assert "human, Pong" in table and "random, Pong" in table and "reduced budget" in table
+    # a game not run here: its human and random rows are not listed
+    assert "human, Breakout" not in table and "random, Breakout" not in table
     assert "DQN, Pong: eval score" in (reports / "curves" / f"{LANDMARK}.csv").read_text().splitlines()[0]
 
     checkpoint = killed / "checkpoints" / "quick" / LANDMARK / f"{KEY}.pt"

@@ -60,6 +60,9 @@ def _consistent(lm: Landmark, path: Path) -> None:
     for j, ref in enumerate(lm.references):
         if not ref.values:
             raise fail(f"references[{j}].values", "at least one published value is needed (metric: value)")
+        for name in ref.beside:
+            if name not in names:
+                raise fail(f"references[{j}].beside", f"{name!r} is not a claim of this landmark ({', '.join(names)})")
     _check_orderings(lm, names, fail)
     if not lm.profiles:
         raise fail("profiles", f"at least one profile is needed ({', '.join(PROFILES)})")

@@ -101,6 +101,12 @@ class Reference(Strict):
     values: Mapping[str, float]  # metric name -> published value
     source: str  # table or figure of the paper
     note: str = ""
+    # the claims it stands beside (a game's human and random scores beside that game's DQN): shown
+    # only where one of them was run; empty: beside every claim
+    beside: tuple[str, ...] = ()
+
+    def shown_with(self, ran: set[str] | frozenset[str]) -> bool:
+        return not self.beside or bool(set(self.beside) & set(ran))
 
 
 class ClaimOverride(Strict):

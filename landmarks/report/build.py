@@ -149,11 +149,14 @@ def _figure(lm: Landmark, profile: str, history: pd.DataFrame, out_dir: Path) ->
     """The landmark's learning curves (figures/) and their means over seeds (curves/)."""
     title, path = f"{lm.title} [{profile}]", out_dir / "figures" / f"{lm.id}.png"
     if lm.metric == "score":  # a game's evaluation score against frames, the paper's lines beside
+        ran = set(history["claim"]) if "claim" in history else set()
         figure = score_curves(history, title, path, {c.name: c.paper for c in lm.claims},
-                              {r.name: r.values[lm.metric] for r in lm.references if lm.metric in r.values})
+                              {r.name: r.values[lm.metric] for r in lm.references
+                               if lm.metric in r.values and r.shown_with(ran)})
     else:
+        # a recipe counted in steps (He et al.'s 64k iterations) is drawn against them
         figure = learning_curves(history, title, path, lm.metric, {c.name: c.paper for c in lm.claims},
-                                 lm.recipe.threshold or None)
+                                 lm.recipe.threshold or None, "step" if lm.recipe.max_steps else "epoch")
     if figure is None:  # a figure an earlier version drew for a metric no curve shows
         (out_dir / "figures" / f"{lm.id}.png").unlink(missing_ok=True)
     curves = mean_curves(history)

@@ -71,8 +71,9 @@ def human_normalised(lm: Landmark, summary: pd.DataFrame) -> list[str]:
     each claim whose game has the paper's human and random rows ("human, Pong", "random, Pong"),
     for the runs' mean and for the paper's score."""
     cited = {ref.name: ref.values.get("score") for ref in lm.references}
+    ran = set(summary.loc[summary["landmark"] == lm.id, "claim"])
     parts = []
-    for claim in lm.claims:
+    for claim in (c for c in lm.claims if c.name in ran):
         game = claim.name.rsplit(",", 1)[-1].strip()
         human, rand = cited.get(f"human, {game}"), cited.get(f"random, {game}")
         if human is None or rand is None or human == rand:

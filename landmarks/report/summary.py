@@ -95,11 +95,12 @@ def _claim_row(lm: Landmark, claim: Any, sel: pd.DataFrame, fidelity: str, also:
     )
 
 
-def _reference_rows(lm: Landmark, fidelity: str) -> list[dict]:
-    """One row per published value of each result the paper cites for comparison: never run here."""
+def _reference_rows(lm: Landmark, fidelity: str, ran: set[str]) -> list[dict]:
+    """One row per published value of each result the paper cites for comparison (never run
+    here), beside the claims that were run."""
     return [_row(lm, claim=ref.name, model="", metric=metric, paper=value, verdict=CITED, fidelity=fidelity,
                  source=ref.source)
-            for ref in lm.references for metric, value in ref.values.items()]
+            for ref in lm.references if ref.shown_with(ran) for metric, value in ref.values.items()]
 
 
 def _ratio_cells(order: Any, groups: Sequence[list[float]], p: tuple[float, float], fidelity: str) -> dict:
@@ -153,7 +154,7 @@ def summarize(results: pd.DataFrame, catalog: Mapping[str, Landmark]) -> pd.Data
         for c in (c for c in lm.claims if c.name in ran):
             sel = runs[runs["claim"] == c.name]
             out += [row for key in (None, *c.also) if (row := _claim_row(lm, c, sel, fidelity, key))]
-        out += _reference_rows(lm, fidelity)
+        out += _reference_rows(lm, fidelity, ran)
         for order in lm.orderings:
             if set(order.claims) <= ran and (row := _ordering_row(lm, order, runs, fidelity)):
                 out.append(row)
