@@ -43,6 +43,14 @@ def changed_files(porcelain: str, limit: int = 10) -> str:
 WRITTEN_BY_RUNS = ("dvc.lock", "reports/", "runs/")
 
 
+def code_commit(cwd: str = ".") -> str:
+    """The newest commit that changed anything but what runs write (`WRITTEN_BY_RUNS`): the commit
+    of the code a run ran. A commit that only adds the reports and dvc.lock of that run leaves it
+    unchanged, so a fresh clone that runs again records the same one (HEAD would not be)."""
+    return _git("log", "-1", "--format=%H", "--", ".", *(f":(exclude){p}" for p in WRITTEN_BY_RUNS),
+                cwd=Path(cwd))
+
+
 def git_state(cwd: str = ".") -> dict[str, str]:
     commit = _git("rev-parse", "HEAD", cwd=Path(cwd)) or "unknown"
     # not stripped: the first line's leading space is part of porcelain's XY status
@@ -50,7 +58,8 @@ def git_state(cwd: str = ".") -> dict[str, str]:
     kept = [ln for ln in porcelain.splitlines()
             if len(ln) > 3 and not ln[3:].split(" -> ")[-1].startswith(WRITTEN_BY_RUNS)]
     changed = changed_files("\n".join(kept))
-    return {"git_commit": commit, "git_dirty": "true" if changed else "false", "git_changed": changed}
+    return {"git_commit": commit, "code_commit": code_commit(cwd) or commit,
+            "git_dirty": "true" if changed else "false", "git_changed": changed}
 
 
 def versions() -> dict[str, str]:

@@ -20,6 +20,8 @@ import yaml
 from mlflow.tracking import MlflowClient
 from waiting import wait_for
 
+from landmarks.run_files import read_outputs
+
 BIN = Path(sys.executable).parent
 LANDMARK = "digits-linear-mlp-cnn"
 KEY = "mlp_64x100-seed7"
@@ -267,12 +269,12 @@ def test_a_run_of_some_seeds_adds_to_the_results_instead_of_replacing_them(tmp_p
         out = subprocess.run(train(ws, "--no-tracking", *extra), cwd=ws, env=env(ws), capture_output=True,
                              text=True, timeout=300)
         assert out.returncode == 0, out.stderr
-        return json.loads((out_dir / "metrics.json").read_text())
+        return read_outputs(out_dir)  # metrics.json with run-info.json's times and ids
 
     full = go()
     again = go("--seeds", "7")
     assert [r["seed"] for r in again["runs"]] == [7, 8] and again["subset"] is False
-    assert again["runs"][1] == full["runs"][1]  # seed 8 kept as it was
+    assert again["runs"][1] == full["runs"][1]  # seed 8 kept as it was, its time too
     assert again["runs"][0]["seconds"] != full["runs"][0]["seconds"]  # seed 7: this job's row
     assert {(7, "mlp 64x100"), (8, "mlp 64x100")} <= {
         (int(s), c) for c, s in (line.split(",")[:2] for line in (out_dir / "history.csv").read_text().splitlines()[1:])}

@@ -10,6 +10,7 @@ import yaml
 
 from landmarks.catalog import MODIFIED, REDUCED, load_catalog
 from landmarks.report.build import build_report
+from landmarks.run_files import read_outputs
 from landmarks.report.tables import landmark_table, lecture_table, summarize
 from landmarks.errors import ConfigError
 from landmarks.judging.tolerance import tolerance_for
@@ -118,6 +119,10 @@ def test_report_from_real_runs(catalog_dir, tmp_path, train):
     quick = tmp_path / "reports" / "quick"
     results = pd.read_csv(quick / "results.csv")
     assert len(results) == 20 and set(results.seed) == set(range(10))  # tidy: one row per run
+    # what changes at every run is beside it, untracked: results.csv changes only with a number
+    assert not {"seconds", "mlflow_run_id", "git_commit"} & set(results.columns) and "code_commit" in results
+    info = pd.read_csv(quick / "run-info.csv")
+    assert len(info) == 20 and (info["seconds"] > 0).all() and (info["git_commit"].str.len() == 40).all()
     summary = pd.read_csv(quick / "summary.csv")
     solved = summary[summary.claim == "2-2-1 net, backpropagation"].iloc[0]
     runs = results[results.claim == "2-2-1 net, backpropagation"]
@@ -145,7 +150,7 @@ def test_report_from_real_runs(catalog_dir, tmp_path, train):
     css = {"agrees": "v-reproduced", "better": "v-better", "worse": "v-not", "open": "v-inconclusive"}
     assert f'<td class="verdict {css[solved["outcome"]]}">{REDUCED}; {solved["result"]}' in html
     assert '<td class="verdict v-check-ok">check: holds</td>' in html
-    assert "Commit <code>" in html and "torch " in html
+    assert "Code: commit <code>" in html and "torch " in html
     assert "http://" not in html and "https://" not in html.split("<body>")[1].split('class="note"')[0]
     # dvc metrics: each claim's verdict and figures
     metrics = json.loads((quick / "metrics.json").read_text())["xor-backprop"]
@@ -327,8 +332,10 @@ def test_a_report_is_rebuilt_from_its_committed_results_without_training(catalog
     # 2 claims x 3 seeds trained here, the other 97 seeds of each claim still from the file
     xor = mixed[mixed.landmark == "xor-backprop"]
     assert len(xor) == len(committed[committed.landmark == "xor-backprop"])
-    fresh = json.loads((models / "xor-backprop" / "metrics.json").read_text())["runs"]
-    assert sorted(xor[xor.seed < 3]["seconds"]) == sorted(r["seconds"] for r in fresh)
+    fresh = read_outputs(models / "xor-backprop")["runs"]
+    info = pd.read_csv(out / "run-info.csv")
+    assert sorted(info[(info.landmark == "xor-backprop") & (info.seed < 3)]["seconds"]) == sorted(
+        r["seconds"] for r in fresh)
     assert len(mixed[mixed.landmark == "digits-linear-mlp-cnn"]) == len(
         committed[committed.landmark == "digits-linear-mlp-cnn"])
     assert "except the runs of xor-backprop trained again since" in (out / "README.md").read_text()

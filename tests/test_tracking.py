@@ -89,9 +89,14 @@ def test_run_records_read_back(catalog_dir, tmp_path, train):
     (tmp_path / "models" / "quick" / lm.id).rename(tmp_path / "out")
 
     # the stage's files carry the same provenance
-    metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    from landmarks.run_files import read_outputs
+
+    metrics = read_outputs(tmp_path / "out")
     assert metrics["provenance"]["data_hashes"] == [children[0].data.tags["data_hash"]]
     assert {r["mlflow_run_id"] for r in metrics["runs"]} == {c.info.run_id for c in children}
+    # the run ids live beside the stage's tracked output, not in it: a rerun leaves metrics.json alone
+    stable = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    assert all("mlflow_run_id" not in r for r in stable["runs"])
     assert metrics["recipes"]["mlp 64x100"]["epochs"] == 3
 
 

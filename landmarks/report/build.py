@@ -23,6 +23,7 @@ from landmarks.report.from_results import docs_from_results
 from landmarks.report.in_progress import kept_docs, planned
 from landmarks.report.metrics_files import write_metrics
 from landmarks.report.html import write_html
+from landmarks.report.run_info import RUN_INFO_NOTE, write_results
 from landmarks.report.notes import landmark_notes
 from landmarks.report.summary import load_results, run_fidelity, summarize
 from landmarks.report.tables import landmark_table, lecture_table, shown_columns, table_rows
@@ -42,7 +43,7 @@ def build_report(profile: str, models_dir: Path, out_dir: Path, catalog: Mapping
     summary = summarize(results, catalog)
     for folder in ("curves", "tables"):  # DVC outputs: present even when a profile has no curve
         (out_dir / folder).mkdir(parents=True, exist_ok=True)
-    write_atomic(out_dir / "results.csv", results.to_csv(index=False))
+    write_results(results, out_dir)
     write_atomic(out_dir / "summary.csv", summary.to_csv(index=False))
     write_metrics(summary, out_dir)
     sections, html_sections, index_rows = [], [], []
@@ -72,7 +73,7 @@ def build_report(profile: str, models_dir: Path, out_dir: Path, catalog: Mapping
         f"# Landmarks: paper vs reproduced, profile `{profile}`",
         "",
         "Numbers come only from the runs recorded in `results.csv` (one row per run). " + EXPLAINED,
-        "",
+        "", RUN_INFO_NOTE, "",
         pd.DataFrame(index_rows).to_markdown(index=False),
         "",
     ]
@@ -171,8 +172,8 @@ def _body(lm: Landmark, doc: dict, summary: pd.DataFrame, label: str, notes: lis
     prov = doc["provenance"]
     body = [
         f"## {lm.title}{label}", "", f"{lm.citation.strip()}", "", landmark_table(summary, lm), "",
-        f"Metric: `{lm.metric}`. Machine: {doc['runs'][0]['machine']}. Runtime: {doc['seconds']:.1f} s. "
-        f"Commit: `{prov['git_commit'][:12]}`{_dirty(prov)}."
+        f"Metric: `{lm.metric}`. Machine: {doc['runs'][0]['machine']}. "
+        f"Code: commit `{_commit(prov)}`{_dirty(prov)}."
         + (f" torch {prov['version.torch']}." if prov.get("version.torch") else ""),
     ]
     if lecture := lecture_table(summary, lm):
@@ -193,8 +194,7 @@ def _html_section(lm: Landmark, doc: dict, summary: pd.DataFrame, label: str, no
         "rows": rows, "columns": shown_columns(rows),
         "notes": [n.replace("**", "").replace("`", "") for n in notes],
         "figure": f"figures/{figure.name}" if figure else "",
-        "machine": doc["runs"][0]["machine"], "runtime": f"{doc['seconds']:.1f} s",
-        "commit": prov["git_commit"][:12], "dirty": _dirty(prov), "torch": prov.get("version.torch"),
+        "machine": doc["runs"][0]["machine"], "commit": _commit(prov), "dirty": _dirty(prov), "torch": prov.get("version.torch"),
         "python": prov.get("version.python"), "data_hashes": ", ".join(h[:12] for h in prov.get("data_hashes", [])),
         "runs": len(doc["runs"]), "verdicts": verdicts,
     }
@@ -218,7 +218,6 @@ def _index_row(lm: Landmark, doc: dict, counts: dict, fidelity: str) -> dict:
         "runs": len(doc["runs"]),
         "verdicts": _counted(verdicts, fidelity),
         "checks": ", ".join(f"{k}: {v}" for k, v in sorted(checks.items())),
-        "runtime (s)": f"{doc['seconds']:.1f}",
         "machine": doc["runs"][0]["machine"],
     }
 
@@ -231,6 +230,11 @@ def mean_curves(history: pd.DataFrame) -> pd.DataFrame:
     mean = history.groupby(["claim", "epoch"])[errors].mean().unstack("claim")
     mean.columns = [f"{claim}: {err.replace('_', ' ')}" for err, claim in mean.columns]
     return mean.reset_index()
+
+
+def _commit(prov: dict) -> str:
+    """The commit of the code the runs ran (runs recorded before `code_commit` was kept: HEAD)."""
+    return str(prov.get("code_commit") or prov.get("git_commit", ""))[:12]
 
 
 def _dirty(prov: dict) -> str:

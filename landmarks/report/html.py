@@ -3,7 +3,8 @@
 It shows what the markdown shows (one table per landmark, the figure, the notes), with each
 verdict coloured by its result, whatever the recipe's fidelity (a `modified recipe; below the
 band` row of an error is the colour of a result better than the paper's), and the provenance of
-every table (machine, commit, versions, data, runtime). The page needs nothing from the network:
+every table (machine, the code's commit, versions, data; times are in run-info.csv beside it,
+which changes at every run). The page needs nothing from the network:
 styles are inline and figures are the PNGs beside it.
 """
 
@@ -30,7 +31,7 @@ def verdict_css(outcome: str, verdict: str) -> str:
 
 def write_html(out: Path, profile: str, explained: str, sections: list[dict], missing: list[str]) -> Path:
     """`sections`: one dict per landmark (id, title, label, citation, rows, columns, notes, figure,
-    machine, runtime, commit, dirty, torch, python, data_hashes, runs, verdicts)."""
+    machine, commit, dirty, torch, python, data_hashes, runs, verdicts)."""
     env = Environment(loader=PackageLoader("landmarks.report", "templates"), autoescape=select_autoescape(["j2"]),
                       trim_blocks=True, lstrip_blocks=True)
     for s in sections:

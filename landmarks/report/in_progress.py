@@ -33,8 +33,9 @@ def kept_docs(kept_dir: Path, profile: str, catalog: Mapping[str, Landmark], don
         history = [{"claim": r["row"]["claim"], "seed": r["row"]["seed"], **h} for r in records for h in r["history"]]
         total = sum(len(c.seeds(lm.profile(profile).seeds)) for c in lm.claims_for(profile))
         docs.append({
-            "landmark": lm.id, "profile": profile, "seconds": float(sum(r.get("seconds", 0.0) for r in rows)),
-            "provenance": {"git_commit": str(rows[-1].get("git_commit", "")), "version.torch": "",
+            "landmark": lm.id, "profile": profile,
+            "provenance": {"code_commit": str(rows[-1].get("code_commit") or rows[-1].get("git_commit", "")),
+                           "version.torch": "",
                            "data_hashes": sorted({str(r.get("info.data_hash")) for r in rows})},
             "recipes": {}, "runs": rows,
             "in_progress": f"in progress: {len(rows)} of {total} runs finished" if len(rows) < total

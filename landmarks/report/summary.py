@@ -7,7 +7,6 @@ of its recipe and its verdict (`landmarks.judging.verdicts` says how they are de
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -16,6 +15,7 @@ import pandas as pd
 
 from landmarks.catalog import MINOR, PAPER, REDUCED, Landmark
 from landmarks.metrics import METRICS
+from landmarks.run_files import read_outputs
 from landmarks.judging.tolerance import tolerance_for
 from landmarks.judging.verdicts import CITED, Judgement, claim_band, claim_verdict, ordering_verdict, ratio_verdict
 from landmarks.stats import (interval, ordering_p_value, ratio_interval, ratio_seeds_needed, seeds_needed,
@@ -30,7 +30,7 @@ SUMMARY_COLUMNS = [
 
 def load_results(models_dir: Path) -> tuple[pd.DataFrame, list[dict]]:
     """All runs under models/<profile>/*/metrics.json as one tidy frame, plus the raw documents."""
-    docs = [json.loads(p.read_text()) for p in sorted(models_dir.glob("*/metrics.json"))]
+    docs = [read_outputs(p.parent) for p in sorted(models_dir.glob("*/metrics.json"))]
     rows = [run for doc in docs for run in doc["runs"]]
     return pd.DataFrame(rows), docs
 

@@ -3,8 +3,9 @@
     landmarks train xor-backprop --profile quick
 
 Writes `<out>/metrics.json` (one row per run, with provenance and the resolved recipes),
-`<out>/history.csv` (one row per run and epoch) and `<out>/weights/<run>.pt` (final weights),
-and records everything in MLflow (`landmarks.tracking.runs`).
+`<out>/history.csv` (one row per run and epoch), `<out>/run-info.json` (times and MLflow ids,
+`landmarks.run_files`) and `<out>/weights/<run>.pt` (final weights), and records everything in
+MLflow (`landmarks.tracking.runs`).
 
 Runs survive interruption: each run checkpoints under `checkpoints/<profile>/<landmark>/`, a
 finished run leaves its result there (`FinishedRuns`), and running the same command again skips
@@ -14,20 +15,18 @@ once the landmark is complete.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import time
 from typing import Callable
 
-import pandas as pd
-
 from landmarks.catalog import Landmark, resolve_recipe
 from landmarks.errors import StorageError
-from landmarks.files import ensure_writable, write_atomic
+from landmarks.files import ensure_writable
 from landmarks.lock import exclusive
 from landmarks.progress import say_done
 from landmarks.provenance import git_state, hardware, machine_label, versions
+from landmarks.run_files import RUN_INFO, write_outputs
 from landmarks.runner.job import Stage, TrainJob
 from landmarks.runner.merge import merge_with_previous
 from landmarks.runner.one_run import gather, one_run
@@ -148,8 +147,7 @@ def _run_all(stage: Stage, specs: list[RunSpec], results: dict[int, tuple[dict, 
 def _write(job: TrainJob, stage: Stage, doc: dict, histories: list[dict], verdicts: Verdicts | None) -> None:
     lm, rows = job.landmark, doc["runs"]
     try:
-        write_atomic(job.out_dir / "metrics.json", json.dumps(doc, indent=1, default=str) + "\n")
-        write_atomic(job.out_dir / "history.csv", pd.DataFrame(histories).to_csv(index=False))
+        write_outputs(job.out_dir, doc, histories)
     except BaseException:
         # the finished runs stay in the checkpoint folder: the same command writes them without training
         log.error("  [%s] the %d finished runs are kept in %s; run the same command again once %s can be "
@@ -162,6 +160,7 @@ def _write(job: TrainJob, stage: Stage, doc: dict, histories: list[dict], verdic
             records, table = verdicts(rows, lm)
     except Exception as exc:  # noqa: BLE001 (the runs are on disk; `landmarks report` rebuilds the table)
         log.warning("  [%s] the parent run gets no verdicts (%s); the report will have them", lm.id, exc)
-    stage.mlflow.close("FINISHED", records, table, (job.out_dir / "metrics.json", job.out_dir / "history.csv"))
+    stage.mlflow.close("FINISHED", records, table,
+                       tuple(job.out_dir / f for f in ("metrics.json", "history.csv", RUN_INFO)))
     stage.finished.clear()  # everything is in out_dir now
     log.info("[%s] done in %.1f s -> %s", lm.id, doc["seconds"], job.out_dir)

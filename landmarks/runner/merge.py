@@ -4,11 +4,11 @@ claim's recipe is the one this job resolved."""
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 
 from landmarks.files import write_atomic
+from landmarks.run_files import read_outputs
 from landmarks.train.recipe import EXECUTION_ONLY
 
 log = logging.getLogger(__name__)
@@ -35,7 +35,7 @@ def merge_with_previous(doc: dict, histories: list[dict], out_dir: Path, wanted:
     if not path.exists():
         return doc, histories
     try:
-        old = json.loads(path.read_text(encoding="utf-8"))
+        old = read_outputs(out_dir)
     except (OSError, ValueError):
         return doc, histories  # unreadable: replaced, as any other output would be
     if old.get("profile") != doc["profile"]:

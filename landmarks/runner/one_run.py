@@ -107,7 +107,7 @@ def _row(run: RunSpec, stage: Stage, result: RunResult, seconds: float, run_id: 
         **{f"metric.{k}": v for k, v in result.metrics.items()},
         **{f"info.{k}": v for k, v in result.info.items()},
         "seconds": seconds, "device": str(stage.job.device), "machine": machine_label(stage.job.device),
-        "git_commit": stage.tags["git_commit"], "mlflow_run_id": run_id,
+        "code_commit": stage.tags["code_commit"], "git_commit": stage.tags["git_commit"], "mlflow_run_id": run_id,
     }
     world = stage.job.world
     if world.active and run.recipe.parallel == "data":
