@@ -86,8 +86,14 @@ def test_sigkill_then_resume_matches_uninterrupted_run(tmp_path, digits_workspac
     ws = digits_workspace(tmp_path / "terminated")
     err = kill_when_checkpointed(ws, delay=0.5, sig=signal.SIGTERM)
     assert "stopped by signal 15" in err and "checkpoint saved" in err
+    ckpt = ws / "checkpoints" / "quick" / LANDMARK / "mlp_64x100-seed7.pt"
+    before = torch.load(ckpt, weights_only=True)["extra"]["seconds"]
+    assert before > 0.5  # at least the delay it trained for before the signal
     assert run(ws).returncode == 0
     assert outcome(ws)[:2] == expected[:2]
+    # the run's time counts the part before the signal too, not only the resumed process's
+    (row,) = [r for r in read_outputs(ws / "models" / "quick" / LANDMARK)["runs"] if r["model"] == "mlp"]
+    assert row["seconds"] > before
 
 
 def test_half_written_checkpoint_leaves_the_previous_one_usable(tmp_path):

@@ -4,7 +4,6 @@ trained; recorded in MLflow as a child of the landmark's parent run."""
 from __future__ import annotations
 
 import logging
-import time
 
 from landmarks.errors import TrainingError
 from landmarks.progress import RunProgress
@@ -40,9 +39,8 @@ def one_run(run: RunSpec, stage: Stage) -> tuple[dict, list[dict]]:
     if payload:
         log.info("  %s, seed %s: resuming from step %s (%s)%s", run.claim.name, run.seed, payload["state"]["step"],
                  checkpoint.path, f", begun at commit {started[:12]}" if started != now else "")
-    t0 = time.perf_counter()
     result = _train(run, stage, checkpoint, payload, run_id)
-    row = _row(run, stage, result, time.perf_counter() - t0, run_id)
+    row = _row(run, stage, result, checkpoint.seconds(), run_id)
     if started != now:
         row["git_commit_started"] = started
     world = stage.job.world
@@ -96,8 +94,8 @@ def _resolved_tags(result: RunResult) -> dict:
 
 
 def _row(run: RunSpec, stage: Stage, result: RunResult, seconds: float, run_id: str) -> dict:
-    """The run's row of metrics.json; `seconds` of this process (a resumed run's earlier part is
-    not counted)."""
+    """The run's row of metrics.json; `seconds` over every process that trained it (a resumed
+    run's earlier part up to its last checkpoint included)."""
     metric = run.landmark.metric_of(run.claim)
     row = {
         "landmark": run.landmark.id, "profile": run.profile,

@@ -75,6 +75,14 @@ class Checkpointer:
         self._last_step = 0
         self._last_time = time.monotonic()
         self.saves = 0
+        # the run's time in the processes before this one, up to their last checkpoint: a resumed
+        # run's total is that plus this process's time (what ran after the last save is lost)
+        self.seconds_before = 0.0
+        self._started = time.monotonic()
+
+    def seconds(self) -> float:
+        """The run's time so far, over every process that trained it."""
+        return self.seconds_before + time.monotonic() - self._started
 
     def due(self, step: int) -> bool:
         if self.every_steps and step - self._last_step >= self.every_steps:
@@ -82,7 +90,8 @@ class Checkpointer:
         return bool(self.every_seconds) and time.monotonic() - self._last_time >= self.every_seconds
 
     def save(self, payload: dict, step: int) -> None:
-        payload = {"format": FORMAT, "identity": self.identity, "extra": self.extra, **payload}
+        payload = {"format": FORMAT, "identity": self.identity, "extra": {**self.extra, "seconds": self.seconds()},
+                   **payload}
         with atomic_open(self.path, binary=True) as f:
             torch.save(payload, f)
         self._last_step, self._last_time = step, time.monotonic()
@@ -97,6 +106,8 @@ class Checkpointer:
         diff = first_difference(payload.get("identity", {}), self.identity)
         if diff is None and payload.get("format") == FORMAT:
             self._last_step = payload["state"]["step"]
+            self.seconds_before = float(payload.get("extra", {}).get("seconds", 0.0))
+            self._started = time.monotonic()
             return payload
         why = diff or f"checkpoint format {payload.get('format')}, expected {FORMAT}"
         if strict:
