@@ -43,12 +43,16 @@ def changed_files(porcelain: str, limit: int = 10) -> str:
 WRITTEN_BY_RUNS = ("dvc.lock", "reports/", "runs/")
 
 
+# what a run runs: the package, the catalog, the pipeline and its parameters, the dependencies'
+# pins. A commit that touches only the docs, the tests or the outputs of runs leaves it as it was.
+RUN_CODE = ("landmarks/", "benchmarks/", "dvc.yaml", "params.yaml", "pyproject.toml")
+
+
 def code_commit(cwd: str = ".") -> str:
-    """The newest commit that changed anything but what runs write (`WRITTEN_BY_RUNS`): the commit
-    of the code a run ran. A commit that only adds the reports and dvc.lock of that run leaves it
-    unchanged, so a fresh clone that runs again records the same one (HEAD would not be)."""
-    return _git("log", "-1", "--format=%H", "--", ".", *(f":(exclude){p}" for p in WRITTEN_BY_RUNS),
-                cwd=Path(cwd))
+    """The newest commit that changed what a run runs (`RUN_CODE`): the commit of the code. A commit
+    that adds the reports and dvc.lock of a run, or edits the README, leaves it unchanged, so a
+    fresh clone that runs again records the commit the committed report names (HEAD would not)."""
+    return _git("log", "-1", "--format=%H", "--", *RUN_CODE, cwd=Path(cwd))
 
 
 def git_state(cwd: str = ".") -> dict[str, str]:

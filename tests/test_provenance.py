@@ -35,25 +35,35 @@ def test_git_state_names_the_changed_files(tmp_path):
     assert _dirty({"git_dirty": "true"}) == " (with uncommitted changes)"  # runs recorded before the list
 
 
-def test_the_code_commit_is_the_newest_that_changed_more_than_what_runs_write(tmp_path):
-    """A commit that adds a run's reports and dvc.lock leaves the code's commit as it was: a fresh
-    clone of it that runs again records the commit the committed report names."""
+def test_the_code_commit_is_the_newest_that_changed_what_runs(tmp_path):
+    """A commit that adds a run's reports and dvc.lock, or edits the docs and tests, leaves the
+    code's commit as it was: a fresh clone of it that runs again records the commit the committed
+    report names."""
     _git(tmp_path, "init", "-q")
-    (tmp_path / "code.py").write_text("a\n")
-    _git(tmp_path, "add", ".")
-    _git(tmp_path, "commit", "-q", "-m", "code")
-    code = git_state(str(tmp_path))["git_commit"]
-    for name in ("dvc.lock", "reports/quick/results.csv", "runs/paper/x/a-seed0.json"):
+    for name in ("landmarks/train/loop.py", "README.md"):
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_text("a\n")
     _git(tmp_path, "add", ".")
-    _git(tmp_path, "commit", "-q", "-m", "its results")
+    _git(tmp_path, "commit", "-q", "-m", "code")
+    code = git_state(str(tmp_path))["git_commit"]
+    for name in ("dvc.lock", "reports/quick/results.csv", "runs/paper/x/a-seed0.json", "docs/recipes.md",
+                 "tests/test_x.py"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("a\n")
+    _git(tmp_path, "add", ".")
+    _git(tmp_path, "commit", "-q", "-m", "its results, and docs")
+    (tmp_path / "README.md").write_text("b\n")
+    _git(tmp_path, "commit", "-qam", "README")
     state = git_state(str(tmp_path))
     assert state["code_commit"] == code != state["git_commit"]
-    (tmp_path / "code.py").write_text("b\n")
-    _git(tmp_path, "commit", "-qam", "new code")
-    state = git_state(str(tmp_path))
-    assert state["code_commit"] == state["git_commit"] != code
+    for name in ("landmarks/train/loop.py", "benchmarks/x.yaml", "params.yaml", "dvc.yaml", "pyproject.toml"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(f"{name} changed\n")
+        _git(tmp_path, "add", name)
+        _git(tmp_path, "commit", "-qm", f"change {name}")
+        state = git_state(str(tmp_path))
+        assert state["code_commit"] == state["git_commit"] != code, name
+        code = state["code_commit"]
 
 
 def test_changed_files_renames_and_limit():
