@@ -1,6 +1,6 @@
 """A report's runs in two files: `results.csv`, what the runs found (tracked, and the same bytes
 whenever the same code gives the same numbers), and `run-info.csv` beside it, what changes at every
-run: times, MLflow run ids, HEAD when each ran (git ignores it). `landmarks plan` reads the times
+run: times, MLflow run ids, HEAD when each ran. `landmarks plan` reads the times
 from it; `landmarks report --from-results` joins it back in where it is there.
 """
 
@@ -16,8 +16,8 @@ from landmarks.run_files import VOLATILE
 RUN_INFO_CSV = "run-info.csv"
 KEYS = ["landmark", "claim", "seed"]
 RUN_INFO_NOTE = ("Times, MLflow run ids and the commit each run started at are in `run-info.csv` beside this "
-                 "file, which changes at every run and is not tracked; the commit named below is that of the "
-                 "code the runs ran.")
+                 "file: they change at every run, so `results.csv` leaves them out; the commit named below is "
+                 "that of the code the runs ran.")
 
 
 def write_results(results: pd.DataFrame, out_dir: Path) -> None:
