@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import torch
+import yaml
 
 import landmarks
 
@@ -43,16 +44,33 @@ def changed_files(porcelain: str, limit: int = 10) -> str:
 WRITTEN_BY_RUNS = ("dvc.lock", "reports/", "runs/")
 
 
-# what a run runs: the package, the catalog, the pipeline and its parameters, the dependencies'
-# pins. A commit that touches only the docs, the tests or the outputs of runs leaves it as it was.
-RUN_CODE = ("landmarks/", "benchmarks/", "dvc.yaml", "params.yaml", "pyproject.toml")
+# what every run runs besides its stage's code: the catalog, the pipeline, its parameters, the
+# dependencies' pins
+RUN_CONFIG = ("benchmarks/", "dvc.yaml", "params.yaml", "pyproject.toml")
+# the code itself where there is no dvc.yaml to name a training stage's dependencies
+RUN_CODE = ("landmarks/", *RUN_CONFIG)
+TRAIN_STAGES = ("train", "train-generated")
+
+
+def run_code(root: Path) -> tuple[str, ...]:
+    """The paths whose changes change what a training run runs: the deps dvc.yaml gives its
+    training stages (the ones without a template: the per-landmark file is in `benchmarks/`), and
+    `RUN_CONFIG`. The report's code is not among them: a commit to it moves the report stage alone."""
+    try:
+        stages = (yaml.safe_load((root / "dvc.yaml").read_text(encoding="utf-8")) or {}).get("stages", {})
+        bodies = [stages[n].get("do", stages[n]) for n in TRAIN_STAGES if isinstance(stages.get(n), dict)]
+        deps = [d for body in bodies for d in (body.get("deps") or []) if isinstance(d, str) and "${" not in d]
+    except (OSError, yaml.YAMLError, AttributeError, TypeError):  # none, unreadable, or not DVC's shape
+        return RUN_CODE
+    return (*dict.fromkeys(deps), *RUN_CONFIG) if deps else RUN_CODE
 
 
 def code_commit(cwd: str = ".") -> str:
-    """The newest commit that changed what a run runs (`RUN_CODE`): the commit of the code. A commit
-    that adds the reports and dvc.lock of a run, or edits the README, leaves it unchanged, so a
-    fresh clone that runs again records the commit the committed report names (HEAD would not)."""
-    return _git("log", "-1", "--format=%H", "--", *RUN_CODE, cwd=Path(cwd))
+    """The newest commit that changed what a training run runs (`run_code`): the commit of its code.
+    A commit that adds the reports and dvc.lock of a run, edits the README or the report's code
+    leaves it unchanged, so a fresh clone that trains again records the commit the committed
+    results name (HEAD would not), and DVC's lock sees the same outputs."""
+    return _git("log", "-1", "--format=%H", "--", *run_code(Path(cwd)), cwd=Path(cwd))
 
 
 def git_state(cwd: str = ".") -> dict[str, str]:

@@ -35,35 +35,65 @@ def test_git_state_names_the_changed_files(tmp_path):
     assert _dirty({"git_dirty": "true"}) == " (with uncommitted changes)"  # runs recorded before the list
 
 
-def test_the_code_commit_is_the_newest_that_changed_what_runs(tmp_path):
-    """A commit that adds a run's reports and dvc.lock, or edits the docs and tests, leaves the
-    code's commit as it was: a fresh clone of it that runs again records the commit the committed
-    report names."""
+DVC_YAML = """stages:
+  train:
+    foreach: ${landmarks}
+    do:
+      cmd: landmarks train ${key}
+      deps:
+        - benchmarks/${key}.yaml
+        - landmarks/train
+        - landmarks/metrics.py
+  report:
+    cmd: landmarks report
+    deps:
+      - landmarks/report
+"""
+
+
+def test_the_code_commit_is_the_newest_that_changed_what_training_runs(tmp_path):
+    """A commit that adds a run's reports and dvc.lock, or edits the docs, the tests or the report's
+    code, leaves the code's commit as it was: a fresh clone of it that trains again records the
+    commit the committed results name. The training stages' deps in dvc.yaml say what counts."""
     _git(tmp_path, "init", "-q")
-    for name in ("landmarks/train/loop.py", "README.md"):
+    (tmp_path / "dvc.yaml").write_text(DVC_YAML)
+    for name in ("landmarks/train/loop.py", "landmarks/report/build.py", "README.md"):
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_text("a\n")
     _git(tmp_path, "add", ".")
     _git(tmp_path, "commit", "-q", "-m", "code")
     code = git_state(str(tmp_path))["git_commit"]
     for name in ("dvc.lock", "reports/quick/results.csv", "runs/paper/x/a-seed0.json", "docs/recipes.md",
-                 "tests/test_x.py"):
+                 "tests/test_x.py", "landmarks/report/build.py", "landmarks/cli.py"):
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
-        (tmp_path / name).write_text("a\n")
-    _git(tmp_path, "add", ".")
-    _git(tmp_path, "commit", "-q", "-m", "its results, and docs")
-    (tmp_path / "README.md").write_text("b\n")
-    _git(tmp_path, "commit", "-qam", "README")
-    state = git_state(str(tmp_path))
-    assert state["code_commit"] == code != state["git_commit"]
-    for name in ("landmarks/train/loop.py", "benchmarks/x.yaml", "params.yaml", "dvc.yaml", "pyproject.toml"):
+        (tmp_path / name).write_text("b\n")
+        _git(tmp_path, "add", name)
+        _git(tmp_path, "commit", "-q", "-m", f"change {name}")
+        state = git_state(str(tmp_path))
+        assert state["code_commit"] == code != state["git_commit"], name
+    for name in ("landmarks/train/loop.py", "landmarks/metrics.py", "benchmarks/x.yaml", "params.yaml",
+                 "pyproject.toml", "dvc.yaml"):
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
-        (tmp_path / name).write_text(f"{name} changed\n")
+        with (tmp_path / name).open("a") as f:
+            f.write("# changed\n")
         _git(tmp_path, "add", name)
         _git(tmp_path, "commit", "-qm", f"change {name}")
         state = git_state(str(tmp_path))
         assert state["code_commit"] == state["git_commit"] != code, name
         code = state["code_commit"]
+
+
+def test_without_a_dvc_yaml_the_whole_package_counts(tmp_path):
+    _git(tmp_path, "init", "-q")
+    (tmp_path / "landmarks").mkdir()
+    (tmp_path / "landmarks" / "cli.py").write_text("a\n")
+    _git(tmp_path, "add", ".")
+    _git(tmp_path, "commit", "-q", "-m", "code")
+    code = git_state(str(tmp_path))["git_commit"]
+    (tmp_path / "README.md").write_text("a\n")
+    _git(tmp_path, "add", ".")
+    _git(tmp_path, "commit", "-q", "-m", "docs")
+    assert git_state(str(tmp_path))["code_commit"] == code
 
 
 def test_changed_files_renames_and_limit():
