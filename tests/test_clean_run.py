@@ -34,6 +34,10 @@ def test_make_reproduce_in_a_fresh_clone_leaves_git_status_clean(project, tmp_pa
     tracked = sh(["git", "ls-files", "reports"], project).split()
     assert "reports/quick/results.csv" in tracked and "reports/quick/README.md" in tracked
     assert not any(p.endswith("run-info.csv") for p in tracked)
+    # a commit to the docs afterwards is not a commit to the code the runs ran
+    (project / "README.md").write_text("# a project\n")
+    sh([*GIT, "add", "README.md"], project)
+    sh([*GIT, "commit", "-qm", "docs"], project)
 
     clone = tmp_path / "clone"
     sh(["git", "clone", "-q", str(project), str(clone)], tmp_path)
@@ -52,5 +56,5 @@ def test_make_reproduce_in_a_fresh_clone_leaves_git_status_clean(project, tmp_pa
     assert all(r["seconds"] > 0 for r in info["runs"])
     assert (clone / "reports" / "quick" / "run-info.csv").exists()
     readme = (clone / "reports" / "quick" / "README.md").read_text()
-    code = subprocess.run(["git", "rev-parse", "HEAD~1"], cwd=clone, capture_output=True, text=True).stdout
+    code = subprocess.run(["git", "rev-parse", "HEAD~2"], cwd=clone, capture_output=True, text=True).stdout
     assert f"commit `{code[:12]}`" in readme and "uncommitted" not in readme
