@@ -189,6 +189,11 @@ def test_human_normalised_score_as_the_paper_defines_it():
     (line,) = human_normalised(lm, pd.DataFrame([{"landmark": lm.id, "claim": "DQN, Pong", "mean": -5.7}]))
     # Pong: 100 x (-5.7 + 20.7) / (9.3 + 20.7) = 50%
     assert "DQN, Pong: 50% over the runs, the paper's 132%" in line
+    # a game the report did not select stays out of its line, as its reference rows do
+    assert "Breakout" not in line
+    both = pd.DataFrame([{"landmark": lm.id, "claim": "DQN, Pong", "mean": -5.7},
+                         {"landmark": lm.id, "claim": "DQN, Breakout", "mean": float("nan")}])
+    (line,) = human_normalised(lm, both)
     assert "DQN, Breakout: no runs yet, the paper's 1327%" in line
 
 
