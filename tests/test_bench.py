@@ -1,6 +1,7 @@
 """`landmarks bench` runs both paths in one run and saves the figures with the machine's name.
 (Speed goals are checked by reading the benchmark output, not here.)"""
 
+import numpy as np
 import pandas as pd
 import torch
 import pytest
@@ -138,7 +139,8 @@ def test_bench_runs_times_layouts_side_by_side_at_the_profiles_recipe(tmp_path, 
     # a LeCun 1998 run at the paper recipe: 20 passes of 60,000 one-sample steps
     assert (table["steps/run"] == 1_200_000).all()
     want = table.processes * 3600 / (table["steps/run"] * table["ms/step"] / 1000)
-    assert table["runs/hour"].round(2).tolist() == want.round(2).tolist()
+    # the table's ms/step is rounded for print: the runs per hour agree with it to that rounding
+    assert np.allclose(table["runs/hour"], want, rtol=0.01)
     assert table["vs first layout"].iloc[0] == 1.0
     assert main(["bench", "runs", "--models", "no-such-case", "--out", str(out)]) == 2
     assert "choose from" in capsys.readouterr().err
