@@ -2,7 +2,7 @@
 #   make reproduce   set up .venv, run the pipeline (params.yaml's profile; quick by default, offline)
 #   make test        set up .venv, run the tests (all of them: what CI runs)
 # and, while working on the code:
-#   make test-fast   the tests not marked slow, server or gpu (about 2 minutes on 2 cores)
+#   make test-fast   the tests not marked slow, server or gpu
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(abspath $(VENV))/bin
@@ -27,9 +27,11 @@ reproduce: $(VENV)/.installed
 	echo "Report:    reports/$(PROFILE)/README.md (tables in reports/$(PROFILE)/tables/, figures in reports/$(PROFILE)/figures/)" && \
 	echo "MLflow UI: $(BIN)/landmarks ui   (then open http://127.0.0.1:5000)"
 
-# pytest exits 5 when it collected no test: that is a failure too
+# One test worker per core (pytest-xdist; TEST_WORKERS=0 runs them in this process) and the
+# slowest tests named at the end. pytest exits 5 when it collected no test: that is a failure too.
+TEST_WORKERS ?= auto
 test: $(VENV)/.installed
-	@$(BIN)/python -m pytest $(PYTEST_ARGS); rc=$$?; \
+	@$(BIN)/python -m pytest -n $(TEST_WORKERS) --durations=15 $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: no tests were collected" >&2; exit 1; fi; exit $$rc
 
 test-fast: $(VENV)/.installed

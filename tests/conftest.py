@@ -6,10 +6,17 @@ import os
 import shutil
 from pathlib import Path
 
-import numpy as np
-import pytest
-import torch
-import yaml
+# Under pytest-xdist (`make test` runs one worker per core) each worker is a process with its own
+# thread pools: the cores are split between the workers, not oversubscribed. Set before torch loads;
+# the subprocesses a test starts inherit it, unless the test names its own count.
+if os.environ.get("PYTEST_XDIST_WORKER_COUNT") and "OMP_NUM_THREADS" not in os.environ:
+    workers = int(os.environ["PYTEST_XDIST_WORKER_COUNT"])
+    os.environ["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // workers))
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+import torch  # noqa: E402
+import yaml  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATASETS = ROOT.parent / "shared" / "datasets"
