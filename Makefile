@@ -27,9 +27,10 @@ reproduce: $(VENV)/.installed
 	echo "Report:    reports/$(PROFILE)/README.md (tables in reports/$(PROFILE)/tables/, figures in reports/$(PROFILE)/figures/)" && \
 	echo "MLflow UI: $(BIN)/landmarks ui   (then open http://127.0.0.1:5000)"
 
-# One test worker per core (pytest-xdist; TEST_WORKERS=0 runs them in this process) and the
-# slowest tests named at the end. pytest exits 5 when it collected no test: that is a failure too.
-TEST_WORKERS ?= auto
+# One test worker per core, at most 8 (pytest-xdist; each worker holds torch and a dataset or two,
+# about 1-2 GB; TEST_WORKERS=0 runs the tests in this process), and the slowest tests named at the
+# end. pytest exits 5 when it collected no test: that is a failure too.
+TEST_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 2); [ $$n -gt 8 ] && n=8; echo $$n)
 test: $(VENV)/.installed
 	@$(BIN)/python -m pytest -n $(TEST_WORKERS) --durations=15 $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: no tests were collected" >&2; exit 1; fi; exit $$rc
