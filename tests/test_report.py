@@ -124,6 +124,10 @@ def test_report_from_real_runs(catalog_dir, tmp_path, train):
     data["profiles"]["classic"] = {"seeds": [0, 1, 2], "reduced_budget": True, "recipe": {"epochs": 300}}
     data["profiles"]["quick"]["seeds"] = list(range(10))  # the catalog's 100 are for the claim, not this test
     path.write_text(yaml.safe_dump(data, sort_keys=False))
+    digits = catalog_dir / "digits-linear-mlp-cnn.yaml"  # a profile that says what it needs
+    data = yaml.safe_load(digits.read_text())
+    data["profiles"]["quick"]["hardware"] = "a GPU of 8 GB"
+    digits.write_text(yaml.safe_dump(data, sort_keys=False))
     catalog = load_catalog(catalog_dir)
     models = tmp_path / "models"
     for profile in ("quick", "classic"):
@@ -145,8 +149,10 @@ def test_report_from_real_runs(catalog_dir, tmp_path, train):
     assert "| claim" in table and "verdict" in table and "0.75" in table
     readme = (quick / "README.md").read_text()
     assert "xor-backprop" in readme
-    # the quick profile's other landmarks were not run here: the index says so, by name
-    assert "Not run yet in this profile: digits-linear-mlp-cnn, perceptron-convergence." in readme
+    # the quick profile's other landmarks were not run here: the index says so, by name, with
+    # what a landmark needs where its profile says
+    assert ("Not run yet in this profile: digits-linear-mlp-cnn (needs a GPU of 8 GB), "
+            "perceptron-convergence.") in readme
 
     # a reduced-budget profile is labelled so, in its own folder, without touching the quick one
     classic = tmp_path / "reports" / "classic"

@@ -68,7 +68,7 @@ def build_report(profile: str, models_dir: Path, out_dir: Path, catalog: Mapping
     done = {doc["landmark"] for doc in docs}
     missing = sorted(i for i, lm in catalog.items() if profile in lm.profiles and i not in done)
     times = planned(catalog, profile, missing, data_dir) if missing and kept_dir else {}
-    missing = [f"{i} (planned on this machine: {times[i]})" if i in times else i for i in missing]
+    missing = [_not_run(catalog[i].profiles[profile].hardware, times.get(i), i) for i in missing]
     readme = [
         f"# Landmarks: paper vs reproduced, profile `{profile}`",
         "",
@@ -89,6 +89,14 @@ def build_report(profile: str, models_dir: Path, out_dir: Path, catalog: Mapping
     write_html(out_dir / "index.html", profile, "Numbers come only from the runs recorded in results.csv (one row "
                "per run). " + EXPLAINED.replace("`", ""), html_sections, missing)
     return out_dir / "README.md"
+
+
+def _not_run(hardware: str, planned_time: str | None, lm_id: str) -> str:
+    """A landmark the profile has not run yet, with why (what it needs, where its profile says)
+    and how long `landmarks plan` gives it on this machine."""
+    why = [f"needs {hardware}"] if hardware else []
+    why += [f"planned on this machine: {planned_time}"] if planned_time else []
+    return f"{lm_id} ({'; '.join(why)})" if why else lm_id
 
 
 def _gather(profile: str, models_dir: Path, catalog: Mapping[str, Landmark], from_results: Path | None,
