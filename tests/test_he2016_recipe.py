@@ -87,3 +87,23 @@ def test_pixel_mean_subtracts_the_training_parts_mean_image_pixel_by_pixel():
     all_images = torch.from_numpy(train).permute(0, 3, 1, 2).float()
     assert not torch.allclose(mean_image, all_images.mean(dim=0, keepdim=True), atol=0.5)  # not with validation's
     assert float(mean_image[0, 0, :4].mean()) < float(mean_image[0, 0, 4:].mean()) - 50  # varies pixel by pixel
+
+
+def test_figure_6s_paper_profile_trains_as_table_6s():
+    """Figure 6 uses Table 6's training: its paper profile resolves to the same normalisation and
+    batch-norm groups as he2016-resnet-cifar10's, plain nets included, graded as that profile is."""
+    from pathlib import Path
+
+    from landmarks.catalog import load_catalog, resolve_recipe
+
+    cat = load_catalog(Path(__file__).resolve().parents[1] / "benchmarks")
+    fig6, table6 = cat["he2016-fig6-plain-vs-residual"], cat["he2016-resnet-cifar10"]
+    t6 = resolve_recipe(table6, table6.claim_in("ResNet-20", "paper"), "paper")
+    for name in ("plain-20", "plain-56", "ResNet-20", "ResNet-56"):
+        claim = fig6.claim_in(name, "paper")
+        r = resolve_recipe(fig6, claim, "paper")
+        assert claim.model_args == {"bn_group": 64}
+        assert (r.normalize, r.precision, r.max_steps, r.schedule, r.val_fraction, r.augment) == \
+            (t6.normalize, t6.precision, t6.max_steps, t6.schedule, t6.val_fraction, t6.augment)
+    assert fig6.fidelity("paper") == table6.fidelity("paper") == "paper, minor departures"
+    assert "GPU" in fig6.profile("paper").hardware
