@@ -151,8 +151,8 @@ def test_report_from_real_runs(catalog_dir, tmp_path, train):
     assert "xor-backprop" in readme
     # the quick profile's other landmarks were not run here: the index says so, by name, with
     # what a landmark needs where its profile says
-    assert ("Not run yet in this profile: digits-linear-mlp-cnn (needs a GPU of 8 GB), "
-            "perceptron-convergence.") in readme
+    assert ("Not run yet in this profile:\n\n- digits-linear-mlp-cnn: needs a GPU of 8 GB\n"
+            "- perceptron-convergence\n") in readme
 
     # a reduced-budget profile is labelled so, in its own folder, without touching the quick one
     classic = tmp_path / "reports" / "classic"

@@ -84,7 +84,7 @@ def build_report(profile: str, models_dir: Path, out_dir: Path, catalog: Mapping
                    + "; the learning curves and figures of the rows taken from the file are those drawn when "
                    "their runs were made.", ""]
     if missing:  # a profile run in parts (the paper profile) says what it does not hold yet
-        readme += [f"Not run yet in this profile: {', '.join(missing)}.", ""]
+        readme += ["Not run yet in this profile:", "", *(f"- {m}" for m in missing), ""]
     write_atomic(out_dir / "README.md", "\n".join([*readme, *sections, ""]))
     write_html(out_dir / "index.html", profile, "Numbers come only from the runs recorded in results.csv (one row "
                "per run). " + EXPLAINED.replace("`", ""), html_sections, missing)
@@ -96,7 +96,7 @@ def _not_run(hardware: str, planned_time: str | None, lm_id: str) -> str:
     and how long `landmarks plan` gives it on this machine."""
     why = [f"needs {hardware}"] if hardware else []
     why += [f"planned on this machine: {planned_time}"] if planned_time else []
-    return f"{lm_id} ({'; '.join(why)})" if why else lm_id
+    return f"{lm_id}: {'; '.join(why)}" if why else lm_id
 
 
 def _gather(profile: str, models_dir: Path, catalog: Mapping[str, Landmark], from_results: Path | None,
