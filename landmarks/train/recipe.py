@@ -198,7 +198,8 @@ class Recipe(Strict):
     channels_last: bool = False
     # the step's forward and backward through torch.compile (landmarks/train/compile.py): on a CPU
     # it fuses batch norm, ReLU and residual adds, though on the 2-core reference CPU none of the
-    # bench's nets got faster (ResNet-20 134.6 ms eager, 144.2 compiled), after a first step that
+    # bench's nets got faster (ResNet-20 134.6 ms eager, 144.2 compiled; on a 2-core Xeon in fp32 at
+    # Table 6's paper recipe 231 ms either way, 424 and 412 ms one thread each), after a first step that
     # compiles for about half a minute; not with the CUDA fast path, which replays a graph. With
     # optimizer sdlm the whole per-sample step is compiled (train/steps/compiled_sdlm.py), which
     # takes LeNet-5 of 1998 from 4.6 to 1.6 ms. Execution only (EXECUTION_ONLY)
