@@ -51,3 +51,13 @@ def test_compile_is_how_a_run_executes_not_its_recipe():
     eager, whole = RECIPE.model_dump(mode="json"), RECIPE.model_copy(update={"compile": True}).model_dump(mode="json")
     assert _same(eager, whole)  # earlier runs' results stay when a profile starts compiling
     assert not _same(eager, RECIPE.model_copy(update={"lr": 0.001}).model_dump(mode="json"))
+
+
+def test_evaluating_every_few_epochs_is_how_a_run_executes_not_its_recipe():
+    """A long run may switch to fewer evaluations between sittings: its checkpoint and its finished
+    result are still taken (the weights are the same, tests/test_engine.py)."""
+    assert "eval_every_epochs" in EXECUTION_ONLY
+    sparse = RECIPE.model_copy(update={"eval_every_epochs": 5})
+    assert _same(RECIPE.model_dump(mode="json"), sparse.model_dump(mode="json"))
+    dumped = sparse.model_dump(mode="json", exclude_defaults=True, exclude=set(EXECUTION_ONLY))
+    assert dumped == RECIPE.model_dump(mode="json", exclude_defaults=True, exclude=set(EXECUTION_ONLY))

@@ -73,6 +73,41 @@ def test_points_every_so_many_steps_change_no_training_step(train):
     assert 0 <= run.points[0]["train_error"] <= 100
 
 
+def test_evaluating_every_few_epochs_changes_no_training_step(train):
+    """eval_every_epochs: validation and test errors after every k-th epoch and after the last;
+    the weights, the training rows and the reported test error stay those of a run evaluated
+    after every epoch."""
+    set_deterministic(True)
+    try:
+        recipe = Recipe(lr=0.05, momentum=0.9, epochs=5, batch_size=64)
+        plain_net, plain = train(3, recipe, model="cnn_small")
+        net, run = train(3, recipe.model_copy(update={"eval_every_epochs": 2}), model="cnn_small")
+        capped = train(3, recipe.model_copy(update={"eval_every_epochs": 2, "max_steps": 3 * plain.history[0]["step"]}),
+                       model="cnn_small")[1]
+        # a stop decided on the training error after epoch 1: that epoch is evaluated then
+        stopped = train(3, recipe.model_copy(update={"eval_every_epochs": 2, "threshold": 100.0,
+                                                     "stop_at_threshold": True}), model="cnn_small")[1]
+    finally:
+        set_deterministic(False)
+    assert all(torch.equal(a, b) for a, b in zip(plain_net.state_dict().values(), net.state_dict().values()))
+    assert [h["epoch"] for h in run.history if "test_error" in h] == [2, 4, 5]  # the last always
+    for a, b in zip(plain.history, run.history):
+        assert (a["train_loss"], a["train_error"]) == (b["train_loss"], b["train_error"])
+        assert "val_error" not in b or (a["val_error"], a["test_error"]) == (b["val_error"], b["test_error"])
+    assert run.test == plain.test
+    # a run cut by max_steps at an odd epoch is evaluated there: its last row carries the test
+    assert [h["epoch"] for h in capped.history if "test_error" in h] == [2, 3]
+    assert capped.test["top1_error"] == plain.history[2]["test_error"]
+    assert len(stopped.history) == 1 and stopped.test["top1_error"] == plain.history[0]["test_error"]
+
+
+def test_evaluating_every_few_epochs_refuses_choices_that_read_every_epoch():
+    with pytest.raises(ValueError, match="eval_every_epochs: 3 leaves epochs without a validation error"):
+        Recipe(eval_every_epochs=3, select="best_val")
+    with pytest.raises(ValueError, match="early_stopping_patience"):
+        Recipe(eval_every_epochs=3, early_stopping_patience=2)
+
+
 def test_bf16_and_channels_last_follow_the_fp32_reference(train, digits):
     """The CPU speed options change the arithmetic, not the training: same seed, same data order,
     the final loss within 15% of plain fp32 and the test error within 2 points."""

@@ -372,3 +372,20 @@ def test_a_log_error_axis_keeps_an_error_of_zero_in_view():
     assert y_scale([0.5], [30.0], zeros=False) == ("log", {})
     scale, kwargs = y_scale([0.5], [30.0], zeros=True)  # a training error that reaches 0
     assert scale == "symlog" and kwargs["linthresh"] == 0.5
+
+
+def test_a_curve_joins_the_evaluated_epochs_of_runs_evaluated_every_few():
+    """Runs with `eval_every_epochs` have rows without a test error: the band is over the epochs
+    that have one, so the line is drawn through them, not broken at every gap."""
+    import pandas as pd
+
+    from landmarks.report.figures import seed_band
+
+    nan = float("nan")
+    runs = pd.DataFrame({"seed": [0, 0, 0, 1, 1, 1], "epoch": [1, 2, 3, 1, 2, 3],
+                         "test_error": [nan, 20.0, 10.0, nan, 30.0, 14.0],
+                         "train_error": [50.0, 25.0, 12.0, 52.0, 27.0, 13.0]})
+    mean, lo, hi = seed_band(runs, "epoch", "test_error")
+    assert list(mean.index) == [2, 3] and list(mean) == [25.0, 12.0]
+    assert list(lo) == [20.0, 10.0] and list(hi) == [30.0, 14.0]
+    assert list(seed_band(runs, "epoch", "train_error")[0].index) == [1, 2, 3]

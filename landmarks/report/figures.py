@@ -35,6 +35,14 @@ def y_scale(lows: list[float | None], highs: list[float], zeros: bool) -> tuple[
     return "log", {}
 
 
+def seed_band(runs: pd.DataFrame, x: str, col: str) -> tuple[pd.Series, pd.Series, pd.Series]:
+    """The mean, lowest and highest of `col` over the seeds at each `x`. Epochs without an
+    evaluation (`recipe.eval_every_epochs`) are left out, so the line joins the evaluated ones
+    instead of breaking at every gap."""
+    by_x = runs.dropna(subset=[x, col]).groupby(x)[col]
+    return by_x.mean(), by_x.min(), by_x.max()
+
+
 def learning_curves(history: pd.DataFrame, title: str, out: Path, metric: str = "top1_error",
                     paper: Mapping[str, float] | None = None, threshold: float | None = None,
                     x: str = "epoch") -> Path | None:
@@ -60,8 +68,7 @@ def learning_curves(history: pd.DataFrame, title: str, out: Path, metric: str = 
         for col in columns:
             if col not in sel or sel[col].isna().all():
                 continue
-            by_epoch = sel.dropna(subset=[x]).groupby(x)[col]
-            mean, lo, hi = by_epoch.mean(), by_epoch.min(), by_epoch.max()
+            mean, lo, hi = seed_band(sel, x, col)
             ax.plot(mean.index, mean, color=color, linestyle=styles[col], alpha=1.0 if col == columns[0] else 0.7)
             if n > 1:
                 ax.fill_between(mean.index, lo, hi, color=color, alpha=0.12, linewidth=0)

@@ -80,7 +80,8 @@ def identity(run: RunSpec, stage: Stage) -> dict:
         "profile": run.profile, "model_args": dict(claim.model_args), "data_args": dict(claim.data_args),
         # fields at their defaults left out: a field added later, whose default keeps the old
         # behaviour, leaves a run begun before it resumable
-        # and how the run is executed (compile) left out too: it changes no number beyond rounding
+        # and how the run is executed (compile, eval_every_epochs) left out too: it changes no number
+        # beyond rounding
         "recipe": run.recipe.model_dump(mode="json", exclude_defaults=True, exclude=set(EXECUTION_ONLY)),
         "data_hash": stage.data_hash,
         "version.torch": stage.tags["version.torch"],

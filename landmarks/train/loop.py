@@ -21,6 +21,7 @@ from typing import Callable
 import torch
 
 from landmarks.errors import TrainingError
+from landmarks.train.recipe import Recipe
 from landmarks.train.state import FitResult, TrainState
 from landmarks.train.trainer import Trainer
 
@@ -128,9 +129,17 @@ def _evaluate_epoch(trainer: Trainer, state: TrainState, row: dict) -> dict:
             "test_top5_error": test["top5_error"]}
 
 
+def _evaluated(recipe: Recipe, state: TrainState) -> bool:
+    """Whether the epoch just ended gets its validation and test errors: every
+    `eval_every_epochs`-th, and the run's last (a stop decided after the epoch, on its training
+    error, is evaluated by `fit` then)."""
+    last = state.epoch >= recipe.epochs or bool(recipe.max_steps and state.step >= recipe.max_steps)
+    return last or state.epoch % recipe.eval_every_epochs == 0
+
+
 def _after_epoch(trainer: Trainer, state: TrainState, row: dict) -> None:
     """Best validation so far, and the recipe's reasons to stop early."""
-    recipe, has_val = trainer.recipe, trainer.source.has_val
+    recipe, has_val = trainer.recipe, trainer.source.has_val and "val_error" in row
     if has_val and row["val_error"] < state.best_val:
         state.best_val, state.stale, state.selected_epoch = row["val_error"], 0, state.epoch
         if recipe.select == "best_val":
@@ -155,10 +164,14 @@ def fit(trainer: Trainer, on_epoch: Callable[[dict], None] | None = None, resume
         t_epoch, lr = time.perf_counter(), 1.0 if trainer.perceptron_rule else trainer.lr_now(state.step)
         row = train_one_epoch(trainer, state)
         state.epoch, state.batch = state.epoch + 1, 0
-        row = _evaluate_epoch(trainer, state, {"epoch": state.epoch, "step": state.step, "lr": lr, **row})
+        row = {"epoch": state.epoch, "step": state.step, "lr": lr, **row}
+        if _evaluated(recipe, state):
+            row = _evaluate_epoch(trainer, state, row)
         row["seconds"] = time.perf_counter() - t_epoch
         state.history.append(row)
         _after_epoch(trainer, state, row)
+        if state.done and "test_error" not in row:  # a stop decided on the training error: the last
+            row.update(_evaluate_epoch(trainer, state, row))  # epoch always has its errors
         if on_epoch:
             on_epoch(row)
         due, _ = trainer.due_and_stop(state.step)
