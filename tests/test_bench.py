@@ -146,3 +146,58 @@ def test_bench_runs_times_layouts_side_by_side_at_the_profiles_recipe(tmp_path, 
     assert table["vs first layout"].iloc[0] == 1.0
     assert main(["bench", "runs", "--models", "no-such-case", "--out", str(out)]) == 2
     assert "choose from" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("model,args,criterion", [("mlp-1998", {"hidden": [20]}, "mse_pm1"),
+                                                  ("lenet5-1998", {}, "rbf_map")])
+def test_stacked_seeds_step_each_seed_as_its_own_sdlm_update(model, args, criterion):
+    """The seeds bench's stacked path is K one-sample SDLM updates, each seed with its own weights,
+    sample and curvature: the same as the optimizer stepping each seed alone."""
+    import copy
+
+    from landmarks.bench.seeds import StackedSDLMStep
+    from landmarks.models import create_model
+    from landmarks.train.losses import compute_loss
+    from landmarks.train.sdlm import SDLM
+
+    def crit(out, y):
+        return compute_loss(out, y, criterion)
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(2, 3, 1, 28, 28, generator=g)  # (steps, seeds, sample)
+    y = torch.randint(0, 10, (2, 3), generator=g)
+    alone, opts = [], []
+    for seed in range(3):
+        torch.manual_seed(seed)
+        m = create_model(model, (1, 28, 28), 10, **args)
+        opt = SDLM(m.parameters(), lr=0.0005, mu=0.02)
+        opt.estimate_curvature(m, x[0], y[0], crit)  # each seed its own curvature (its own weights)
+        alone.append(m)
+        opts.append(opt)
+    rates = [{n: o.state[p]["rate"] for n, p in m.named_parameters()} for m, o in zip(alone, opts)]
+    stacked = StackedSDLMStep([copy.deepcopy(m) for m in alone], rates, criterion, lr=0.0005, compile=False)
+    start = {n: p.detach().clone() for n, p in stacked.params.items()}
+    for step in range(2):
+        stacked(x[step], y[step])
+        for s, (m, opt) in enumerate(zip(alone, opts)):
+            opt.zero_grad()
+            crit(m(x[step, s:s + 1]), y[step, s:s + 1]).backward()
+            opt.step()
+    for s, m in enumerate(alone):
+        for n, p in m.named_parameters():
+            torch.testing.assert_close(stacked.params[n][s], p.detach(), rtol=1e-4, atol=1e-6)
+    moved = {n: float((stacked.params[n] - start[n]).abs().max()) for n in start}
+    assert all(v > 0 for v in moved.values()), moved  # every parameter stepped
+    w = next(iter(stacked.params))
+    assert not torch.equal(stacked.params[w][0], stacked.params[w][1])  # seeds keep their own weights
+
+
+def test_bench_seeds_prints_and_saves_both_paths(tmp_path, capsys):
+    out = tmp_path / "bench"
+    assert main(["bench", "seeds", "--device", "cpu", "--models", "mlp300-1998", "--stack", "2", "--steps", "3",
+                 "--repeats", "1", "--out", str(out)]) == 0
+    assert "separate ms (K steps)" in capsys.readouterr().out
+    (row,) = pd.read_csv(next(out.glob("seeds-cpu-*.csv"))).to_dict("records")
+    assert row["seeds"] == 2 and row["separate ms (K steps)"] > 0 and row["stacked ms (K steps)"] > 0
+    assert row["runs/hour stacked"] == pytest.approx(2 * 3600 / (1_200_000 * row["stacked ms (K steps)"] / 1000), rel=0.01)
+    assert float(row["max |diff| (1 step)"]) < 1e-4

@@ -45,6 +45,17 @@ def cmd_bench(args: argparse.Namespace) -> int:
             return 2
         table = pd.DataFrame(runs.run(names, sorted(set(counts)), Path(args.catalog), args.steps))
         notes = runs.__doc__.split("\n\n", 2)[2].replace("\n", " ").strip()
+    elif args.kind == "seeds":
+        from landmarks.bench import seeds
+
+        names = args.models.split(",") if args.models else list(seeds.MODELS)
+        unknown = sorted(set(names) - set(seeds.MODELS))
+        if unknown:
+            log.error("bench seeds: no model %s; choose from %s", ", ".join(unknown), ", ".join(seeds.MODELS))
+            return 2
+        stacks = [int(k) for k in (args.stack or "2,4,8").split(",")]
+        table = pd.DataFrame(seeds.run(names, stacks, max(args.steps, 2), args.repeats))
+        notes = seeds.__doc__.split("\n\n", 2)[2].replace("\n", " ").strip()
     elif args.kind == "procs":
         from landmarks.bench import procs
 
@@ -108,15 +119,16 @@ def _width_height(text: str) -> tuple[int, int]:
 
 def add_parser(sub, parents: list[argparse.ArgumentParser]) -> None:
     sp = sub.add_parser("bench", parents=parents, help="speed: the engine beside a baseline, in one run")
-    sp.add_argument("kind", choices=["epoch", "step", "procs", "runs", "loader", "plan"], help="epoch: engine vs tutorial loop on "
+    sp.add_argument("kind", choices=["epoch", "step", "procs", "runs", "seeds", "loader", "plan"], help="epoch: engine vs tutorial loop on "
                     "MNIST; step: ms per training step and GFLOP/s, eager fp32 vs the device's fast path; "
                     "plan: `landmarks plan`'s estimate beside a measured run (an MLP epoch, LeNet-5, ResNet-20); "
                     "procs: a data-parallel MLP epoch with 1, 2, ... processes; "
                     "runs: runs per hour of long CPU profiles, one process with every core vs a run per core, "
-                    "SDLM eager vs compiled; "
+                    "SDLM eager vs compiled; seeds: one-sample SDLM seeds stepped one after another vs stacked in one step; "
                     "loader: images/s of the ImageNet JPEG pipeline vs torchvision's reference")
     sp.add_argument("--procs", help="procs bench: comma-separated process counts (default 1,2); runs bench: "
                     "(default 1 and the number of cores)")
+    sp.add_argument("--stack", help="seeds bench: comma-separated numbers of seeds stepped together (default 2,4,8)")
     sp.add_argument("--models", help="comma-separated (default: all of the kind; plan bench: its cases' names)")
     sp.add_argument("--device", help="auto | cpu | cuda (default: params.yaml's)")
     sp.add_argument("--workers", type=int, help="DataLoader workers: of the tutorial loop (epoch bench, default 2); "
@@ -127,9 +139,10 @@ def add_parser(sub, parents: list[argparse.ArgumentParser]) -> None:
                     "<root>/<class>/) instead of generated JPEGs")
     sp.add_argument("--image-size", type=_width_height, default=(500, 375), help="loader bench: generated images' WxH (default 500x375)")
     sp.add_argument("--batch-size", type=_positive, default=64, help="loader bench: images per batch (default 64)")
-    sp.add_argument("--repeats", type=_positive, default=5, help="loader bench: timed passes per pipeline; step bench: rounds in which "
+    sp.add_argument("--repeats", type=_positive, default=5, help="loader bench: timed passes per pipeline; step and seeds benches: rounds in which "
                     "the paths take turns; the median is reported (default 5)")
-    sp.add_argument("--steps", type=int, default=50, help="timed steps per path (step bench)")
+    sp.add_argument("--steps", type=int, default=50, help="timed steps per path (step bench; seeds bench: "
+                    "steps of each seed over all rounds)")
     sp.add_argument("--warmup", type=int, default=10, help="untimed steps first (step bench)")
     sp.add_argument("--out", default="reports/bench", help="where results are saved")
     sp.set_defaults(func=cmd_bench)
