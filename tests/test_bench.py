@@ -201,3 +201,9 @@ def test_bench_seeds_prints_and_saves_both_paths(tmp_path, capsys):
     assert row["seeds"] == 2 and row["separate ms (K steps)"] > 0 and row["stacked ms (K steps)"] > 0
     assert row["runs/hour stacked"] == pytest.approx(2 * 3600 / (1_200_000 * row["stacked ms (K steps)"] / 1000), rel=0.01)
     assert float(row["max |diff| (1 step)"]) < 1e-4
+
+
+def test_bench_seeds_refuses_a_stack_that_is_not_whole_numbers(tmp_path, caplog):
+    assert main(["bench", "seeds", "--device", "cpu", "--stack", "2,x", "--out", str(tmp_path)]) == 2
+    assert "--stack '2,x'" in caplog.text and "whole numbers" in caplog.text
+    assert not list(tmp_path.iterdir())  # nothing saved
