@@ -27,6 +27,7 @@ from landmarks.models.registry import create_model
 from landmarks.train.losses import compute_loss
 from landmarks.train.recipe import LECUN1998_SCHEDULE
 from landmarks.train.schedules import lr_factor
+from landmarks.train.sources.device import evaluate
 from landmarks.train.sdlm import SDLM
 from landmarks.train.steps.compiled_sdlm import CompiledSDLMStep
 
@@ -45,12 +46,6 @@ def flat_shares(model: torch.nn.Module, x: torch.Tensor, layers: list[str]) -> d
         for h in hooks:
             h.remove()
     return {n: float((1 - torch.tanh(S * a).pow(2) < FLAT).float().mean()) for n, a in seen.items()}
-
-
-def error(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
-    with torch.no_grad():
-        wrong = sum(int((model(x[i:i + 1000]).argmax(1) != y[i:i + 1000]).sum()) for i in range(0, len(y), 1000))
-    return 100.0 * wrong / len(y)
 
 
 def main() -> None:
@@ -96,7 +91,10 @@ def main() -> None:
                 span = (k % 10000) + 1
                 print(f"  {k + 1:6d}: training error over the last {span} samples {100 * wrong / span:5.2f}%  ({time.time() - t0:.0f} s)", flush=True)
                 wrong = 0
-        print(f"end of pass {p + 1}: validation error {error(model, d.x_val, d.y_val):.2f}%", flush=True)
+        with torch.no_grad():
+            val = evaluate(model, d.x_val, d.y_val, ks=(1,))["top1_error"]
+        model.train()  # evaluate() leaves eval mode
+        print(f"end of pass {p + 1}: validation error {val:.2f}%", flush=True)
 
 
 if __name__ == "__main__":

@@ -53,13 +53,12 @@ def cmd_bench(args: argparse.Namespace) -> int:
         if unknown:
             log.error("bench seeds: no model %s; choose from %s", ", ".join(unknown), ", ".join(seeds.MODELS))
             return 2
-        stacks = (args.stack or "2,4,8").split(",")
-        if not all(k.isdigit() and int(k) >= 1 for k in stacks):
+        stack = (args.stack or "2,4,8").split(",")
+        if not all(k.isdigit() and int(k) >= 1 for k in stack):
             log.error("bench seeds: --stack %r: expected whole numbers of seeds, 1 or more, comma-separated (e.g. 2,4,8)",
                       args.stack)
             return 2
-        stacks = [int(k) for k in stacks]
-        table = pd.DataFrame(seeds.run(names, stacks, max(args.steps, 2), args.repeats))
+        table = pd.DataFrame(seeds.run(names, [int(k) for k in stack], max(args.steps, 2), args.repeats))
         notes = seeds.__doc__.split("\n\n", 2)[2].replace("\n", " ").strip()
     elif args.kind == "procs":
         from landmarks.bench import procs

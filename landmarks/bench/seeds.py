@@ -28,7 +28,7 @@ from torch.func import functional_call, grad_and_value, stack_module_state, vmap
 from landmarks.models import create_model
 from landmarks.train.compile import compiled
 from landmarks.train.losses import compute_loss
-from landmarks.train.sdlm import SDLM, gauss_newton_diagonal
+from landmarks.train.sdlm import SDLM
 from landmarks.train.steps.compiled_sdlm import CompiledSDLMStep
 
 # name -> (model, model args, criterion): the paper profile's nets
@@ -82,7 +82,7 @@ def _seeds(name: str, k: int) -> tuple[list[nn.Module], list[SDLM], str]:
         torch.manual_seed(seed)
         m = create_model(model, SHAPE, CLASSES, **args)
         opt = SDLM(m.parameters(), lr=LR, mu=MU)
-        opt.set_curvature(gauss_newton_diagonal(m, x, y, lambda o, t: compute_loss(o, t, criterion)))
+        opt.estimate_curvature(m, x, y, lambda o, t: compute_loss(o, t, criterion))
         models.append(m)
         optimizers.append(opt)
     return models, optimizers, criterion
