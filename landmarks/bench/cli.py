@@ -46,26 +46,13 @@ def cmd_bench(args: argparse.Namespace) -> int:
         table = pd.DataFrame(runs.run(names, sorted(set(counts)), Path(args.catalog), args.steps))
         notes = runs.__doc__.split("\n\n", 2)[2].replace("\n", " ").strip()
     elif args.kind == "seeds":
-        from landmarks.bench import seeds
-
-        names = args.models.split(",") if args.models else list(seeds.MODELS)
-        unknown = sorted(set(names) - set(seeds.MODELS))
-        if unknown:
-            log.error("bench seeds: no model %s; choose from %s", ", ".join(unknown), ", ".join(seeds.MODELS))
+        if (bench := _seeds_bench(args)) is None:
             return 2
-        stack = (args.stack or "2,4,8").split(",")
-        if not all(k.isdigit() and int(k) >= 1 for k in stack):
-            log.error("bench seeds: --stack %r: expected whole numbers of seeds, 1 or more, comma-separated (e.g. 2,4,8)",
-                      args.stack)
-            return 2
-        table = pd.DataFrame(seeds.run(names, [int(k) for k in stack], max(args.steps, 2), args.repeats))
-        notes = seeds.__doc__.split("\n\n", 2)[2].replace("\n", " ").strip()
+        table, notes = bench
     elif args.kind == "procs":
         from landmarks.bench import procs
 
-        counts = [int(c) for c in (args.procs or "1,2").split(",")]
-        rows = procs.run(counts, device, args.images or procs.IMAGES)
-        table = pd.DataFrame(rows)
+        table = pd.DataFrame(procs.run([int(c) for c in (args.procs or "1,2").split(",")], device, args.images or procs.IMAGES))
         notes = procs.__doc__.split("\n\n", 2)[2].replace("\n", " ").strip()
     else:
         from landmarks.bench import step
@@ -78,8 +65,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
             return 2
         rows, peaks = step.run(names, device, args.steps, args.warmup, args.repeats)
         peaks += f" Each figure: the median of {args.repeats} passes of {args.steps} steps."
-        table = pd.DataFrame(rows)
-        notes = f"{peaks}\n\n{step.NOTES}"
+        table, notes = pd.DataFrame(rows), f"{peaks}\n\n{step.NOTES}"
         print(peaks)
     print(table.to_markdown(index=False))
     print(f"saved {save(args.kind, table, device, Path(args.out), notes)}")
@@ -105,6 +91,27 @@ def _epoch_bench(args: argparse.Namespace, device, params) -> tuple:
                           for r in rows])
     notes = (f"One epoch of MNIST ({len(splits.train_y):,} images) after a warm-up. Tutorial loop: PIL images, ToTensor, "
              f"Normalize, DataLoader(shuffle=True, num_workers={workers}).")
+    return table, notes
+
+
+def _seeds_bench(args: argparse.Namespace) -> tuple | None:
+    """The seeds bench's table and notes, or None after logging what in the arguments is wrong."""
+    import pandas as pd
+
+    from landmarks.bench import seeds
+
+    names = args.models.split(",") if args.models else list(seeds.MODELS)
+    unknown = sorted(set(names) - set(seeds.MODELS))
+    if unknown:
+        log.error("bench seeds: no model %s; choose from %s", ", ".join(unknown), ", ".join(seeds.MODELS))
+        return None
+    stack = (args.stack or "2,4,8").split(",")
+    if not all(k.isdigit() and int(k) >= 1 for k in stack):
+        log.error("bench seeds: --stack %r: expected whole numbers of seeds, 1 or more, comma-separated (e.g. 2,4,8)",
+                  args.stack)
+        return None
+    table = pd.DataFrame(seeds.run(names, [int(k) for k in stack], max(args.steps, 2), args.repeats))
+    notes = seeds.__doc__.split("\n\n", 2)[2].replace("\n", " ").strip()
     return table, notes
 
 
