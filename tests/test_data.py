@@ -197,6 +197,18 @@ def test_cifar_generated_archive_repacked_as_xz_fetched_and_prepared(tmp_path, m
     assert (s.train_x[30:60] == arrays["x"][1]).all()
 
 
+def test_a_mirror_without_the_file_is_told_the_repacked_names_it_may_hold(tmp_path, monkeypatch):
+    """The offline copies are re-packed (.tar.xz): the advice names those, not only the .tar.gz."""
+    members, _ = cifar_archive(0)
+    name, rf = register_generated_cifar(members)
+    with Server() as server:
+        monkeypatch.setenv("LANDMARKS_DATA_MIRROR", f"{server.url}/empty")
+        with pytest.raises(DataError) as info:
+            fetch_dataset(name, tmp_path, opts=QUIET)
+    msg = str(info.value)
+    assert f"has no {name}/{rf.name} (or cifar-10-binary.tar.xz: the same content re-packed)" in msg and f"{server.url}/empty" in msg
+
+
 def test_offline_without_mirror_fails_fast_with_advice(tmp_path, monkeypatch, capsys):
     """No network (every connection refused) and no mirror: a clear error, well within 60 s."""
     monkeypatch.delenv("LANDMARKS_DATA_MIRROR", raising=False)
