@@ -280,24 +280,18 @@ def fetch_file(dataset: str, rf: RemoteFile, raw_dir: Path, mirror_list: list[st
         log.info(f"  {dataset}/{name}: fetched from {source}, verified ({size:.1f} MB, {time.perf_counter() - t0:.1f} s)")
         return final
     lines = "\n".join(f"    - {t}" for t in tried)
+    alts = f" (or {' / '.join(rf.alternates)}: the same content re-packed)" if rf.alternates else ""
     if bad_sources:
         fix = (f"replace the bad copy ({', '.join(bad_sources)}) with the released file, or point "
                f"{MIRROR_ENV} at a mirror that has it")
     elif mirror_list:
-        fix = (f"the mirror ({', '.join(mirror_list)}) has no {dataset}/{rf.name}{_or_alternates(rf)}: add it there, "
+        fix = (f"the mirror ({', '.join(mirror_list)}) has no {dataset}/{rf.name}{alts}: add it there, "
                f"laid out as <mirror>/{dataset}/{rf.name}, or point {MIRROR_ENV} elsewhere")
     else:
-        fix = (f"set {MIRROR_ENV} to a folder or URL laid out as <mirror>/{dataset}/{rf.name}{_or_alternates(rf)} "
+        fix = (f"set {MIRROR_ENV} to a folder or URL laid out as <mirror>/{dataset}/{rf.name}{alts} "
                "(for example the project's offline copies)")
-    raise DataError(
-        f"could not fetch {dataset}/{rf.name}; tried:\n{lines}\n"
-        f"  To fix: {fix}; or place the file in {raw_dir}/ and run `landmarks verify`."
-    )
-
-
-def _or_alternates(rf: RemoteFile) -> str:
-    """The re-packed names a mirror may hold instead (the same content, checked by its hash)."""
-    return f" (or {' / '.join(rf.alternates)}: the same content re-packed)" if rf.alternates else ""
+    raise DataError(f"could not fetch {dataset}/{rf.name}; tried:\n{lines}\n"
+                    f"  To fix: {fix}; or place the file in {raw_dir}/ and run `landmarks verify`.")
 
 
 def quarantine_dir(raw_dir: Path, dataset: str) -> Path:
