@@ -31,10 +31,26 @@ def _terminal_width() -> int:
         return 0
 
 
+def _step_of(row: dict) -> int | None:
+    """The optimizer's steps so far, or a DQN agent's (its rows count agent steps)."""
+    step = row.get("step", row.get("agent_steps"))
+    return None if step is None else int(step)
+
+
+def _time_left(seconds: float) -> str:
+    return f"about {seconds / 60:.1f} min left" if seconds < 5400 else f"about {seconds / 3600:.1f} h left"
+
+
 class RunProgress:
-    def __init__(self, label: str, total_epochs: int | None) -> None:
+    """`total_steps`: a run whose budget is counted in steps (64k iterations, 1M agent steps) is
+    paced by its steps since `start_step` (where a resumed run took up), so the first line after a
+    resume already has the right time left, whatever part of an epoch the checkpoint held."""
+
+    def __init__(self, label: str, total_epochs: int | None, total_steps: int | None = None,
+                 start_step: int = 0) -> None:
         self.label, self.total = label, total_epochs
-        self.t0 = self.last_line = time.perf_counter()
+        self.total_steps, self.start_step = total_steps, start_step
+        self.t0 = self.last_line = self.last_row = time.perf_counter()
         self.first: int | None = None  # the epoch before the first one seen: >0 after a resume
         self.bar = None
         if log.isEnabledFor(logging.INFO) and _terminal_width() > 0:
@@ -55,16 +71,24 @@ class RunProgress:
         if self.first is None:
             self.first = n - 1
         now = time.perf_counter()
+        # an epoch's own time; else the time since the last row, unless a resume began mid-epoch
+        took = row.get("seconds", math.nan if self.start_step and n - 1 == self.first else now - self.last_row)
+        self.last_row = now
         if not (log.isEnabledFor(logging.DEBUG) or now - self.last_line >= QUIET_EVERY_S):
             return
         self.last_line = now
         of = f"/{self.total}" if self.total else ""
-        eta = ""
-        if self.total and n < self.total:  # the pace of the epochs run in this process, not since epoch 0
-            eta = f", about {(now - self.t0) / (n - self.first) * (self.total - n) / 60:.1f} min left"
+        step, left = _step_of(row), None
+        if self.total_steps and step is not None:
+            of += f" (step {step:,} of {self.total_steps:,})"
+            if self.start_step < step < self.total_steps:
+                left = (now - self.t0) / (step - self.start_step) * (self.total_steps - step)
+        elif self.total and n < self.total:  # the pace of the epochs run in this process, not since epoch 0
+            left = (now - self.t0) / (n - self.first) * (self.total - n)
+        times = ", ".join(t for t in ("" if math.isnan(took) else f"{took:.1f} s",
+                                      "" if left is None else _time_left(left)) if t)
         test = f"  test {row['test_error']:.2f}%" if "test_error" in row else ""
-        log.info("    %s: epoch %d%s  %s%s%s  (%.1f s%s)", self.label, n, of, err, val, test,
-                 row.get("seconds", math.nan), eta)
+        log.info("    %s: epoch %d%s  %s%s%s%s", self.label, n, of, err, val, test, f"  ({times})" if times else "")
 
     def close(self) -> None:
         if self.bar is not None:

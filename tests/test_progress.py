@@ -77,8 +77,57 @@ def test_the_time_left_after_a_resume_is_paced_by_the_epochs_run_since(monkeypat
     assert "about 39.0 min left" in caplog.text
 
 
+def test_a_run_budgeted_in_steps_is_paced_by_its_steps_from_where_it_resumed(monkeypatch, caplog):
+    """ResNet-20's 64k iterations resumed at step 1,755: 351 steps later, 300 s in this process,
+    the time left is (64,000 - 2,106) steps at that pace, and the line says the step of the budget.
+    Before, such runs had no time left at all (their epochs are not their budget)."""
+    import logging
+
+    from landmarks import progress
+
+    clock = iter([1000.0, 1300.0])
+    monkeypatch.setattr(progress.time, "perf_counter", lambda: next(clock))
+    bar = progress.RunProgress("ResNet-20, seed 0", None, total_steps=64_000, start_step=1_755)
+    with caplog.at_level(logging.INFO, logger="landmarks.runner"):
+        bar.epoch({"epoch": 6, "step": 2_106, "train_error": 30.0, "seconds": 300.0})
+    left_h = 300.0 / 351 * (64_000 - 2_106) / 3600
+    assert "epoch 6 (step 2,106 of 64,000)" in caplog.text and f"about {left_h:.1f} h left" in caplog.text
+
+
+def test_a_resumed_dqn_run_gets_no_partial_period_as_its_time(monkeypatch, caplog):
+    """A DQN curve row counts agent steps and has no time of its own: resumed at agent step 92,553,
+    the first row (at 100,000) gives no seconds, not `nan s`, and its time left comes from the
+    7,447 steps run here, not from a whole tenth of the budget. The next row gives its own time."""
+    import logging
+
+    from landmarks import progress
+
+    clock = iter([0.0, 60.0, 860.0])
+    monkeypatch.setattr(progress.time, "perf_counter", lambda: next(clock))
+    bar = progress.RunProgress("DQN, Pong, seed 0", 10, total_steps=1_000_000, start_step=92_553)
+    with caplog.at_level(logging.DEBUG, logger="landmarks.runner"):
+        bar.epoch({"epoch": 1, "agent_steps": 100_000, "eval_score": -21.0})
+        bar.epoch({"epoch": 2, "agent_steps": 200_000, "eval_score": -20.0})
+    first, second = [ln for ln in caplog.text.splitlines() if "DQN, Pong" in ln]
+    assert "nan" not in caplog.text and " s, " not in first
+    assert f"about {60.0 / 7_447 * 900_000 / 3600:.1f} h left" in first
+    assert "(800.0 s, " in second
+
+
 def test_a_terminal_of_zero_columns_gets_the_plain_lines(tmp_path, digits_workspace):
     """A pseudo-terminal that reports 0 columns would show a bar as nothing: the plain lines instead."""
     ws = digits_workspace(tmp_path / "ws", epochs=3)
     screen = _on_a_terminal(ws, 0, "-v")
     assert "mlp 64x100, seed 7: epoch 1/3" in screen and "epoch 3/3" in screen
+
+
+def test_each_task_tells_the_progress_lines_its_budget_in_steps():
+    """DQN's budget is its agent steps; an image run's, its recipe's max_steps (None: in epochs)."""
+    import landmarks.tasks  # noqa: F401  (registers the tasks)
+    from landmarks.tasks.registry import TASKS
+    from landmarks.train.recipe import Recipe
+
+    recipe = Recipe(max_steps=64_000, dqn={"steps": 1_000_000})
+    assert TASKS.get("dqn").steps_budget(recipe) == 1_000_000
+    assert TASKS.get("classify").steps_budget(recipe) == 64_000
+    assert TASKS.get("classify").steps_budget(Recipe()) is None

@@ -60,7 +60,8 @@ def one_run(run: RunSpec, stage: Stage) -> tuple[dict, list[dict]]:
 def _train(run: RunSpec, stage: Stage, checkpoint: Checkpointer, payload: dict | None, run_id: str) -> RunResult:
     """The task's run, its epochs told to MLflow and the progress bar; the child run closed as
     FAILED or KILLED when it does not finish."""
-    progress = RunProgress(f"{run.claim.name}, seed {run.seed}", None if run.recipe.max_steps else run.recipe.epochs)
+    progress = RunProgress(f"{run.claim.name}, seed {run.seed}", None if run.recipe.max_steps else run.recipe.epochs,
+                           stage.task.steps_budget(run.recipe), payload["state"]["step"] if payload else 0)
 
     def on_epoch(row: dict) -> None:
         stage.mlflow.log_epoch(run.key, run_id, row)

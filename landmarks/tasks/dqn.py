@@ -76,7 +76,8 @@ class SaveBudget:
         self.took, self.at = time.perf_counter() - t0, time.monotonic()
 
 
-@register_task("dqn", inputs=lambda lm, claim: ((4, 84, 84), _actions(_game_name(claim))), check_recipe=_check)
+@register_task("dqn", inputs=lambda lm, claim: ((4, 84, 84), _actions(_game_name(claim))), check_recipe=_check,
+               budget=lambda recipe: recipe.dqn.steps)
 def dqn(run: RunSpec, ctx: StageContext, control: RunControl) -> RunResult:
 
     settings, name = run.recipe.dqn, _game_name(run.claim)

@@ -115,15 +115,22 @@ class Task:
     models: Literal["model", "estimator"] = "model"  # which registry the claims' `model` names
     inputs: InputsFn | None = None  # None: the landmark's dataset says the shape
     check_recipe: RecipeCheck | None = None  # fields a task would otherwise ignore silently
+    # the run's budget in the steps its rows count, where it is not the recipe's max_steps (a DQN
+    # agent's steps): progress lines pace the time left by it
+    budget: Callable[[Recipe], int] | None = None
+
+    def steps_budget(self, recipe: Recipe) -> int | None:
+        return self.budget(recipe) if self.budget else recipe.max_steps or None  # 0: no step budget
 
 
 TASKS: Registry[Task] = Registry("task")
 
 
-def register_task(name: str, models: Literal["model", "estimator"] = "model",
-                  inputs: InputsFn | None = None, check_recipe: RecipeCheck | None = None) -> Callable[[TaskFn], TaskFn]:
+def register_task(name: str, models: Literal["model", "estimator"] = "model", inputs: InputsFn | None = None,
+                  check_recipe: RecipeCheck | None = None,
+                  budget: Callable[[Recipe], int] | None = None) -> Callable[[TaskFn], TaskFn]:
     def deco(fn: TaskFn) -> TaskFn:
-        TASKS.register(name)(Task(fn, models, inputs, check_recipe))
+        TASKS.register(name)(Task(fn, models, inputs, check_recipe, budget))
         return fn
 
     return deco
