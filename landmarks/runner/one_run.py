@@ -4,6 +4,7 @@ trained; recorded in MLflow as a child of the landmark's parent run."""
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
 from landmarks.errors import TrainingError
 from landmarks.progress import RunProgress
@@ -11,6 +12,7 @@ from landmarks.provenance import machine_label
 from landmarks.runner.job import Stage, child_fields, identity as run_identity
 from landmarks.tasks import RunControl, RunResult, RunSpec
 from landmarks.train.checkpoint import Checkpointer
+from landmarks.train.precision import resolve_precision
 from landmarks.train.signals import Interrupted
 
 log = logging.getLogger(__name__)
@@ -35,7 +37,13 @@ def one_run(run: RunSpec, stage: Stage) -> tuple[dict, list[dict]]:
     # the code's commit is provenance, not identity: a run begun under one commit and resumed under
     # another says both (its numbers are the same wherever the training code did not change)
     started = (payload or {}).get("extra", {}).get("git_commit", now)
-    checkpoint.extra = {"mlflow_run_id": run_id, "git_commit": started}
+    # "auto" is settled when a run begins and kept with its checkpoint: resumed where "auto" would
+    # resolve otherwise (another machine), a run goes on in the arithmetic it began in
+    precision = (payload or {}).get("extra", {}).get("precision") or resolve_precision(run.recipe.precision,
+                                                                                          stage.ctx.device)
+    if run.recipe.precision == "auto":
+        run = replace(run, recipe=run.recipe.model_copy(update={"precision": precision}))
+    checkpoint.extra = {"mlflow_run_id": run_id, "git_commit": started, "precision": precision}
     if payload:
         log.info("  %s, seed %s: resuming from step %s (%s)%s", run.claim.name, run.seed, payload["state"]["step"],
                  checkpoint.path, f", begun at commit {started[:12]}" if started != now else "")
