@@ -56,8 +56,12 @@ class RunProgress:
         if log.isEnabledFor(logging.INFO) and _terminal_width() > 0:
             from tqdm import tqdm
 
-            self.bar = tqdm(total=total_epochs, desc=label, unit="epoch", leave=False, file=sys.stderr,
-                            dynamic_ncols=True, mininterval=0)  # an epoch is rare enough to draw each
+            # a budget in steps counts steps (tqdm's rate and time left then hold from a resume
+            # on, its `initial` where the process took up); else epochs
+            by_steps = {"total": total_steps, "initial": start_step, "unit": "step", "unit_scale": True}
+            self.bar = tqdm(**(by_steps if total_steps else {"total": total_epochs, "unit": "epoch"}), desc=label,
+                            leave=False, file=sys.stderr, dynamic_ncols=True,
+                            mininterval=0)  # a row is rare enough to draw each
 
     def epoch(self, row: dict) -> None:
         n = row["epoch"]
@@ -65,8 +69,11 @@ class RunProgress:
         val = row.get("val_error", math.nan)
         val = "" if math.isnan(val) else f"  val {val:.2f}%"
         if self.bar is not None:
-            self.bar.update(n - self.bar.n)
-            self.bar.set_postfix_str(f"loss {row.get('train_loss', math.nan):.4g}  {err}{val}", refresh=False)
+            step = _step_of(row)
+            of_steps = f"epoch {n}  " if self.total_steps else ""
+            # the row's figures first, so that the update draws them with its count
+            self.bar.set_postfix_str(f"{of_steps}loss {row.get('train_loss', math.nan):.4g}  {err}{val}", refresh=False)
+            self.bar.update((step if self.total_steps and step is not None else n) - self.bar.n)
             return
         if self.first is None:
             self.first = n - 1

@@ -131,3 +131,20 @@ def test_each_task_tells_the_progress_lines_its_budget_in_steps():
     assert TASKS.get("dqn").steps_budget(recipe) == 1_000_000
     assert TASKS.get("classify").steps_budget(recipe) == 64_000
     assert TASKS.get("classify").steps_budget(Recipe()) is None
+
+
+def test_on_a_terminal_a_budget_in_steps_gets_a_bar_of_steps(monkeypatch, capsys, caplog):
+    """Resumed at step 1,755 of 64,000, the bar counts steps from there (its n/N), not epochs
+    of an unknown total."""
+    from landmarks import progress
+
+    import logging
+
+    monkeypatch.setattr(progress, "_terminal_width", lambda: 120)
+    with caplog.at_level(logging.INFO, logger="landmarks.runner"):  # -q would show no bar
+        bar = progress.RunProgress("ResNet-20, seed 0", None, total_steps=64_000, start_step=1_755)
+    bar.epoch({"epoch": 6, "step": 2_106, "train_error": 30.0, "train_loss": 0.9, "seconds": 300.0})
+    assert bar.bar.n == 2_106 and bar.bar.total == 64_000
+    bar.close()
+    screen = capsys.readouterr().err
+    assert "2.11k/64.0k" in screen and "epoch 6" in screen
