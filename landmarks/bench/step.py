@@ -168,7 +168,7 @@ def run(names: list[str], device: torch.device, steps: int, warmup: int, repeats
     if not on_cpu:
         fast_kind = "CUDA graph + bf16 + channels_last" if precision == "bf16" else "CUDA graph + fp32 + channels_last"
     else:
-        fast_kind = f"eager, {precision} autocast + channels_last (CPU)"
+        fast_kind = f"eager, {'bf16 autocast' if precision == 'bf16' else 'fp32'} + channels_last (CPU)"
     rows = []
     for key in names:
         _, _, _, batch, aug = MODELS[key]
