@@ -277,5 +277,7 @@ def test_the_report_shows_a_landmark_in_progress_from_its_kept_records(tmp_path,
     out = subprocess.run([str(BIN / "landmarks"), "report", "--profile", "quick", "--from-results", "committed.csv"],
                          cwd=ws, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
-    assert "(all 2 runs, from their kept records)" in (ws / "reports" / "quick" / "README.md").read_text()
+    readme = (ws / "reports" / "quick" / "README.md").read_text()
+    assert "(all 2 runs, from their kept records)" in readme
+    assert f"torch {torch.__version__}." in readme  # the records' torch, kept in their identity
     assert len((ws / "reports" / "quick" / "results.csv").read_text().splitlines()) == 3

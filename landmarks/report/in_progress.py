@@ -35,7 +35,8 @@ def kept_docs(kept_dir: Path, profile: str, catalog: Mapping[str, Landmark], don
         docs.append({
             "landmark": lm.id, "profile": profile,
             "provenance": {"code_commit": str(rows[-1].get("code_commit") or rows[-1].get("git_commit", "")),
-                           "version.torch": "",
+                           # the torch a run trained with is part of its identity, kept in its record
+                           "version.torch": str(records[-1].get("identity", {}).get("version.torch", "")),
                            "data_hashes": sorted({str(r.get("info.data_hash")) for r in rows})},
             "recipes": {}, "runs": rows,
             "in_progress": f"in progress: {len(rows)} of {total} runs finished" if len(rows) < total
