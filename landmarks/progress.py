@@ -66,6 +66,9 @@ class RunProgress:
     def epoch(self, row: dict) -> None:
         n = row["epoch"]
         err = f"train {row['train_error']:.2f}%" if "train_error" in row else ""
+        if "eval_score" in row:  # a DQN row: the evaluation games' mean score (and the training games')
+            train = row.get("train_score", math.nan)
+            err = f"score {row['eval_score']:.1f}" + ("" if math.isnan(train) else f" (training games {train:.1f})")
         val = row.get("val_error", math.nan)
         val = "" if math.isnan(val) else f"  val {val:.2f}%"
         if self.bar is not None:

@@ -107,9 +107,10 @@ def test_a_resumed_dqn_run_gets_no_partial_period_as_its_time(monkeypatch, caplo
     bar = progress.RunProgress("DQN, Pong, seed 0", 10, total_steps=1_000_000, start_step=92_553)
     with caplog.at_level(logging.DEBUG, logger="landmarks.runner"):
         bar.epoch({"epoch": 1, "agent_steps": 100_000, "eval_score": -21.0})
-        bar.epoch({"epoch": 2, "agent_steps": 200_000, "eval_score": -20.0})
+        bar.epoch({"epoch": 2, "agent_steps": 200_000, "eval_score": -20.0, "train_score": -19.5})
     first, second = [ln for ln in caplog.text.splitlines() if "DQN, Pong" in ln]
     assert "nan" not in caplog.text and " s, " not in first
+    assert "score -21.0" in first and "score -20.0 (training games -19.5)" in second  # how it plays
     assert f"about {60.0 / 7_447 * 900_000 / 3600:.1f} h left" in first
     assert "(800.0 s, " in second
 
