@@ -53,19 +53,25 @@ def test_without_a_bf16_unit_nothing_is_timed(monkeypatch):
     assert cpu_bf16_gain() == 0.0 and resolve_precision("auto", torch.device("cpu")) == "fp32"
 
 
-def test_a_run_records_the_precision_it_trained_in(catalog_dir, digits_dir, train, tmp_path, monkeypatch,
-                                                   mlflow_runs):
+def _digits_at_auto(catalog_dir, claim: str, epochs: int):
+    """The digits landmark with one claim and one seed, its recipe at `precision: auto`."""
     import yaml
 
     from landmarks.catalog import load_catalog
-    from landmarks.tracking import Tracker
 
     path = catalog_dir / "digits-linear-mlp-cnn.yaml"
     data = yaml.safe_load(path.read_text())
-    data["recipe"].update(epochs=1, precision="auto")
-    data["profiles"]["quick"] = {"seeds": [0], "claims": ["small cnn"]}
+    data["recipe"].update(epochs=epochs, precision="auto")
+    data["profiles"]["quick"] = {"seeds": [0], "claims": [claim]}
     path.write_text(yaml.safe_dump(data, sort_keys=False))
-    lm = load_catalog(catalog_dir)["digits-linear-mlp-cnn"]
+    return load_catalog(catalog_dir)["digits-linear-mlp-cnn"]
+
+
+def test_a_run_records_the_precision_it_trained_in(catalog_dir, digits_dir, train, tmp_path, monkeypatch,
+                                                   mlflow_runs):
+    from landmarks.tracking import Tracker
+
+    lm = _digits_at_auto(catalog_dir, "small cnn", epochs=1)
     monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX2")
     monkeypatch.setenv("DVC_EXP_NAME", "bushy-reed")  # what `dvc exp run` sets
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
@@ -93,18 +99,10 @@ def test_a_resumed_run_keeps_the_precision_it_began_in(catalog_dir, digits_dir, 
                                                       caplog):
     """Begun where "auto" meant bf16 and resumed where it means fp32 (another machine), the run
     goes on in bf16 and says so: one run, one arithmetic."""
-    import yaml
-
     import landmarks.runner.landmark as landmark_module
-    from landmarks.catalog import load_catalog
     from landmarks.train.signals import Interrupted, StopFlag
 
-    path = catalog_dir / "digits-linear-mlp-cnn.yaml"
-    data = yaml.safe_load(path.read_text())
-    data["recipe"].update(epochs=2, precision="auto")
-    data["profiles"]["quick"] = {"seeds": [0], "claims": ["mlp 64x100"]}
-    path.write_text(yaml.safe_dump(data, sort_keys=False))
-    lm = load_catalog(catalog_dir)["digits-linear-mlp-cnn"]
+    lm = _digits_at_auto(catalog_dir, "mlp 64x100", epochs=2)
     monkeypatch.setattr(precision, "cpu_has_bf16", lambda: True)
 
     class SignalledAtOnce(StopFlag):  # as if SIGTERM arrived before the first step ended
