@@ -34,7 +34,7 @@ class CheckpointPolicy(Strict):
     # weights) in <keep_dir>/<profile>/<landmark>/ that nothing removes: commit it, and a fresh clone
     # takes those runs instead of training them again (for profiles whose runs take hours)
     keep_dir: Path = Path("runs")
-    keep_profiles: tuple[str, ...] = ("paper",)
+    keep_profiles: tuple[str, ...] = ("paper", "atari-cpu")
 
 
 class TrainParams(Strict):
