@@ -203,7 +203,14 @@ def test_bench_seeds_prints_and_saves_both_paths(tmp_path, capsys):
     assert float(row["max |diff| (1 step)"]) < 1e-4
 
 
-def test_bench_seeds_refuses_a_stack_that_is_not_whole_numbers(tmp_path, caplog):
-    assert main(["bench", "seeds", "--device", "cpu", "--stack", "2,x", "--out", str(tmp_path)]) == 2
-    assert "--stack '2,x'" in caplog.text and "whole numbers" in caplog.text
-    assert not list(tmp_path.iterdir())  # nothing saved
+@pytest.mark.parametrize("kind, option, value", [
+    ("seeds", "--stack", "2,x"), ("runs", "--procs", "1,0"), ("procs", "--procs", "two"),
+    ("step", "--steps", "0"), ("step", "--warmup", "-1"),
+])
+def test_bench_refuses_counts_that_are_not_whole_numbers(kind, option, value, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["bench", kind, "--device", "cpu", option, value, "--out", str(tmp_path)])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert f"argument {option}: {value!r}" in err and "whole number" in err and "Traceback" not in err
+    assert not tmp_path.exists() or not list(tmp_path.iterdir())  # nothing saved

@@ -37,7 +37,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     elif args.kind == "runs":
         from landmarks.bench import runs
 
-        counts = [int(c) for c in (args.procs or f"1,{os.cpu_count() or 1}").split(",")]
+        counts = args.procs or [1, os.cpu_count() or 1]
         names = args.models.split(",") if args.models else list(runs.CASES)
         unknown = sorted(set(names) - set(runs.CASES))
         if unknown:
@@ -52,7 +52,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     elif args.kind == "procs":
         from landmarks.bench import procs
 
-        table = pd.DataFrame(procs.run([int(c) for c in (args.procs or "1,2").split(",")], device, args.images or procs.IMAGES))
+        table = pd.DataFrame(procs.run(sorted(set(args.procs or [1, 2])), device, args.images or procs.IMAGES))
         notes = procs.__doc__.split("\n\n", 2)[2].replace("\n", " ").strip()
     else:
         from landmarks.bench import step
@@ -105,12 +105,7 @@ def _seeds_bench(args: argparse.Namespace) -> tuple | None:
     if unknown:
         log.error("bench seeds: no model %s; choose from %s", ", ".join(unknown), ", ".join(seeds.MODELS))
         return None
-    stack = (args.stack or "2,4,8").split(",")
-    if not all(k.isdigit() and int(k) >= 1 for k in stack):
-        log.error("bench seeds: --stack %r: expected whole numbers of seeds, 1 or more, comma-separated (e.g. 2,4,8)",
-                  args.stack)
-        return None
-    table = pd.DataFrame(seeds.run(names, [int(k) for k in stack], max(args.steps, 2), args.repeats))
+    table = pd.DataFrame(seeds.run(names, args.stack or [2, 4, 8], max(args.steps, 2), args.repeats))
     notes = seeds.__doc__.split("\n\n", 2)[2].replace("\n", " ").strip()
     return table, notes
 
@@ -118,6 +113,20 @@ def _seeds_bench(args: argparse.Namespace) -> tuple | None:
 def _positive(text: str) -> int:
     if not text.isdigit() or int(text) < 1:
         raise argparse.ArgumentTypeError(f"{text!r}: expected a whole number, 1 or more")
+    return int(text)
+
+
+def _counts(text: str) -> list[int]:
+    """`1,2,4`: whole numbers, 1 or more, comma-separated (process counts, seeds stacked)."""
+    parts = [p.strip() for p in text.split(",")]
+    if not all(p.isdigit() and int(p) >= 1 for p in parts):
+        raise argparse.ArgumentTypeError(f"{text!r}: expected whole numbers, 1 or more, comma-separated (e.g. 1,2,4)")
+    return [int(p) for p in parts]
+
+
+def _at_least_zero(text: str) -> int:
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a whole number, 0 or more")
     return int(text)
 
 
@@ -137,14 +146,14 @@ def add_parser(sub, parents: list[argparse.ArgumentParser]) -> None:
                     "runs: runs per hour of long CPU profiles, one process with every core vs a run per core, "
                     "SDLM eager vs compiled; seeds: one-sample SDLM seeds stepped one after another vs stacked in one step; "
                     "loader: images/s of the ImageNet JPEG pipeline vs torchvision's reference")
-    sp.add_argument("--procs", help="procs bench: comma-separated process counts (default 1,2); runs bench: "
+    sp.add_argument("--procs", type=_counts, help="procs bench: comma-separated process counts (default 1,2); runs bench: "
                     "(default 1 and the number of cores)")
-    sp.add_argument("--stack", help="seeds bench: comma-separated numbers of seeds stepped together (default 2,4,8)")
+    sp.add_argument("--stack", type=_counts, help="seeds bench: comma-separated numbers of seeds stepped together (default 2,4,8)")
     sp.add_argument("--models", help="comma-separated (default: all of the kind; plan bench: its cases' names)")
     sp.add_argument("--device", help="auto | cpu | cuda (default: params.yaml's)")
-    sp.add_argument("--workers", type=int, help="DataLoader workers: of the tutorial loop (epoch bench, default 2); "
+    sp.add_argument("--workers", type=_at_least_zero, help="DataLoader workers: of the tutorial loop (epoch bench, default 2); "
                     "of both pipelines (loader bench, default min(cores, 8))")
-    sp.add_argument("--images", type=int, default=0, help="epoch bench: only the first N training images; "
+    sp.add_argument("--images", type=_at_least_zero, default=0, help="epoch bench: only the first N training images; "
                     "procs bench: N synthetic images (default 60,000); loader bench: N images (default 1,024)")
     sp.add_argument("--root", help="loader bench: a class-folder tree of your images (<root>/train/<class>/ or "
                     "<root>/<class>/) instead of generated JPEGs")
@@ -152,8 +161,8 @@ def add_parser(sub, parents: list[argparse.ArgumentParser]) -> None:
     sp.add_argument("--batch-size", type=_positive, default=64, help="loader bench: images per batch (default 64)")
     sp.add_argument("--repeats", type=_positive, default=5, help="loader bench: timed passes per pipeline; step and seeds benches: rounds in which "
                     "the paths take turns; the median is reported (default 5)")
-    sp.add_argument("--steps", type=int, default=50, help="timed steps per path (step bench; seeds bench: "
+    sp.add_argument("--steps", type=_positive, default=50, help="timed steps per path (step bench; seeds bench: "
                     "steps of each seed over all rounds)")
-    sp.add_argument("--warmup", type=int, default=10, help="untimed steps first (step bench)")
+    sp.add_argument("--warmup", type=_at_least_zero, default=10, help="untimed steps first (step bench)")
     sp.add_argument("--out", default="reports/bench", help="where results are saved")
     sp.set_defaults(func=cmd_bench)
