@@ -138,3 +138,27 @@ def stop_on_rank(rank: int, size: int, rendezvous: str, out: str) -> None:
         Path(out).joinpath(f"rank{rank}.json").write_text(json.dumps({"left": left, "checkpoint": path.exists()}))
     finally:
         dist.destroy_process_group()
+
+
+def settle_precision_on_rank(rank: int, size: int, rendezvous: str, out: str) -> None:
+    """Settle "auto" as rank `rank` of a data-parallel run whose ranks' CPUs disagree: rank 0 as an
+    older CPU (oneDNN capped at AVX2: fp32), rank 1 as one where bf16 pays (any gain taken);
+    write what each rank resolves alone and what it goes on with."""
+    from landmarks.train import precision
+    from landmarks.train.distributed import World
+
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    if rank == 0:
+        os.environ["ONEDNN_MAX_CPU_ISA"] = "AVX2"
+    else:
+        precision.BF16_MIN_GAIN = -1.0
+    dist.init_process_group("gloo", init_method=f"file://{rendezvous}", rank=rank, world_size=size)
+    try:
+        cpu = torch.device("cpu")
+        alone = precision.resolve_precision("auto", cpu)
+        settled = precision.settle_precision("auto", cpu, None, World(rank=rank, size=size))
+        resumed = precision.settle_precision("auto", cpu, "bf16", World(rank=rank, size=size))
+        Path(out).joinpath(f"rank{rank}.json").write_text(json.dumps(
+            {"alone": alone, "settled": settled, "resumed": resumed}))
+    finally:
+        dist.destroy_process_group()

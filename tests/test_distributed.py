@@ -48,6 +48,19 @@ def weights(ws: Path, models: str, key: str) -> dict:
     return torch.load(ws / models / "quick" / LANDMARK / "weights" / f"{key}.pt", weights_only=True)
 
 
+def test_the_ranks_of_a_run_go_on_in_rank_0s_precision(tmp_path):
+    """precision auto: each rank times its own CPU, so ranks on unlike CPUs resolve it differently;
+    they all go on in rank 0's choice (a resumed run: its checkpoint's)."""
+    from ranks import settle_precision_on_rank
+
+    mp.start_processes(settle_precision_on_rank, args=(2, str(tmp_path / "rendezvous"), str(tmp_path)), nprocs=2,
+                       start_method="spawn")
+    r0, r1 = (json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1))
+    assert (r0["alone"], r1["alone"]) == ("fp32", "bf16")  # the ranks disagree when each decides
+    assert r0["settled"] == r1["settled"] == "fp32"
+    assert r0["resumed"] == r1["resumed"] == "bf16"
+
+
 @pytest.mark.slow
 def test_two_processes_take_the_steps_of_one(tmp_path, catalog_dir, digits_dir):
     """Same seed, same global batch: after one step the weights agree to float rounding (the two

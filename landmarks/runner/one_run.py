@@ -12,7 +12,8 @@ from landmarks.provenance import machine_label
 from landmarks.runner.job import Stage, child_fields, identity as run_identity
 from landmarks.tasks import RunControl, RunResult, RunSpec
 from landmarks.train.checkpoint import Checkpointer
-from landmarks.train.precision import resolve_precision
+from landmarks.train.distributed import SINGLE
+from landmarks.train.precision import settle_precision
 from landmarks.train.signals import Interrupted
 
 log = logging.getLogger(__name__)
@@ -37,10 +38,12 @@ def one_run(run: RunSpec, stage: Stage) -> tuple[dict, list[dict]]:
     # the code's commit is provenance, not identity: a run begun under one commit and resumed under
     # another says both (its numbers are the same wherever the training code did not change)
     started = (payload or {}).get("extra", {}).get("git_commit", now)
-    # "auto" is settled when a run begins and kept with its checkpoint: resumed where "auto" would
-    # resolve otherwise (another machine), a run goes on in the arithmetic it began in
-    precision = (payload or {}).get("extra", {}).get("precision") or resolve_precision(run.recipe.precision,
-                                                                                          stage.ctx.device)
+    # "auto" is settled when a run begins and kept with its checkpoint; the ranks of a
+    # data-parallel run settle it together
+    world = stage.job.world
+    precision = settle_precision(run.recipe.precision, stage.ctx.device,
+                                 (payload or {}).get("extra", {}).get("precision"),
+                                 world if world.active and run.recipe.parallel == "data" else SINGLE)
     if run.recipe.precision == "auto":
         run = replace(run, recipe=run.recipe.model_copy(update={"precision": precision}))
     checkpoint.extra = {"mlflow_run_id": run_id, "git_commit": started, "precision": precision}
@@ -51,7 +54,6 @@ def one_run(run: RunSpec, stage: Stage) -> tuple[dict, list[dict]]:
     row = _row(run, stage, result, checkpoint.seconds(), run_id)
     if started != now:
         row["git_commit_started"] = started
-    world = stage.job.world
     if not world.writer and run.recipe.parallel == "data":
         return row, result.history  # rank 0 keeps it
     # kept where every process can read it (the checkpoint folder): rank 0 gathers it from there

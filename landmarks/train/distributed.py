@@ -75,6 +75,14 @@ class World:
             for t in tensors:
                 dist.broadcast(t, 0)
 
+    def from_rank0(self, obj: object) -> object:
+        """Rank 0's `obj` (picklable) on every rank."""
+        if not self.active:
+            return obj
+        box = [obj]
+        dist.broadcast_object_list(box, 0)
+        return box[0]
+
     def agree(self, *flags: bool) -> tuple[bool, ...]:
         """Each flag, true on every rank when it is true on any."""
         if not self.active:

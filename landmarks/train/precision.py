@@ -23,6 +23,8 @@ import time
 
 import torch
 
+from landmarks.train.distributed import SINGLE, World
+
 BF16_MIN_GAIN = 1.25  # measured gains: 2.5x (AMD EPYC, AVX512-BF16), 0.5-1.0x (the Xeon above)
 
 # oneDNN's ISA names in increasing order; bf16 instructions arrive with AVX512_CORE_BF16
@@ -88,3 +90,14 @@ def resolve_precision(precision: str, device: torch.device) -> str:
     if device.type == "cpu":
         return "bf16" if cpu_bf16_gain() >= BF16_MIN_GAIN else "fp32"
     return "fp32"
+
+
+def settle_precision(precision: str, device: torch.device, resumed: str | None = None,
+                     world: World = SINGLE) -> str:
+    """The arithmetic a run goes on in: a resumed run's own (where "auto" would resolve otherwise,
+    on another machine, it keeps what it began in); else `precision` resolved here. `world`: the
+    ranks that train this one run together, which take rank 0's choice: each times its own CPU for
+    "auto", so near BF16_MIN_GAIN, or on nodes with unlike CPUs, they could differ, and the
+    gradients averaged would come from two arithmetics."""
+    choice = resumed or resolve_precision(precision, device)
+    return world.from_rank0(choice)
