@@ -389,3 +389,24 @@ def test_a_curve_joins_the_evaluated_epochs_of_runs_evaluated_every_few():
     assert list(mean.index) == [2, 3] and list(mean) == [25.0, 12.0]
     assert list(lo) == [20.0, 10.0] and list(hi) == [30.0, 14.0]
     assert list(seed_band(runs, "epoch", "train_error")[0].index) == [1, 2, 3]
+
+
+def test_a_landmark_run_a_claim_at_a_time_says_how_many_seeds_of_each_claim_finished(tmp_path, catalog_dir):
+    """The paper profile of He et al. 2016 on a CPU: ResNet-20's seeds finish one by one, the
+    deeper nets wait for a GPU. The report's in-progress line counts the finished runs per claim."""
+    from landmarks.report.in_progress import kept_docs
+
+    catalog = load_catalog(catalog_dir)
+    lm = catalog["he2016-resnet-cifar10"]
+    folder = tmp_path / "runs" / "paper" / lm.id
+    folder.mkdir(parents=True)
+    for seed in (0, 1):
+        row = {"claim": "ResNet-20", "seed": seed, "metric": "top1_error", "value": 8.5 + seed / 10}
+        (folder / f"ResNet-20-seed{seed}.json").write_text(json.dumps(
+            {"identity": {"version.torch": "2.x"}, "row": row, "history": [{"epoch": 1, "test_error": 50.0}]}))
+    (doc,) = kept_docs(tmp_path / "runs", "paper", catalog, set())
+    deeper = [c.name for c in lm.claims_for("paper") if c.name != "ResNet-20"]
+    total = 5 * len(lm.claims_for("paper"))
+    assert doc["in_progress"] == (f"in progress: 2 of {total} runs finished; ResNet-20: 2 of 5 seeds; "
+                                  f"{', '.join(deeper)}: none yet")
+    assert [r["seed"] for r in doc["runs"]] == [0, 1]

@@ -6,6 +6,7 @@ has the figures (a report never times anything itself)."""
 from __future__ import annotations
 
 import json
+from collections import Counter
 from pathlib import Path
 from typing import Mapping
 
@@ -31,7 +32,8 @@ def kept_docs(kept_dir: Path, profile: str, catalog: Mapping[str, Landmark], don
             continue
         rows = [r["row"] for r in records]
         history = [{"claim": r["row"]["claim"], "seed": r["row"]["seed"], **h} for r in records for h in r["history"]]
-        total = sum(len(c.seeds(lm.profile(profile).seeds)) for c in lm.claims_for(profile))
+        seeds_of = {c.name: len(c.seeds(lm.profile(profile).seeds)) for c in lm.claims_for(profile)}
+        total = sum(seeds_of.values())
         docs.append({
             "landmark": lm.id, "profile": profile,
             "provenance": {"code_commit": str(rows[-1].get("code_commit") or rows[-1].get("git_commit", "")),
@@ -39,11 +41,22 @@ def kept_docs(kept_dir: Path, profile: str, catalog: Mapping[str, Landmark], don
                            "version.torch": str(records[-1].get("identity", {}).get("version.torch", "")),
                            "data_hashes": sorted({str(r.get("info.data_hash")) for r in rows})},
             "recipes": {}, "runs": rows,
-            "in_progress": f"in progress: {len(rows)} of {total} runs finished" if len(rows) < total
-            else f"all {total} runs, from their kept records",
+            "in_progress": f"in progress: {len(rows)} of {total} runs finished{_by_claim(rows, seeds_of)}"
+            if len(rows) < total else f"all {total} runs, from their kept records",
             "history": pd.DataFrame(history),
         })
     return docs
+
+
+def _by_claim(rows: list[dict], planned: dict[str, int]) -> str:
+    """"; ResNet-20: 1 of 5 seeds; ResNet-32, ResNet-56: none yet" where the profile has several
+    claims (a landmark run a claim at a time, as a CPU runs the paper profile's smallest net)."""
+    if len(planned) < 2:
+        return ""
+    done = Counter(r["claim"] for r in rows)
+    parts = [f"{name}: {done[name]} of {n} seeds" for name, n in planned.items() if done[name]]
+    idle = [name for name in planned if not done[name]]
+    return "".join(f"; {p}" for p in parts) + (f"; {', '.join(idle)}: none yet" if idle else "")
 
 
 def planned(catalog: Mapping[str, Landmark], profile: str, ids: list[str], data_dir: Path) -> dict[str, str]:
