@@ -12,12 +12,31 @@ import contextlib
 import fcntl
 import json
 import os
+import shlex
 import sys
 import time
 from pathlib import Path
 from typing import Iterator
 
 from landmarks.errors import BusyError
+
+
+COMMAND_ENV = "LANDMARKS_COMMAND"  # set by `landmarks train --nproc-per-node` for the processes it starts
+
+
+def invocation() -> str:
+    """The command that started this job, quoted as a shell takes it (`landmarks status` offers it
+    to resume with): the one typed where `landmarks train --nproc-per-node` started torchrun; a
+    `python -m landmarks` process (torchrun's) as such, under the torchrun that started it."""
+    if os.environ.get(COMMAND_ENV):
+        return os.environ[COMMAND_ENV]
+    argv = list(sys.argv)
+    if argv and Path(argv[0]).name == "__main__.py":
+        argv = [Path(sys.executable).name, "-m", "landmarks", *argv[1:]]
+        if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+            argv = ["torchrun", f"--nproc-per-node={os.environ.get('LOCAL_WORLD_SIZE', '1')}",
+                    f"--nnodes={os.environ.get('GROUP_WORLD_SIZE', '1')}", *argv[1:]]
+    return shlex.join(argv)
 
 
 @contextlib.contextmanager
@@ -30,12 +49,33 @@ def exclusive(path: Path, what: str) -> Iterator[None]:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             raise BusyError(_busy_message(path, what)) from None
-        holder = {"pid": os.getpid(), "since": time.strftime("%Y-%m-%d %H:%M:%S"), "command": " ".join(sys.argv)}
+        who = {"pid": os.getpid(), "since": time.strftime("%Y-%m-%d %H:%M:%S"), "command": invocation()}
         os.ftruncate(fd, 0)
-        os.pwrite(fd, json.dumps(holder).encode(), 0)
+        os.pwrite(fd, json.dumps(who).encode(), 0)
         yield
     finally:
         os.close(fd)  # releases the lock
+
+
+def holder(path: Path) -> dict | None:
+    """The process that holds `path`'s lock now ({"pid", "since", "command"}; {} when the file does
+    not say), or None when none does. Probed with a shared lock taken and dropped at once."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            try:
+                return json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                return {}
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return None
+    finally:
+        os.close(fd)
 
 
 def _busy_message(path: Path, what: str) -> str:

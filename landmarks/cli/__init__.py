@@ -6,6 +6,7 @@
     landmarks train LANDMARK [--profile P]        # one DVC train stage
     landmarks report [--profile P]                # the DVC report stage
     landmarks run [LANDMARK ...] [--profile P]    # train + report without DVC
+    landmarks status [--profile P]                # training begun and not finished; how to resume it
     landmarks use PROFILE                         # params.yaml lists for `dvc repro`
     landmarks plan [--profile P] [--budget 8h]    # the time a profile takes here, claim by claim
     landmarks fetch|prepare|verify [DATASET ...]  # data/raw, data/prepared
@@ -56,7 +57,7 @@ def setup_logging(verbosity: int) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     from landmarks.bench.cli import add_parser as add_bench
-    from landmarks.cli import catalog, data, plan, reports, runs
+    from landmarks.cli import catalog, data, plan, reports, runs, status
 
     # -v and -q are accepted before or after the command name
     common = argparse.ArgumentParser(add_help=False)
@@ -69,7 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--catalog", default="benchmarks", help="folder of landmark YAML files (default: benchmarks)")
     p.add_argument("--params", default="params.yaml", help="params file (default: params.yaml)")
     sub = p.add_subparsers(dest="command", required=True)
-    for module in (catalog, runs, data, plan, reports):
+    for module in (catalog, runs, status, data, plan, reports):
         module.add_parsers(sub, [common])
     add_bench(sub, [common])
     return p

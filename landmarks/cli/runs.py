@@ -6,6 +6,7 @@ import argparse
 import importlib.util
 import logging
 import os
+import shlex
 import socket
 import sys
 from pathlib import Path
@@ -13,6 +14,7 @@ from pathlib import Path
 from landmarks.cli.options import checked, params, profile, with_profile
 from landmarks.catalog import Landmark, get_landmark
 from landmarks.errors import ConfigError
+from landmarks.lock import COMMAND_ENV
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +108,9 @@ def _torchrun(args: argparse.Namespace) -> int:
     else:
         launch.append("--standalone")
     log.info("starting %d processes per node with torchrun", args.nproc_per_node)
-    return subprocess.call([*launch, "-m", "landmarks", *argv])
+    # the command typed, not each process's `-m landmarks ...`: what `landmarks status` offers to resume with
+    env = {**os.environ, COMMAND_ENV: shlex.join(sys.argv)}
+    return subprocess.call([*launch, "-m", "landmarks", *argv], env=env)
 
 
 def cmd_report(args: argparse.Namespace, catalog: dict[str, Landmark] | None = None) -> int:

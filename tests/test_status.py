@@ -1,0 +1,77 @@
+"""`landmarks status`: a stopped run's step and the command that resumes it, a run being trained
+now, and a damaged checkpoint named without hiding the others."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from landmarks.lock import COMMAND_ENV, exclusive, invocation
+
+BIN = Path(sys.executable).parent
+LANDMARK = "digits-linear-mlp-cnn"
+
+
+def status(ws: Path, *extra: str) -> str:
+    out = subprocess.run([str(BIN / "landmarks"), "status", *extra], cwd=ws, capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr
+    return out.stdout
+
+
+def test_status_gives_a_stopped_runs_step_and_the_command_that_resumes_it(tmp_path, digits_workspace):
+    ws = digits_workspace(tmp_path / "ws", epochs=40)
+    folder = ws / "checkpoints" / "quick" / LANDMARK
+    assert "no training in progress under checkpoints/" in status(ws)
+
+    # a claim whose name has a space: the command given back must quote it as it was typed
+    cmd = [str(BIN / "landmarks"), "train", LANDMARK, "--no-tracking", "--checkpoint-every-steps", "9",
+           "--claim", "mlp 64x100"]
+    proc = subprocess.Popen(cmd, cwd=ws, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    ckpt = folder / "mlp_64x100-seed7.pt"
+    deadline = time.time() + 120
+    while not ckpt.exists() and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGTERM)  # checkpoints and exits
+    assert proc.wait(timeout=120) == 128 + signal.SIGTERM, "the run finished before it could be stopped"
+    saved = torch.load(ckpt, weights_only=True)["state"]
+
+    text = status(ws)
+    assert f"{LANDMARK} [quick]: stopped; resume with: {shlex.join(cmd)}" in text
+    assert f"mlp 64x100, seed 7: step {saved['step']:,}, epoch {saved['epoch']} of 40; trained " in text
+    assert "finished: 0 of 1 runs of the profile" in text
+    assert status(ws, "--profile", "classic").startswith("no training in progress")
+    resume = text.split("resume with: ")[1].splitlines()[0]
+
+    (folder / "mlp_64x100-seed8.pt").write_bytes(b"not a checkpoint")
+    text = status(ws)
+    assert "problem: mlp_64x100-seed8.pt: cannot be read" in text and "mlp 64x100, seed 7: step" in text
+    (folder / "mlp_64x100-seed8.pt").unlink()
+
+    with exclusive(folder / "lock", LANDMARK):  # a process on it now: this one
+        assert f"{LANDMARK} [quick]: training now (process {os.getpid()}," in status(ws)
+
+    resumed = subprocess.run(["bash", "-c", resume], cwd=ws, capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0 and "resuming from step" in resumed.stderr, resumed.stderr
+    assert "no training in progress" in status(ws)
+
+
+def test_the_command_kept_for_resuming_is_the_one_typed(monkeypatch):
+    """A process torchrun started (`python -m landmarks ...`) keeps the torchrun command that
+    starts it again; one that `landmarks train --nproc-per-node` started keeps that command."""
+    monkeypatch.delenv(COMMAND_ENV, raising=False)
+    monkeypatch.setattr(sys, "argv", ["/venv/bin/landmarks", "train", "x", "--claim", "2-layer NN, 300 HU"])
+    assert invocation() == "/venv/bin/landmarks train x --claim '2-layer NN, 300 HU'"
+    monkeypatch.setattr(sys, "argv", ["/src/landmarks/__main__.py", "train", "x"])
+    for name, value in {"WORLD_SIZE": "4", "LOCAL_WORLD_SIZE": "2", "GROUP_WORLD_SIZE": "2"}.items():
+        monkeypatch.setenv(name, value)
+    assert invocation() == "torchrun --nproc-per-node=2 --nnodes=2 -m landmarks train x"
+    monkeypatch.setenv(COMMAND_ENV, "landmarks train x --nproc-per-node 2")
+    assert invocation() == "landmarks train x --nproc-per-node 2"
