@@ -47,7 +47,8 @@ def describe(job, kept: Path) -> list[str]:
             where += f", epoch {run.epoch}" + (f" of {run.epochs}" if run.epochs else "")
         left = run.left()
         pace = f"; trained {_hours(run.seconds)}" + (f", about {_hours(left)} left at its pace" if left is not None else "")
-        lines.append(f"  {run.claim}, seed {run.seed}: {where}{pace}; checkpoint saved {age(run.saved)}")
+        last = f"; last {run.last}" if run.last else ""
+        lines.append(f"  {run.claim}, seed {run.seed}: {where}{pace}{last}; checkpoint saved {age(run.saved)}")
     planned = f" of {job.planned}" if job.planned is not None else ""
     records = kept / job.profile / job.landmark
     lines.append(f"  finished: {job.finished}{planned} runs of the profile"

@@ -35,6 +35,7 @@ class RunState:
     epochs: int | None
     seconds: float  # trained so far, over every process that trained it
     saved: float  # when the checkpoint was written (epoch seconds)
+    last: str | None = None  # its latest evaluation, in words
 
     def left(self) -> float | None:
         """Seconds still to train at the pace the run has kept, where its budget is in steps."""
@@ -109,7 +110,17 @@ def _run(path: Path, lm: Landmark | None, profile: str) -> RunState:
     budget, epochs = _budget(lm, claim, profile)
     epoch = state.get("epoch")
     return RunState(claim, seed, int(state["step"]), budget, int(epoch) if epoch is not None else None, epochs,
-                    float(payload.get("extra", {}).get("seconds", 0.0)), path.stat().st_mtime)
+                    float(payload.get("extra", {}).get("seconds", 0.0)), path.stat().st_mtime, _last_evaluation(payload))
+
+
+def _last_evaluation(payload: dict) -> str | None:
+    """The latest validation error (classification) or evaluation score (DQN) the run has logged."""
+    for row in reversed(payload.get("curve") or payload["state"].get("history") or []):
+        if row.get("eval_score") is not None:
+            return f"evaluation score {row['eval_score']:g} at step {int(row['agent_steps']):,}"
+        if row.get("val_error") is not None:
+            return f"validation error {row['val_error']:.2f}% at epoch {row['epoch']}"
+    return None
 
 
 def _budget(lm: Landmark | None, claim_name: str, profile: str) -> tuple[int | None, int | None]:
