@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import torch
+import yaml
 
 from landmarks.lock import COMMAND_ENV, exclusive, invocation
 
@@ -28,11 +29,15 @@ def status(ws: Path, *extra: str) -> str:
 
 def test_status_gives_a_stopped_runs_step_and_the_command_that_resumes_it(tmp_path, digits_workspace):
     ws = digits_workspace(tmp_path / "ws", epochs=40)
+    catalog = ws / "benchmarks" / f"{LANDMARK}.yaml"
+    data = yaml.safe_load(catalog.read_text())
+    data["profiles"]["quick"]["recipe"]["max_steps"] = 600  # a budget in steps, as ResNet's 64,000
+    catalog.write_text(yaml.safe_dump(data, sort_keys=False))
     folder = ws / "checkpoints" / "quick" / LANDMARK
     assert "no training in progress under checkpoints/" in status(ws)
 
     # a claim whose name has a space: the command given back must quote it as it was typed
-    cmd = [str(BIN / "landmarks"), "train", LANDMARK, "--no-tracking", "--checkpoint-every-steps", "9",
+    cmd = [str(BIN / "landmarks"), "train", LANDMARK, "--no-tracking", "--checkpoint-every-steps", "30",
            "--claim", "mlp 64x100"]
     proc = subprocess.Popen(cmd, cwd=ws, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     ckpt = folder / "mlp_64x100-seed7.pt"
@@ -45,7 +50,12 @@ def test_status_gives_a_stopped_runs_step_and_the_command_that_resumes_it(tmp_pa
 
     text = status(ws)
     assert f"{LANDMARK} [quick]: stopped; resume with: {shlex.join(cmd)}" in text
-    assert f"mlp 64x100, seed 7: step {saved['step']:,}, epoch {saved['epoch']} of 40; trained " in text
+    assert f"mlp 64x100, seed 7: step {saved['step']:,} of 600 ({100 * saved['step'] / 600:.0f}%), " \
+           f"epoch {saved['epoch']} of 40; trained " in text
+    assert "left at its pace" in text
+    # the first checkpoint, at step 30, comes after the first epoch's evaluation
+    last = [row for row in saved["history"] if row.get("val_error") is not None][-1]
+    assert f"last validation error {last['val_error']:.2f}% at epoch {last['epoch']}" in text
     assert "finished: 0 of 1 runs of the profile" in text
     assert status(ws, "--profile", "classic").startswith("no training in progress")
     resume = text.split("resume with: ")[1].splitlines()[0]
