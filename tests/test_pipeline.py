@@ -194,6 +194,30 @@ def test_the_imagenet_profile_runs_by_dvc_repro_on_the_users_tree(project, tmp_p
     assert "ResNet-18" in table and "reduced budget" in table
 
 
+@pytest.mark.slow
+def test_the_atari_cpu_profile_runs_by_dvc_repro_and_keeps_its_finished_runs(project):
+    """`landmarks use atari-cpu` then `dvc repro`: the DQN landmark plays Pong on the emulator (a
+    few thousand agent steps here), its report draws the curve, and each finished run leaves the
+    record a fresh clone takes instead of playing again (the profile's runs take hours)."""
+    from test_dqn_task import TINY
+
+    lm = "mnih2015-dqn-atari"
+    for path in (project / "benchmarks").glob("*.yaml"):
+        if path.stem != lm:
+            path.unlink()
+    path = project / "benchmarks" / f"{lm}.yaml"
+    data = yaml.safe_load(path.read_text())
+    data["profiles"]["atari-cpu"].update(seeds=[0], recipe={"dqn": TINY})
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    sh(["landmarks", "use", "atari-cpu"], project)
+    out = sh(["dvc", "repro"], project)
+    assert ran(out) == {"train-generated@mnih2015-dqn-atari", "report"}
+    table = (project / "reports" / "atari-cpu" / "tables" / f"{lm}.md").read_text()
+    assert "DQN, Pong" in table and "reduced budget" in table and "human, Pong" in table
+    kept = json.loads((project / "runs" / "atari-cpu" / lm / "DQN_Pong-seed0.json").read_text())
+    assert kept["row"]["info.agent_steps"] == TINY["steps"] and kept["history"]
+
+
 def test_dvc_plots_show_the_reports_figures_offline(project):
     """`dvc plots show` gives a page of the report's figures that loads nothing from the network."""
     shutil.copytree(ROOT / "reports" / "quick" / "figures", project / "reports" / "quick" / "figures")
