@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from landmarks.cli.options import params
+
+if TYPE_CHECKING:
+    from landmarks.runner.status import JobState
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -28,7 +32,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
-def describe(job, kept: Path) -> list[str]:
+def describe(job: JobState, kept: Path) -> list[str]:
     """A job's lines: what trains it (or the command that resumes it), each unfinished run, the
     finished ones."""
     from landmarks.runner.status import age
