@@ -21,6 +21,7 @@ from typing import Iterator
 from landmarks.errors import BusyError
 
 
+LOCK_TRIES = 10  # 50 ms apart
 COMMAND_ENV = "LANDMARKS_COMMAND"  # set by `landmarks train --nproc-per-node` for the processes it starts
 
 
@@ -31,12 +32,15 @@ def invocation() -> str:
     if os.environ.get(COMMAND_ENV):
         return os.environ[COMMAND_ENV]
     argv = list(sys.argv)
-    if argv and Path(argv[0]).name == "__main__.py":
-        argv = [Path(sys.executable).name, "-m", "landmarks", *argv[1:]]
-        if int(os.environ.get("WORLD_SIZE", "1")) > 1:
-            argv = ["torchrun", f"--nproc-per-node={os.environ.get('LOCAL_WORLD_SIZE', '1')}",
-                    f"--nnodes={os.environ.get('GROUP_WORLD_SIZE', '1')}", *argv[1:]]
-    return shlex.join(argv)
+    if not argv or Path(argv[0]).name != "__main__.py":
+        return shlex.join(argv)
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+        return shlex.join([sys.executable, "-m", "landmarks", *argv[1:]])
+    nodes = int(os.environ.get("GROUP_WORLD_SIZE", "1"))
+    command = shlex.join(["torchrun", f"--nproc-per-node={os.environ.get('LOCAL_WORLD_SIZE', '1')}",
+                          f"--nnodes={nodes}", "-m", "landmarks", *argv[1:]])
+    # the rendezvous options a node was started with are not known here
+    return command + ("  # on each node, with its --rdzv-endpoint and --node-rank" if nodes > 1 else "")
 
 
 @contextlib.contextmanager
@@ -45,10 +49,15 @@ def exclusive(path: Path, what: str) -> Iterator[None]:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise BusyError(_busy_message(path, what)) from None
+        # a few tries: `landmarks status` probes the lock with a shared one for an instant
+        for attempt in range(LOCK_TRIES):
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if attempt == LOCK_TRIES - 1:
+                    raise BusyError(_busy_message(path, what)) from None
+                time.sleep(0.05)
         who = {"pid": os.getpid(), "since": time.strftime("%Y-%m-%d %H:%M:%S"), "command": invocation()}
         os.ftruncate(fd, 0)
         os.pwrite(fd, json.dumps(who).encode(), 0)

@@ -157,7 +157,8 @@ def settle_precision_on_rank(rank: int, size: int, rendezvous: str, out: str) ->
         cpu = torch.device("cpu")
         alone = precision.resolve_precision("auto", cpu)
         settled = precision.settle_precision("auto", cpu, None, World(rank=rank, size=size))
-        resumed = precision.settle_precision("auto", cpu, "bf16", World(rank=rank, size=size))
+        # resumed: each rank read a checkpoint (the same one, in practice); rank 0's holds
+        resumed = precision.settle_precision("auto", cpu, ("bf16", "fp32")[rank], World(rank=rank, size=size))
         Path(out).joinpath(f"rank{rank}.json").write_text(json.dumps(
             {"alone": alone, "settled": settled, "resumed": resumed}))
     finally:

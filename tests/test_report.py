@@ -400,7 +400,7 @@ def test_a_landmark_run_a_claim_at_a_time_says_how_many_seeds_of_each_claim_fini
     lm = catalog["he2016-resnet-cifar10"]
     folder = tmp_path / "runs" / "paper" / lm.id
     folder.mkdir(parents=True)
-    for seed in (0, 1):
+    for seed in (0, 1, 7):  # seed 7: a run beyond the profile's seeds, shown but not counted
         row = {"claim": "ResNet-20", "seed": seed, "metric": "top1_error", "value": 8.5 + seed / 10}
         (folder / f"ResNet-20-seed{seed}.json").write_text(json.dumps(
             {"identity": {"version.torch": "2.x"}, "row": row, "history": [{"epoch": 1, "test_error": 50.0}]}))
@@ -409,4 +409,4 @@ def test_a_landmark_run_a_claim_at_a_time_says_how_many_seeds_of_each_claim_fini
     total = 5 * len(lm.claims_for("paper"))
     assert doc["in_progress"] == (f"in progress: 2 of {total} runs finished; ResNet-20: 2 of 5 seeds; "
                                   f"{', '.join(deeper)}: none yet")
-    assert [r["seed"] for r in doc["runs"]] == [0, 1]
+    assert [r["seed"] for r in doc["runs"]] == [0, 1, 7]

@@ -32,15 +32,17 @@ def test_status_gives_a_stopped_runs_step_and_the_command_that_resumes_it(tmp_pa
     catalog = ws / "benchmarks" / f"{LANDMARK}.yaml"
     data = yaml.safe_load(catalog.read_text())
     data["profiles"]["quick"]["recipe"]["max_steps"] = 600  # a budget in steps, as ResNet's 64,000
+    data["profiles"]["quick"]["seeds"] = [7, 8]
     catalog.write_text(yaml.safe_dump(data, sort_keys=False))
     folder = ws / "checkpoints" / "quick" / LANDMARK
     assert "no training in progress under checkpoints/" in status(ws)
 
-    # a claim whose name has a space: the command given back must quote it as it was typed
-    cmd = [str(BIN / "landmarks"), "train", LANDMARK, "--no-tracking", "--checkpoint-every-steps", "30",
+    # a claim whose name has a space: the command given back must quote it as it was typed; and
+    # without --restart, which would set the checkpoints aside
+    cmd = [str(BIN / "landmarks"), "train", LANDMARK, "--no-tracking", "--checkpoint-every-steps", "50",
            "--claim", "mlp 64x100"]
-    proc = subprocess.Popen(cmd, cwd=ws, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    ckpt = folder / "mlp_64x100-seed7.pt"
+    proc = subprocess.Popen([*cmd, "--restart"], cwd=ws, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    ckpt = folder / "mlp_64x100-seed8.pt"  # seed 7 has finished by then
     deadline = time.time() + 120
     while not ckpt.exists() and proc.poll() is None and time.time() < deadline:
         time.sleep(0.01)
@@ -50,20 +52,22 @@ def test_status_gives_a_stopped_runs_step_and_the_command_that_resumes_it(tmp_pa
 
     text = status(ws)
     assert f"{LANDMARK} [quick]: stopped; resume with: {shlex.join(cmd)}" in text
-    assert f"mlp 64x100, seed 7: step {saved['step']:,} of 600 ({100 * saved['step'] / 600:.0f}%), " \
+    assert f"mlp 64x100, seed 8: step {saved['step']:,} of 600 ({100 * saved['step'] / 600:.0f}%), " \
            f"epoch {saved['epoch']} of 40; trained " in text
     assert "left at its pace" in text
-    # the first checkpoint, at step 30, comes after the first epoch's evaluation
+    # the first checkpoint, at step 50, comes after the first epoch's evaluation (38 steps an epoch)
     last = [row for row in saved["history"] if row.get("val_error") is not None][-1]
     assert f"last validation error {last['val_error']:.2f}% at epoch {last['epoch']}" in text
-    assert "finished: 0 of 1 runs of the profile" in text
+    # seed 7's result and final weights wait beside the checkpoint: counted, not read as a checkpoint
+    assert (folder / "mlp_64x100-seed7.weights.pt").exists() and "problem" not in text
+    assert "finished: 1 of 2 runs of the profile" in text and "seed 7:" not in text
     assert status(ws, "--profile", "classic").startswith("no training in progress")
     resume = text.split("resume with: ")[1].splitlines()[0]
 
-    (folder / "mlp_64x100-seed8.pt").write_bytes(b"not a checkpoint")
+    (folder / "mlp_64x100-seed9.pt").write_bytes(b"not a checkpoint")
     text = status(ws)
-    assert "problem: mlp_64x100-seed8.pt: cannot be read" in text and "mlp 64x100, seed 7: step" in text
-    (folder / "mlp_64x100-seed8.pt").unlink()
+    assert "problem: mlp_64x100-seed9.pt: cannot be read" in text and "mlp 64x100, seed 8: step" in text
+    (folder / "mlp_64x100-seed9.pt").unlink()
 
     with exclusive(folder / "lock", LANDMARK):  # a process on it now: this one
         assert f"{LANDMARK} [quick]: training now (process {os.getpid()}," in status(ws)
@@ -80,8 +84,12 @@ def test_the_command_kept_for_resuming_is_the_one_typed(monkeypatch):
     monkeypatch.setattr(sys, "argv", ["/venv/bin/landmarks", "train", "x", "--claim", "2-layer NN, 300 HU"])
     assert invocation() == "/venv/bin/landmarks train x --claim '2-layer NN, 300 HU'"
     monkeypatch.setattr(sys, "argv", ["/src/landmarks/__main__.py", "train", "x"])
-    for name, value in {"WORLD_SIZE": "4", "LOCAL_WORLD_SIZE": "2", "GROUP_WORLD_SIZE": "2"}.items():
+    assert invocation() == shlex.join([sys.executable, "-m", "landmarks", "train", "x"])
+    for name, value in {"WORLD_SIZE": "2", "LOCAL_WORLD_SIZE": "2", "GROUP_WORLD_SIZE": "1"}.items():
         monkeypatch.setenv(name, value)
-    assert invocation() == "torchrun --nproc-per-node=2 --nnodes=2 -m landmarks train x"
+    assert invocation() == "torchrun --nproc-per-node=2 --nnodes=1 -m landmarks train x"
+    monkeypatch.setenv("GROUP_WORLD_SIZE", "2")  # two nodes: their rendezvous options are not known here
+    assert invocation() == ("torchrun --nproc-per-node=2 --nnodes=2 -m landmarks train x"
+                            "  # on each node, with its --rdzv-endpoint and --node-rank")
     monkeypatch.setenv(COMMAND_ENV, "landmarks train x --nproc-per-node 2")
     assert invocation() == "landmarks train x --nproc-per-node 2"

@@ -6,7 +6,6 @@ import argparse
 import importlib.util
 import logging
 import os
-import shlex
 import socket
 import sys
 from pathlib import Path
@@ -14,7 +13,7 @@ from pathlib import Path
 from landmarks.cli.options import checked, params, profile, with_profile
 from landmarks.catalog import Landmark, get_landmark
 from landmarks.errors import ConfigError
-from landmarks.lock import COMMAND_ENV
+from landmarks.lock import COMMAND_ENV, invocation
 
 log = logging.getLogger(__name__)
 
@@ -109,7 +108,7 @@ def _torchrun(args: argparse.Namespace) -> int:
         launch.append("--standalone")
     log.info("starting %d processes per node with torchrun", args.nproc_per_node)
     # the command typed, not each process's `-m landmarks ...`: what `landmarks status` offers to resume with
-    env = {**os.environ, COMMAND_ENV: shlex.join(sys.argv)}
+    env = {**os.environ, COMMAND_ENV: invocation()}
     return subprocess.call([*launch, "-m", "landmarks", *argv], env=env)
 
 

@@ -32,8 +32,9 @@ def kept_docs(kept_dir: Path, profile: str, catalog: Mapping[str, Landmark], don
             continue
         rows = [r["row"] for r in records]
         history = [{"claim": r["row"]["claim"], "seed": r["row"]["seed"], **h} for r in records for h in r["history"]]
-        seeds_of = {c.name: len(c.seeds(lm.profile(profile).seeds)) for c in lm.claims_for(profile)}
-        total = sum(seeds_of.values())
+        wanted = {(c.name, s) for c in lm.claims_for(profile) for s in c.seeds(lm.profile(profile).seeds)}
+        # a record of a seed or claim the profile does not plan (a `--seeds` run beyond it) is shown, not counted
+        done = {(r["claim"], int(r["seed"])) for r in rows} & wanted
         docs.append({
             "landmark": lm.id, "profile": profile,
             "provenance": {"code_commit": str(rows[-1].get("code_commit") or rows[-1].get("git_commit", "")),
@@ -41,21 +42,23 @@ def kept_docs(kept_dir: Path, profile: str, catalog: Mapping[str, Landmark], don
                            "version.torch": str(records[-1].get("identity", {}).get("version.torch", "")),
                            "data_hashes": sorted({str(r.get("info.data_hash")) for r in rows})},
             "recipes": {}, "runs": rows,
-            "in_progress": f"in progress: {len(rows)} of {total} runs finished{_by_claim(rows, seeds_of)}"
-            if len(rows) < total else f"all {total} runs, from their kept records",
+            "in_progress": f"in progress: {len(done)} of {len(wanted)} runs finished{_by_claim(lm, profile, done)}"
+            if len(done) < len(wanted) else f"all {len(wanted)} runs, from their kept records",
             "history": pd.DataFrame(history),
         })
     return docs
 
 
-def _by_claim(rows: list[dict], planned: dict[str, int]) -> str:
+def _by_claim(lm: Landmark, profile: str, done: set[tuple[str, int]]) -> str:
     """"; ResNet-20: 1 of 5 seeds; ResNet-32, ResNet-56: none yet" where the profile has several
     claims (a landmark run a claim at a time, as a CPU runs the paper profile's smallest net)."""
-    if len(planned) < 2:
+    claims = lm.claims_for(profile)
+    if len(claims) < 2:
         return ""
-    done = Counter(r["claim"] for r in rows)
-    parts = [f"{name}: {done[name]} of {n} seeds" for name, n in planned.items() if done[name]]
-    idle = [name for name in planned if not done[name]]
+    count = Counter(name for name, _ in done)
+    parts = [f"{c.name}: {count[c.name]} of {len(c.seeds(lm.profile(profile).seeds))} seeds"
+             for c in claims if count[c.name]]
+    idle = [c.name for c in claims if not count[c.name]]
     return "".join(f"; {p}" for p in parts) + (f"; {', '.join(idle)}: none yet" if idle else "")
 
 

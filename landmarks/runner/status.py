@@ -12,6 +12,7 @@ its tensors (a DQN's replay memory is gigabytes).
 from __future__ import annotations
 
 import json
+import shlex
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -80,7 +81,8 @@ def _job(folder: Path, profile: str, keep_dir: Path, catalog: Mapping[str, Landm
     running = holder(folder / "lock")
     last = _last_holder(folder / "lock")
     runs, problems = [], []
-    for path in sorted(folder.glob("*.pt")):
+    # a finished run's final weights (<key>.weights.pt) wait beside the checkpoints: not a checkpoint
+    for path in sorted(p for p in folder.glob("*.pt") if not p.name.endswith(".weights.pt")):
         try:
             runs.append(_run(path, lm, profile))
         except Exception as exc:  # a damaged or foreign file: said, and the others still shown
@@ -93,7 +95,18 @@ def _job(folder: Path, profile: str, keep_dir: Path, catalog: Mapping[str, Landm
         planned = sum(len(c.seeds(lm.profile(profile).seeds)) for c in lm.claims_for(profile))
     elif lm is None:
         problems.append(f"no landmark {landmark_id!r} in the catalog")
-    return JobState(landmark_id, profile, folder, running, last.get("command", ""), runs, len(keys), planned, problems)
+    return JobState(landmark_id, profile, folder, running, resume_command(last.get("command", "")), runs, len(keys),
+                    planned, problems)
+
+
+def resume_command(command: str) -> str:
+    """The command that began a job, as the one that resumes it: without `--restart`, which would
+    set its checkpoints aside."""
+    try:
+        words = shlex.split(command)
+    except ValueError:  # not a command line a shell takes: given as it is
+        return command
+    return shlex.join(w for w in words if w != "--restart") if "--restart" in words else command
 
 
 def _last_holder(lock: Path) -> dict:
