@@ -9,12 +9,12 @@ from typing import TYPE_CHECKING
 from landmarks.cli.options import params
 
 if TYPE_CHECKING:
-    from landmarks.runner.status import JobState
+    from landmarks.status import JobState
 
 
 def cmd_status(args: argparse.Namespace) -> int:
     from landmarks.catalog import check_profile, load_catalog
-    from landmarks.runner.status import job_states
+    from landmarks.status import job_states
 
     p = params(args)
     catalog = load_catalog(args.catalog)
@@ -35,7 +35,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 def describe(job: JobState, kept: Path) -> list[str]:
     """A job's lines: what trains it (or the command that resumes it), each unfinished run, the
     finished ones."""
-    from landmarks.runner.status import age
+    from landmarks.status import age
 
     head = f"{job.landmark} [{job.profile}]: "
     if job.running is not None:
