@@ -37,12 +37,15 @@ class RunState:
     seconds: float  # trained so far, over every process that trained it
     saved: float  # when the checkpoint was written (epoch seconds)
     last: str | None = None  # its latest evaluation, in words
+    recent: tuple[int, float] | None = None  # (steps, seconds) between its last two checkpoints
 
     def left(self) -> float | None:
-        """Seconds still to train at the pace the run has kept, where its budget is in steps."""
+        """Seconds still to train, where its budget is in steps: at the pace between its last two
+        checkpoints, else at its pace over the whole run."""
         if not self.budget or self.step <= 0:
             return None
-        return max(self.budget - self.step, 0) * self.seconds / self.step
+        steps, seconds = self.recent if self.recent and self.recent[0] > 0 else (self.step, self.seconds)
+        return max(self.budget - self.step, 0) * seconds / steps
 
 
 @dataclass(frozen=True)
@@ -122,8 +125,11 @@ def _run(path: Path, lm: Landmark | None, profile: str) -> RunState:
     claim, seed = str(identity.get("claim", path.stem)), int(identity.get("seed", -1))
     budget, epochs = _budget(lm, claim, profile)
     epoch = state.get("epoch")
+    extra = payload.get("extra", {})
+    marks = extra.get("marks") or []
+    recent = (int(marks[-1][0] - marks[-2][0]), float(marks[-1][1] - marks[-2][1])) if len(marks) >= 2 else None
     return RunState(claim, seed, int(state["step"]), budget, int(epoch) if epoch is not None else None, epochs,
-                    float(payload.get("extra", {}).get("seconds", 0.0)), path.stat().st_mtime, _last_evaluation(payload))
+                    float(extra.get("seconds", 0.0)), path.stat().st_mtime, _last_evaluation(payload), recent)
 
 
 def _last_evaluation(payload: dict) -> str | None:

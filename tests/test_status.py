@@ -11,10 +11,12 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import torch
 import yaml
 
 from landmarks.lock import COMMAND_ENV, exclusive, invocation
+from landmarks.train.checkpoint import Checkpointer
 
 BIN = Path(sys.executable).parent
 LANDMARK = "digits-linear-mlp-cnn"
@@ -93,3 +95,23 @@ def test_the_command_kept_for_resuming_is_the_one_typed(monkeypatch):
                             "  # on each node, with its --rdzv-endpoint and --node-rank")
     monkeypatch.setenv(COMMAND_ENV, "landmarks train x --nproc-per-node 2")
     assert invocation() == "landmarks train x --nproc-per-node 2"
+
+
+def test_the_time_left_follows_the_pace_between_the_last_two_checkpoints(tmp_path):
+    """A DQN's first 50,000 steps, with no updates, run many times faster than the rest: the time
+    left is paced from the latest stretch between checkpoints, which a resumed run carries on."""
+    from landmarks.status import RunState
+
+    first = Checkpointer(tmp_path / "run.pt", {"seed": 0})
+    for step in (10, 20):
+        first.save({"state": {"step": step}}, step)
+    again = Checkpointer(tmp_path / "run.pt", {"seed": 0})
+    assert again.load(strict=True) is not None
+    again.save({"state": {"step": 30}}, 30)
+    marks = torch.load(tmp_path / "run.pt", weights_only=True)["extra"]["marks"]
+    assert [m[0] for m in marks] == [20, 30] and marks[1][1] >= marks[0][1]
+
+    run = RunState("DQN, Pong", 1, step=100_000, budget=1_000_000, epoch=None, epochs=None, seconds=600.0,
+                   saved=0.0, recent=(20_000, 240.0))
+    assert run.left() == pytest.approx(900_000 * 240 / 20_000)  # 3 h, not the 1.5 h of the average pace
+    assert RunState("x", 0, 100, 1_000, None, None, 50.0, 0.0).left() == pytest.approx(900 * 50 / 100)

@@ -79,6 +79,9 @@ class Checkpointer:
         # run's total is that plus this process's time (what ran after the last save is lost)
         self.seconds_before = 0.0
         self._started = time.monotonic()
+        # (step, seconds) at the last saves: the pace of the latest stretch, which `landmarks
+        # status` gives the time left by (a DQN's first 50,000 steps, without updates, run far faster)
+        self.marks: list[tuple[int, float]] = []
 
     def seconds(self) -> float:
         """The run's time so far, over every process that trained it."""
@@ -90,8 +93,10 @@ class Checkpointer:
         return bool(self.every_seconds) and time.monotonic() - self._last_time >= self.every_seconds
 
     def save(self, payload: dict, step: int) -> None:
-        payload = {"format": FORMAT, "identity": self.identity, "extra": {**self.extra, "seconds": self.seconds()},
-                   **payload}
+        seconds = self.seconds()
+        self.marks = [*self.marks, (step, seconds)][-2:]
+        payload = {"format": FORMAT, "identity": self.identity,
+                   "extra": {**self.extra, "seconds": seconds, "marks": [list(m) for m in self.marks]}, **payload}
         with atomic_open(self.path, binary=True) as f:
             torch.save(payload, f)
         self._last_step, self._last_time = step, time.monotonic()
@@ -107,6 +112,7 @@ class Checkpointer:
         if diff is None and payload.get("format") == FORMAT:
             self._last_step = payload["state"]["step"]
             self.seconds_before = float(payload.get("extra", {}).get("seconds", 0.0))
+            self.marks = [(int(a), float(b)) for a, b in payload.get("extra", {}).get("marks", [])]
             self._started = time.monotonic()
             return payload
         why = diff or f"checkpoint format {payload.get('format')}, expected {FORMAT}"
